@@ -1,0 +1,176 @@
+// Package engine defines the interface between DeepConf and the language-model
+// engines that produce traces: the embedded llama.cpp engine
+// (package engine/llamacpp) and OpenAI-compatible servers (package
+// engine/openai).
+//
+// The interface is shaped for DeepConf. A Session holds one prompt; any number
+// of traces (samples) of that prompt can be started on it, each with its own
+// seed. Every generated token is handed to a TokenFunc together with its
+// sampled-token log-probability and the top-k log-probabilities of the raw
+// (pre-temperature) distribution, and the TokenFunc can stop its trace at any
+// token by returning false.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// MaxTopLogprobs is the largest k every engine supports for top-k
+// log-probabilities. 20 is the cap of vLLM's default configuration, of
+// OpenAI and of Ollama, so the same k works everywhere.
+const MaxTopLogprobs = 20
+
+// Prompt is one user turn rendered with the model's chat template.
+type Prompt struct {
+	// System is an optional system message.
+	System string
+	// User is the user message (the benchmark prompt).
+	User string
+	// Thinking enables Qwen3's thinking mode. With thinking off the
+	// assistant turn starts with an empty <think></think> block, as
+	// Qwen3's template does for enable_thinking=False.
+	Thinking bool
+}
+
+// Sampling holds the per-trace sampling parameters.
+type Sampling struct {
+	// Temperature scales the logits before sampling; 0 means greedy.
+	Temperature float64
+	// TopP is the nucleus-sampling mass; values ≥ 1 disable it.
+	TopP float64
+	// TopK keeps the K most likely tokens before sampling; 0 disables it.
+	TopK int
+	// MaxTokens is the maximum number of generated tokens.
+	MaxTokens int
+	// Seed makes the trace reproducible. Give every trace its own seed.
+	Seed uint64
+	// TopLogprobs is k, the number of top log-probabilities reported per
+	// token (1..MaxTopLogprobs).
+	TopLogprobs int
+}
+
+// Validate reports whether s is usable.
+func (s Sampling) Validate() error {
+	switch {
+	case s.Temperature < 0:
+		return fmt.Errorf("temperature %g: must be ≥ 0", s.Temperature)
+	case s.TopP <= 0:
+		return fmt.Errorf("top-p %g: must be > 0", s.TopP)
+	case s.TopK < 0:
+		return fmt.Errorf("top-k %d: must be ≥ 0", s.TopK)
+	case s.MaxTokens <= 0:
+		return fmt.Errorf("max tokens %d: must be > 0", s.MaxTokens)
+	case s.TopLogprobs < 1 || s.TopLogprobs > MaxTopLogprobs:
+		return fmt.Errorf("top logprobs %d: must be in 1..%d", s.TopLogprobs, MaxTopLogprobs)
+	}
+	return nil
+}
+
+// Token is one generated token as handed to a TokenFunc.
+//
+// The slices are owned by the engine and are valid only during the call; copy
+// what must outlive it.
+type Token struct {
+	// Index is the 0-based position of the token in its trace.
+	Index int
+	// ID is the vocabulary id, or -1 when the engine does not report ids.
+	ID int32
+	// Text is the token's text piece. A piece may hold part of a UTF-8
+	// sequence; the concatenation of all pieces is the trace's text.
+	Text string
+	// Logprob is the log-probability of the sampled token under the raw
+	// (pre-temperature) distribution.
+	Logprob float64
+	// TopLogprobs holds the k highest log-probabilities of the raw
+	// distribution at this position, in descending order. Servers may send
+	// fewer than k, or non-finite and sentinel values; package confidence
+	// deals with them.
+	TopLogprobs []float64
+	// TopIDs holds the ids of TopLogprobs, or is nil when the engine does
+	// not report ids.
+	TopIDs []int32
+}
+
+// TokenFunc receives the tokens of one trace in order. Returning false stops
+// the trace: no further tokens are generated for it and its result has
+// FinishCancelled.
+type TokenFunc func(t *Token) bool
+
+// FinishReason says why a trace ended.
+type FinishReason string
+
+// Finish reasons reported by engines.
+const (
+	// FinishStop: the model emitted an end-of-generation token.
+	FinishStop FinishReason = "stop"
+	// FinishLength: the trace reached Sampling.MaxTokens.
+	FinishLength FinishReason = "length"
+	// FinishCancelled: the TokenFunc returned false or the context was
+	// cancelled.
+	FinishCancelled FinishReason = "cancelled"
+)
+
+// Result describes a finished trace.
+type Result struct {
+	// Text is the generated text (special tokens such as <|im_end|>
+	// excluded).
+	Text string
+	// Tokens is the number of generated tokens, including the tokens of a
+	// trace that was stopped early.
+	Tokens int
+	// Finish says why the trace ended.
+	Finish FinishReason
+}
+
+// Session is one prompt, tokenized and (for engines that can) prefilled once,
+// on which traces are sampled. Sample may be called concurrently from many
+// goroutines; that is how parallel traces are requested.
+type Session interface {
+	// Sample generates one trace. It blocks until the trace ends, calling
+	// fn for each token from the engine's goroutine. Cancelling ctx stops
+	// the trace with FinishCancelled and a nil error; other failures are
+	// returned as errors.
+	Sample(ctx context.Context, s Sampling, fn TokenFunc) (Result, error)
+	// PromptTokens is the number of tokens of the rendered prompt.
+	PromptTokens() int
+	// Close releases the prompt's resources. Traces still running finish
+	// first.
+	Close() error
+}
+
+// Engine produces sessions.
+type Engine interface {
+	// Open prepares a prompt for sampling.
+	Open(ctx context.Context, p Prompt) (Session, error)
+	// Info describes the engine for provenance records.
+	Info() Info
+	// Close releases the engine.
+	Close() error
+}
+
+// Info describes an engine and its model for run.json.
+type Info struct {
+	// Name is the engine kind, e.g. "llama.cpp" or "openai".
+	Name string `json:"name"`
+	// Version identifies the engine build or the server.
+	Version string `json:"version"`
+	// Model is the model file or the server-side model name.
+	Model string `json:"model"`
+	// ModelSHA256 is the sha256 of the model file, when known.
+	ModelSHA256 string `json:"model_sha256,omitempty"`
+	// Device is "cpu", "cuda" or the server endpoints.
+	Device string `json:"device"`
+	// Threads is the number of CPU threads of the embedded engine.
+	Threads int `json:"threads,omitempty"`
+	// Parallel is the number of traces decoded at once.
+	Parallel int `json:"parallel,omitempty"`
+	// Details holds engine-specific facts, such as a server's capability
+	// probe.
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// ErrContextOverflow is returned (wrapped) when a prompt or a trace does not
+// fit in the engine's context window.
+var ErrContextOverflow = errors.New("context overflow")
