@@ -34,3 +34,11 @@ func RenderQwen3(p Prompt) string {
 	}
 	return b.String()
 }
+
+// Render returns the model input for p: p.Raw if set, else RenderQwen3(p).
+func Render(p Prompt) string {
+	if p.Raw != "" {
+		return p.Raw
+	}
+	return RenderQwen3(p)
+}

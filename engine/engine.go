@@ -32,6 +32,10 @@ type Prompt struct {
 	// assistant turn starts with an empty <think></think> block, as
 	// Qwen3's template does for enable_thinking=False.
 	Thinking bool
+	// Raw, when not empty, is used verbatim as the model input instead of
+	// rendering System and User with the chat template (for judge models
+	// with their own prompt formats). Special tokens in it are parsed.
+	Raw string
 }
 
 // Sampling holds the per-trace sampling parameters.
@@ -170,6 +174,13 @@ type Info struct {
 	// probe.
 	Details map[string]any `json:"details,omitempty"`
 }
+
+// ErrInterrupted is returned (wrapped) by Session.Sample when a trace failed
+// after some of its tokens had already been handed to the TokenFunc, for
+// example when a server's stream was cut mid-trace. The engine does not retry
+// such a trace itself, because the caller has seen part of it; the caller may
+// discard what it saw and sample the trace again with the same seed.
+var ErrInterrupted = errors.New("trace interrupted")
 
 // ErrContextOverflow is returned (wrapped) when a prompt or a trace does not
 // fit in the engine's context window.
