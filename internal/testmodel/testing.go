@@ -1,0 +1,101 @@
+package testmodel
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deepconf/deepconf/internal/nativelib"
+)
+
+// Helpers for tests of other packages. They fail the test (t.Fatal) when the
+// model cannot be made.
+
+// Tiny writes a ShapeTiny model (F16, seed 0) into a fresh t.TempDir and
+// returns its path. It takes milliseconds and downloads nothing.
+func Tiny(t testing.TB) string {
+	t.Helper()
+	return generateTemp(t, Options{Shape: ShapeTiny})
+}
+
+// TinyPeaked is Tiny with Options.Peaked: a model that repeats its last input
+// token with log-probability close to 0.
+func TinyPeaked(t testing.TB) string {
+	t.Helper()
+	return generateTemp(t, Options{Shape: ShapeTiny, Peaked: true})
+}
+
+// TinyQwen3Vocab returns a ShapeTinyQwen3Vocab model (F16, seed 0): 25 MB,
+// cached across test runs (see Cached).
+func TinyQwen3Vocab(t testing.TB) string {
+	t.Helper()
+	return Cached(t, Options{Shape: ShapeTinyQwen3Vocab})
+}
+
+func generateTemp(t testing.TB, opts Options) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), string(opts.Shape)+".gguf")
+	opts.Log = testLog{t}
+	if err := Generate(context.Background(), opts, path); err != nil {
+		t.Fatalf("testmodel: %v", err)
+	}
+	return path
+}
+
+// Cached returns the path of the model opts describes, generating it on
+// first use into the testmodels directory under nativelib.Home (the
+// project's git-ignored .deepconf directory, or $DEEPCONF_HOME). The file
+// name carries a hash of the options, the generator version and the pinned
+// tokenizer version, so changed options or generator code get a new file.
+// Generation is atomic, so parallel test processes at worst both write it.
+// Options.Log, Options.Threads and Options.LlamaLoaded do not change the
+// file; a quantized type loads llama.cpp with LoadLlama unless
+// Options.LlamaLoaded is set.
+func Cached(t testing.TB, opts Options) string {
+	t.Helper()
+	path, err := cachePath(opts)
+	if err != nil {
+		t.Fatalf("testmodel: %v", err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatalf("testmodel: %v", err)
+	}
+	opts.Log = testLog{t}
+	if err := Generate(context.Background(), opts, path); err != nil {
+		t.Fatalf("testmodel: %v", err)
+	}
+	return path
+}
+
+// cachePath returns where Cached keeps the model of opts.
+func cachePath(opts Options) (string, error) {
+	o, _, err := opts.normalized()
+	if err != nil {
+		return "", err
+	}
+	home, err := nativelib.Home()
+	if err != nil {
+		return "", err
+	}
+	key := fmt.Sprintf("v%d|%s|%s|%d|%x|%d|%s|%s", generatorVersion, o.Shape, o.Quant, o.Seed,
+		o.EmbeddingSigma, o.ContextLength, nativelib.TokenizerVersion, o.TokenizerDir)
+	sum := sha256.Sum256([]byte(key))
+	name := fmt.Sprintf("%s-%s-%s.gguf", o.Shape, o.Quant, hex.EncodeToString(sum[:8]))
+	return filepath.Join(home, "testmodels", name), nil
+}
+
+// testLog sends progress messages to the test log.
+type testLog struct{ t testing.TB }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
