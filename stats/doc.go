@@ -1,0 +1,146 @@
+// Package stats holds the statistics of deepconf's analysis: intervals for
+// proportions and their differences, exact and asymptotic tests on 2×2
+// tables, Welch's t-test, the AUROC with DeLong and bootstrap intervals, and
+// multiple-testing adjustments.
+//
+// The package is pure: no I/O, no package-level mutable state, and every
+// random quantity comes from a seed the caller passes in. Distribution
+// functions (normal, Student t, chi-square, binomial) come from
+// gonum.org/v1/gonum/stat/distuv; the rest is written here because no
+// maintained Go library offers it with R-compatible conventions.
+//
+// # Conventions
+//
+// Confidence levels are fractions in (0, 1), for example 0.95. One-sided
+// p-values are named after the direction of the alternative hypothesis:
+// "Greater" means the first group's parameter is larger than the second's
+// (R's alternative = "greater"). Functions that cannot produce a meaningful
+// result (empty groups, a single class, zero variance) return an error
+// wrapping one of the sentinel errors below instead of NaN, so that a caller
+// never writes NaN or Inf into a report by accident. The documented
+// exceptions are the plain helpers Mean, Variance and Wilson, which return
+// NaN for undefined input as the math package does, and the odds ratios of
+// FisherResult, which are legitimately 0 or +Inf.
+//
+// # Methods
+//
+// Wilson score interval (Wilson 1927; Newcombe 1998a, method 3). The set of p
+// for which the score test of H0: π = p does not reject, without continuity
+// correction; it is what R's prop.test(k, n, correct = FALSE) reports. Unlike
+// the Wald interval it never leaves [0, 1] and keeps close to nominal
+// coverage for small n and for proportions near 0 or 1. With n = 0 there is
+// no information and the interval is the whole range [0, 1].
+//
+// Newcombe's hybrid score interval (Newcombe 1998b, method 10) for the
+// difference p1 − p2 of two independent proportions combines the two Wilson
+// intervals (l1, u1), (l2, u2):
+//
+//	lower = d − sqrt((p1 − l1)² + (u2 − p2)²)
+//	upper = d + sqrt((u1 − p1)² + (p2 − l2)²)
+//
+// It assumes independent binomial samples, is computed in closed form and has
+// near-nominal coverage even for small samples.
+//
+// Fisher's exact test conditions on both margins of a 2×2 table, under which
+// the top-left count is hypergeometric. It is exact for any sample size, so it
+// is the test of choice when expected counts are small; it is conservative
+// (p-values slightly too large) because of the discreteness. The two-sided
+// p-value follows R's fisher.test: the sum of the probabilities of all tables
+// no more probable than the observed one, with a relative tolerance of 1e-7.
+//
+// Welch's t-test compares two means without assuming equal variances, using
+// the Welch–Satterthwaite degrees of freedom. It assumes independent samples
+// and approximately normal sample means: with n ≥ 30 per group the central
+// limit theorem usually suffices; below that the data themselves should be
+// roughly normal.
+//
+// McNemar's test compares two paired binary outcomes through the discordant
+// pairs b (yes/no) and c (no/yes): (b − c)² / (b + c) is approximately χ²(1).
+// The continuity-corrected statistic (|b − c| − 1)² / (b + c) is R's
+// mcnemar.test default. When b + c is small (the usual rule is b + c < 25) the
+// chi-square approximation is poor and the exact binomial test (b given b + c
+// is Binomial(b + c, 1/2) under H0) should be reported instead.
+//
+// AUROC is the Mann–Whitney probability that a randomly chosen positive scores
+// higher than a randomly chosen negative, ties counting one half (Hanley and
+// McNeil 1982). Its standard error follows DeLong, DeLong and Clarke-Pearson
+// (1988). The bootstrap interval resamples positives and negatives separately
+// (stratified by class), so every resample keeps the observed class sizes and
+// an AUROC is always defined; the interval is the percentile interval of the
+// resampled AUROCs (R's quantile type 7, as pROC uses).
+//
+// Benjamini–Hochberg adjusted p-values control the false discovery rate when
+// many tests are reported; Holm's step-down adjustment controls the
+// family-wise error rate. Both reproduce R's p.adjust exactly, including its
+// handling of NaN (R's NA) entries.
+//
+// # Small samples
+//
+// The result types carry a Small flag, set when an approximation behind the
+// result is doubtful and a reader should be warned: a group or class with
+// fewer than SmallSampleN (30) observations, a 2×2 table with an expected
+// count below MinExpectedCount (5) (the classical condition for the
+// chi-square approximation; Fisher's test stays exact but has little power),
+// or fewer than MinDiscordantPairs (25) discordant pairs for McNemar's test.
+//
+// # References
+//
+//   - Wilson EB (1927). Probable inference, the law of succession, and
+//     statistical inference. JASA 22:209–212.
+//   - Newcombe RG (1998a). Two-sided confidence intervals for the single
+//     proportion: comparison of seven methods. Stat Med 17:857–872.
+//   - Newcombe RG (1998b). Interval estimation for the difference between
+//     independent proportions: comparison of eleven methods. Stat Med
+//     17:873–890.
+//   - Agresti A (2002). Categorical Data Analysis, 2nd ed. Wiley.
+//   - Welch BL (1947). The generalization of "Student's" problem when several
+//     different population variances are involved. Biometrika 34:28–35.
+//   - McNemar Q (1947). Note on the sampling error of the difference between
+//     correlated proportions or percentages. Psychometrika 12:153–157.
+//   - Hanley JA, McNeil BJ (1982). The meaning and use of the area under a
+//     receiver operating characteristic (ROC) curve. Radiology 143:29–36.
+//   - DeLong ER, DeLong DM, Clarke-Pearson DL (1988). Comparing the areas
+//     under two or more correlated receiver operating characteristic curves:
+//     a nonparametric approach. Biometrics 44:837–845.
+//   - Benjamini Y, Hochberg Y (1995). Controlling the false discovery rate.
+//     JRSS B 57:289–300.
+//   - Holm S (1979). A simple sequentially rejective multiple test procedure.
+//     Scand J Stat 6:65–70.
+package stats
+
+import "errors"
+
+// Thresholds behind the Small flags of the result types.
+const (
+	// SmallSampleN is the group size below which a result is flagged as a
+	// small sample.
+	SmallSampleN = 30
+	// MinExpectedCount is the smallest expected cell count of a 2×2 table
+	// for which the chi-square approximation is conventionally trusted.
+	MinExpectedCount = 5.0
+	// MinDiscordantPairs is the number of discordant pairs below which
+	// McNemar's chi-square approximation is flagged and the exact test
+	// should be preferred.
+	MinDiscordantPairs = 25
+)
+
+// Sentinel errors; returned errors wrap them with details.
+var (
+	// ErrInvalidCount reports a negative count or a count larger than its total.
+	ErrInvalidCount = errors.New("invalid count")
+	// ErrInvalidConfidence reports a confidence level outside (0, 1).
+	ErrInvalidConfidence = errors.New("confidence level must be in (0, 1)")
+	// ErrTooFew reports too few observations for the statistic.
+	ErrTooFew = errors.New("too few observations")
+	// ErrZeroVariance reports samples without variation where a variance is
+	// needed.
+	ErrZeroVariance = errors.New("zero variance")
+	// ErrOneClass reports binary outcomes that contain only one class.
+	ErrOneClass = errors.New("only one class present")
+	// ErrNotFinite reports a NaN or infinite input value.
+	ErrNotFinite = errors.New("value is not finite")
+	// ErrLength reports slices whose lengths must match but do not.
+	ErrLength = errors.New("length mismatch")
+	// ErrInvalidP reports a p-value outside [0, 1].
+	ErrInvalidP = errors.New("p-value outside [0, 1]")
+)
