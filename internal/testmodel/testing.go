@@ -58,21 +58,31 @@ func generateTemp(t testing.TB, opts Options) string {
 // Options.LlamaLoaded is set.
 func Cached(t testing.TB, opts Options) string {
 	t.Helper()
-	path, err := cachePath(opts)
+	opts.Log = testLog{t}
+	path, err := Ensure(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("testmodel: %v", err)
 	}
+	return path
+}
+
+// Ensure returns the path of the model opts describes in the cache that
+// Cached uses, generating it first if it is not there.
+func Ensure(ctx context.Context, opts Options) (string, error) {
+	path, err := cachePath(opts)
+	if err != nil {
+		return "", err
+	}
 	if _, err := os.Stat(path); err == nil {
-		return path
+		return path, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatalf("testmodel: %v", err)
+		return "", err
 	}
-	opts.Log = testLog{t}
-	if err := Generate(context.Background(), opts, path); err != nil {
-		t.Fatalf("testmodel: %v", err)
+	if err := Generate(ctx, opts, path); err != nil {
+		return "", err
 	}
-	return path
+	return path, nil
 }
 
 // cachePath returns where Cached keeps the model of opts.

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"strings"
+
+	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/engine/llamacpp"
+	"github.com/deepconf/deepconf/engine/openai"
+	"github.com/deepconf/deepconf/hub"
+	"github.com/deepconf/deepconf/internal/nativelib"
+	"github.com/deepconf/deepconf/internal/testmodel"
+	"github.com/spf13/pflag"
+)
+
+// engineFlags are the flags that choose and configure an engine. They are
+// shared by every command that samples from a model.
+type engineFlags struct {
+	Model     string   `json:"model"`
+	Quant     string   `json:"quant"`
+	Endpoints []string `json:"endpoints,omitempty"`
+	APIKey    string   `json:"-"`
+	APIMode   string   `json:"api_mode,omitempty"`
+	InFlight  int      `json:"max_inflight,omitempty"`
+	Device    string   `json:"device"`
+	GPULayers int      `json:"gpu_layers"`
+	Threads   int      `json:"threads"`
+	Parallel  int      `json:"parallel"`
+	Prompts   int      `json:"prompts"`
+	Ctx       int      `json:"ctx"`
+	KVUnified bool     `json:"kv_unified"`
+	Verbose   bool     `json:"-"`
+}
+
+// defaultModel is the main job's default: the real Qwen3-0.6B from the Hub.
+const defaultModel = "Qwen/Qwen3-0.6B"
+
+func (f *engineFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.Model, "model", defaultModel, "model: a local .gguf file, a Hugging Face id (Qwen/Qwen3-0.6B → Qwen/Qwen3-0.6B-GGUF), or test:tiny | test:tiny-qwen3vocab | test:qwen3-0.6b for a generated random-weight model; with --endpoint, the server's model name")
+	fs.StringVar(&f.Quant, "quant", hub.DefaultQuant, "quantization file to pick from a Hugging Face GGUF repository")
+	fs.StringArrayVar(&f.Endpoints, "endpoint", nil, "OpenAI-compatible server base URL (vLLM, llama.cpp server, Ollama, SGLang); repeat for several servers")
+	fs.StringVar(&f.APIKey, "api-key", "", "API key for --endpoint servers (default $DEEPCONF_API_KEY or $OPENAI_API_KEY; never logged)")
+	fs.StringVar(&f.APIMode, "api-mode", "chat", "server API: chat (/v1/chat/completions) or completions (/v1/completions, prompt templated client-side)")
+	fs.IntVar(&f.InFlight, "max-inflight", openai.DefaultMaxInFlight, "concurrent requests per --endpoint")
+	fs.StringVar(&f.Device, "device", "cpu", "embedded engine device: cpu or cuda")
+	fs.IntVar(&f.GPULayers, "gpu-layers", -1, "layers to offload with --device cuda (-1: all)")
+	fs.IntVar(&f.Threads, "threads", runtime.NumCPU(), "CPU threads of the embedded engine")
+	fs.IntVar(&f.Parallel, "parallel", 8, "traces decoded together in one batch by the embedded engine")
+	fs.IntVar(&f.Prompts, "prompts", 8, "prompts open at once in the embedded engine")
+	fs.IntVar(&f.Ctx, "ctx", 0, "context per sequence in tokens for the embedded engine (0: max tokens + 1024)")
+	fs.BoolVar(&f.KVUnified, "kv-unified", false, "one shared KV cache (faster, but traces are no longer bit-reproducible)")
+	fs.BoolVar(&f.Verbose, "verbose-engine", false, "show llama.cpp's log")
+}
+
+// isTestModel reports whether the model is a generated random-weight model.
+func (f *engineFlags) isTestModel() bool { return strings.HasPrefix(f.Model, "test:") }
+
+// openEngine builds the engine the flags describe. maxTokens sizes the
+// embedded engine's context when --ctx is 0.
+func (f *engineFlags) openEngine(ctx context.Context, k, maxTokens int, log io.Writer) (engine.Engine, error) {
+	if len(f.Endpoints) > 0 {
+		mode := openai.Chat
+		switch f.APIMode {
+		case "chat":
+		case "completions":
+			mode = openai.Completions
+		default:
+			return nil, fmt.Errorf("--api-mode %q: want chat or completions", f.APIMode)
+		}
+		model := f.Model
+		if model == defaultModel {
+			model = "" // let the server name its only model, or fail clearly
+		}
+		return openai.New(ctx, openai.Config{
+			Endpoints:   f.Endpoints,
+			Model:       model,
+			APIKey:      f.APIKey,
+			Mode:        mode,
+			MaxInFlight: f.InFlight,
+			TopLogprobs: k,
+			Logger:      slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		})
+	}
+	path, err := f.resolveModel(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	n := f.Ctx
+	if n <= 0 {
+		n = maxTokens + 1024
+	}
+	e, err := llamacpp.New(ctx, llamacpp.Config{
+		Model:       path,
+		Device:      nativelib.Device(f.Device),
+		GPULayers:   f.GPULayers,
+		Threads:     f.Threads,
+		Parallel:    f.Parallel,
+		Prompts:     f.Prompts,
+		ContextSize: n,
+		KVUnified:   f.KVUnified,
+		Log:         log,
+		Verbose:     f.Verbose,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.SHA256(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// resolveModel returns the local GGUF path of --model.
+func (f *engineFlags) resolveModel(ctx context.Context, log io.Writer) (string, error) {
+	if f.isTestModel() {
+		shape := testmodel.Shape(strings.TrimPrefix(f.Model, "test:"))
+		fmt.Fprintf(log, "deepconf: %s is a generated model with RANDOM weights: its outputs say nothing about any real model\n", f.Model)
+		// Q8_0: llama.cpp's quantized kernels keep traces reproducible.
+		return testmodel.Ensure(ctx, testmodel.Options{Shape: shape, Quant: testmodel.QuantQ8_0, Log: log})
+	}
+	cfg, err := hub.ConfigFromEnv()
+	if err != nil {
+		return "", err
+	}
+	cfg.Log = log
+	c, err := hub.New(cfg)
+	if err != nil {
+		return "", err
+	}
+	return c.ResolveModel(ctx, f.Model, f.Quant)
+}
