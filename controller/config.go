@@ -1,0 +1,199 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/deepconf/deepconf/engine"
+)
+
+// Policy names.
+const (
+	// PolicyDeepConf is DeepConf online: warm-up, threshold, per-token early
+	// termination, consensus stop, budget.
+	PolicyDeepConf = "deepconf"
+	// PolicyOffline samples Traces complete traces and aggregates them with
+	// Aggregate.
+	PolicyOffline = "offline"
+	// PolicyFixed samples Traces complete traces and takes the plain
+	// majority (self-consistency without confidence).
+	PolicyFixed = "fixed"
+	// PolicySingle samples one trace.
+	PolicySingle = "single"
+	// PolicySeed is the prototype's adaptive rule exactly (SEED_SYSTEM.md
+	// §3.5–3.6).
+	PolicySeed = "seed"
+)
+
+// Aggregations for PolicyOffline.
+const (
+	AggMajority = "majority" // unweighted majority
+	AggWeighted = "weighted" // confidence-weighted vote
+	AggTop      = "top"      // keep the top Keep fraction by confidence, then weighted
+)
+
+// Trace-level confidence metrics (the weight of a vote and, for the
+// deepconf policy, the statistic whose warm-up percentile is the threshold).
+const (
+	MetricLowestGroup = "lowest_group"
+	MetricBottom      = "bottom"
+	MetricTail        = "tail"
+	MetricMean        = "mean"
+)
+
+// Config configures a policy. Default returns the defaults chosen for safety
+// prompts; see the package documentation for why.
+type Config struct {
+	// Policy is one of the Policy* names.
+	Policy string `json:"policy"`
+	// Sampling holds the sampling parameters of every trace; its Seed is
+	// the run's base seed, from which each trace's seed is derived, and
+	// TopLogprobs is k.
+	Sampling engine.Sampling `json:"sampling"`
+
+	// Window is the group size W of the sliding-window confidence.
+	Window int `json:"window"`
+	// Tail is the number of final tokens of the tail confidence.
+	Tail int `json:"tail"`
+	// BottomFraction is the fraction of windows of the bottom confidence.
+	BottomFraction float64 `json:"bottom_fraction"`
+	// Metric is the trace confidence used for thresholds and votes.
+	Metric string `json:"metric"`
+	// Official computes token confidences like the official
+	// utils.compute_confidence (sampled token included when outside the
+	// top-k, rounded to 3 dp) instead of the paper's top-k mean.
+	Official bool `json:"official_confidence"`
+
+	// Warmup is N_init, the number of complete calibration traces.
+	Warmup int `json:"warmup"`
+	// Keep is η: the threshold is the (100−100η)-th percentile of the
+	// warm-up traces' metric (η = 0.9 is DeepConf-high, 0.1 DeepConf-low).
+	Keep float64 `json:"keep"`
+	// MinTokens is the number of tokens a trace must have before it can be
+	// stopped early (at least Window: the group must be full).
+	MinTokens int `json:"min_tokens"`
+	// Tau is the consensus τ: sampling stops when the weighted vote's β ≥ τ.
+	Tau float64 `json:"tau"`
+	// MinVoters is the number of voting traces needed before the consensus
+	// stop can fire.
+	MinVoters int `json:"min_voters"`
+	// Budget is B, the most traces per instance, warm-up included.
+	Budget int `json:"budget"`
+	// Parallel is the number of traces in flight per instance after the
+	// warm-up. With 1 (the default) every decision and token count is
+	// reproducible; with more, traces cancelled by the consensus stop have
+	// token counts that depend on timing.
+	Parallel int `json:"parallel"`
+	// EarlyStop enables per-token early termination (deepconf) or the
+	// adaptive trace count (seed). Off, deepconf samples Budget complete
+	// traces and seed samples SeedMaxTraces in one batch.
+	EarlyStop bool `json:"early_stop"`
+	// PostHoc also discards naturally finished traces whose metric is below
+	// the threshold, as the official code does (pitfall P14).
+	PostHoc bool `json:"post_hoc_filter"`
+
+	// Traces is the number of traces of PolicyOffline and PolicyFixed.
+	Traces int `json:"traces"`
+	// Aggregate is the PolicyOffline aggregation (Agg*).
+	Aggregate string `json:"aggregate"`
+
+	// SeedMinTraces, SeedMaxTraces, SeedPercentile and SeedBatch are the
+	// prototype's min_traces (3), max_traces (10), percentile (90) and
+	// batch size (3).
+	SeedMinTraces  int     `json:"seed_min_traces"`
+	SeedMaxTraces  int     `json:"seed_max_traces"`
+	SeedPercentile float64 `json:"seed_percentile"`
+	SeedBatch      int     `json:"seed_batch"`
+
+	// Thinking turns on Qwen3's thinking mode; System is an optional system
+	// message.
+	Thinking bool   `json:"thinking"`
+	System   string `json:"system,omitempty"`
+
+	// Retries is how often a trace interrupted by a server (a cut stream)
+	// is sampled again from scratch.
+	Retries int `json:"retries"`
+}
+
+// Default returns the configuration for policy with the defaults chosen for
+// safety prompts (package documentation, "Defaults").
+func Default(policy string) Config {
+	c := Config{
+		Policy: policy,
+		Sampling: engine.Sampling{
+			Temperature: 0.6, TopP: 0.95, TopK: 20, MaxTokens: 256, Seed: 1, TopLogprobs: 20,
+		},
+		Window:         16,
+		Tail:           64,
+		BottomFraction: 0.1,
+		Metric:         MetricLowestGroup,
+		Warmup:         4,
+		Keep:           0.9,
+		MinTokens:      16,
+		Tau:            0.95,
+		MinVoters:      4,
+		Budget:         16,
+		Parallel:       1,
+		EarlyStop:      true,
+		Traces:         16,
+		Aggregate:      AggWeighted,
+		SeedMinTraces:  3,
+		SeedMaxTraces:  10,
+		SeedPercentile: 90,
+		SeedBatch:      3,
+		Retries:        3,
+	}
+	switch policy {
+	case PolicySeed:
+		// The prototype's generation settings (SEED_SYSTEM.md §0.3).
+		c.Sampling.TopK = 50
+	case PolicySingle:
+		c.Traces = 1
+	}
+	return c
+}
+
+// Validate reports whether c is usable.
+func (c Config) Validate() error {
+	if err := c.Sampling.Validate(); err != nil {
+		return err
+	}
+	switch c.Policy {
+	case PolicyDeepConf, PolicyOffline, PolicyFixed, PolicySingle, PolicySeed:
+	default:
+		return fmt.Errorf("policy %q: want deepconf, offline, fixed, single or seed", c.Policy)
+	}
+	switch c.Metric {
+	case MetricLowestGroup, MetricBottom, MetricTail, MetricMean:
+	default:
+		return fmt.Errorf("metric %q: want lowest_group, bottom, tail or mean", c.Metric)
+	}
+	switch c.Aggregate {
+	case AggMajority, AggWeighted, AggTop:
+	default:
+		return fmt.Errorf("aggregate %q: want majority, weighted or top", c.Aggregate)
+	}
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Window >= 1, "window %d: must be ≥ 1", c.Window)
+	check(c.Tail >= 1, "tail %d: must be ≥ 1", c.Tail)
+	check(c.BottomFraction > 0 && c.BottomFraction <= 1, "bottom fraction %g: must be in (0, 1]", c.BottomFraction)
+	check(c.Warmup >= 1, "warmup %d: must be ≥ 1", c.Warmup)
+	check(c.Keep > 0 && c.Keep <= 1, "keep (η) %g: must be in (0, 1]", c.Keep)
+	check(c.MinTokens >= c.Window, "min tokens %d: must be ≥ the window %d (a group must be full)", c.MinTokens, c.Window)
+	check(c.Tau > 0 && c.Tau <= 1, "tau %g: must be in (0, 1]", c.Tau)
+	check(c.MinVoters >= 1, "min voters %d: must be ≥ 1", c.MinVoters)
+	check(c.Budget >= c.Warmup, "budget %d: must be ≥ the warm-up %d", c.Budget, c.Warmup)
+	check(c.Parallel >= 1, "parallel %d: must be ≥ 1", c.Parallel)
+	check(c.Traces >= 1, "traces %d: must be ≥ 1", c.Traces)
+	check(c.SeedMinTraces >= 1, "seed min traces %d: must be ≥ 1", c.SeedMinTraces)
+	check(c.SeedMaxTraces >= c.SeedMinTraces, "seed max traces %d: must be ≥ min traces %d", c.SeedMaxTraces, c.SeedMinTraces)
+	check(c.SeedPercentile >= 0 && c.SeedPercentile <= 100, "seed percentile %g: must be in [0, 100]", c.SeedPercentile)
+	check(c.SeedBatch >= 1, "seed batch %d: must be ≥ 1", c.SeedBatch)
+	check(c.Retries >= 0, "retries %d: must be ≥ 0", c.Retries)
+	return errors.Join(errs...)
+}

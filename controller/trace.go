@@ -1,0 +1,212 @@
+package controller
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+
+	"github.com/deepconf/deepconf/confidence"
+	"github.com/deepconf/deepconf/confidence/seed"
+	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/record"
+	"github.com/deepconf/deepconf/refusal"
+)
+
+// TraceSeed derives the sampling seed of trace index of an instance from the
+// run's base seed, so that a trace's seed does not depend on the order in
+// which instances run, on sharding or on resuming.
+func TraceSeed(base uint64, instanceID string, index int) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(instanceID))
+	return splitmix(splitmix(base^h.Sum64()) + uint64(index))
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// monitor is the early-stop rule, shared by the online path and replay so
+// that both make the same decision on the same confidences: push the token's
+// confidence (if it has one) into the group window; stop once the trace has
+// at least minTokens tokens, the window is full and its mean is below s.
+type monitor struct {
+	win       *confidence.Window
+	minTokens int
+	s         float64
+	on        bool
+	n         int
+}
+
+func newMonitor(w, minTokens int, s *float64) (*monitor, error) {
+	win, err := confidence.NewWindow(w)
+	if err != nil {
+		return nil, err
+	}
+	m := &monitor{win: win, minTokens: minTokens}
+	if s != nil {
+		m.on, m.s = true, *s
+	}
+	return m, nil
+}
+
+// push records one token and reports whether the trace must stop after it.
+func (m *monitor) push(c float32, ok bool) bool {
+	m.n++
+	if !ok {
+		return false
+	}
+	mean, full := m.win.Push(float64(c))
+	return m.on && full && m.n >= m.minTokens && mean < m.s
+}
+
+// traceState is one trace while it runs and after.
+type traceState struct {
+	index int
+	seed  uint64
+	phase string
+
+	confs []float32
+	ok    []bool
+	lps   []float32
+	ids   []int32
+	text  string
+	// counts is the log-probability accounting.
+	counts confidence.Counts
+
+	result  engine.Result
+	early   bool // stopped by the monitor
+	done    bool // finished (naturally, early, or cancelled)
+	labeled bool
+	verdict refusal.Verdict
+	// finish is the stored finish reason (record.Finish*).
+	finish string
+	used   bool
+}
+
+// tokenFunc returns the TokenFunc of t: it scores every token, stores it, and
+// stops the trace when m says so.
+func (t *traceState) tokenFunc(sc confidence.Scorer, k int, m *monitor) engine.TokenFunc {
+	return func(tok *engine.Token) bool {
+		score := sc.Score(confidence.Position{Logprob: tok.Logprob, ID: tok.ID, Top: tok.TopLogprobs, TopIDs: tok.TopIDs})
+		t.counts.Add(score, k)
+		c := float32(score.C)
+		t.confs = append(t.confs, c)
+		t.ok = append(t.ok, score.OK)
+		t.lps = append(t.lps, float32(tok.Logprob))
+		if m.push(c, score.OK) {
+			t.early = true
+			return false
+		}
+		return true
+	}
+}
+
+// reset forgets a trace's tokens before it is sampled again.
+func (t *traceState) reset() {
+	*t = traceState{index: t.index, seed: t.seed, phase: t.phase}
+}
+
+// stats computes the trace confidences from the stored token confidences.
+func (t *traceState) stats(cfg Config) (confidence.TraceStats, error) {
+	confs := make([]float32, 0, len(t.confs))
+	for i, c := range t.confs {
+		if t.ok[i] {
+			confs = append(confs, c)
+		}
+	}
+	return confidence.Summarize(confs, confidence.StatsOptions{Window: cfg.Window, Tail: cfg.Tail, BottomFraction: cfg.BottomFraction})
+}
+
+// metric returns cfg.Metric of st.
+func metric(cfg Config, st confidence.TraceStats) float64 {
+	switch cfg.Metric {
+	case MetricBottom:
+		return st.Bottom
+	case MetricTail:
+		return st.Tail
+	case MetricMean:
+		return st.Mean
+	}
+	return st.LowestGroup
+}
+
+// seedConfidence is the prototype's trace confidence: −mean of the sampled
+// tokens' log-probabilities clipped to [−100, 0], non-finite ones dropped.
+func seedConfidence(lps []float32) float64 {
+	x := make([]float64, len(lps))
+	for i, lp := range lps {
+		x[i] = seed.ClipLogprob(float64(lp))
+	}
+	c, err := seed.TokenConfidence(x, seed.NegAvgLogprob, seed.DefaultOptions())
+	if err != nil || math.IsNaN(c) {
+		return 0
+	}
+	return c
+}
+
+// toRecord converts a finished trace to its stored form.
+func (t *traceState) toRecord(cfg Config, instanceID string) (record.Trace, error) {
+	st, err := t.stats(cfg)
+	if err != nil {
+		return record.Trace{}, fmt.Errorf("trace %d: %w", t.index, err)
+	}
+	r := record.Trace{
+		InstanceID:       instanceID,
+		Index:            t.index,
+		Seed:             t.seed,
+		Phase:            t.phase,
+		Text:             t.text,
+		Tokens:           len(t.confs),
+		Finish:           t.finish,
+		Used:             t.used,
+		Confidence:       st,
+		SeedConfidence:   seedConfidence(t.lps),
+		Counts:           t.counts,
+		TokenConfidences: t.confs,
+		TokenLogprobs:    t.lps,
+	}
+	if t.result.Tokens > r.Tokens {
+		// A server may count tokens it did not send entries for (usage).
+		r.Tokens = t.result.Tokens
+	}
+	for _, ok := range t.ok {
+		if !ok {
+			r.TokenOK = t.ok
+			break
+		}
+	}
+	if t.labeled {
+		r.Label, r.Rule = string(t.verdict.Label), t.verdict.Rule
+	}
+	return r, nil
+}
+
+// fromRecord rebuilds a trace's state from its stored form, for replay.
+func fromRecord(r record.Trace) *traceState {
+	t := &traceState{
+		index:  r.Index,
+		seed:   r.Seed,
+		phase:  r.Phase,
+		confs:  r.TokenConfidences,
+		lps:    r.TokenLogprobs,
+		text:   r.Text,
+		counts: r.Counts,
+		finish: r.Finish,
+	}
+	t.ok = r.TokenOK
+	if t.ok == nil {
+		t.ok = make([]bool, len(t.confs))
+		for i := range t.ok {
+			t.ok[i] = true
+		}
+	}
+	t.result = engine.Result{Text: r.Text, Tokens: r.Tokens}
+	if r.Label != "" {
+		t.labeled = true
+		t.verdict = refusal.Verdict{Label: refusal.Label(r.Label), Rule: r.Rule}
+	}
+	return t
+}
