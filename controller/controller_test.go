@@ -60,9 +60,9 @@ func newScripted(base uint64, id string, traces ...script) *scripted {
 }
 
 func (s *scripted) Open(context.Context, engine.Prompt) (engine.Session, error) { return s, nil }
-func (s *scripted) Info() engine.Info                                            { return engine.Info{Name: "scripted"} }
-func (s *scripted) Close() error                                                 { return nil }
-func (s *scripted) PromptTokens() int                                            { return 10 }
+func (s *scripted) Info() engine.Info                                           { return engine.Info{Name: "scripted"} }
+func (s *scripted) Close() error                                                { return nil }
+func (s *scripted) PromptTokens() int                                           { return 10 }
 
 func (s *scripted) index(seed uint64) int {
 	for i := range 1000 {
