@@ -1,0 +1,160 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deepconf/deepconf/record"
+)
+
+func cfg(seed int) record.Run {
+	return record.Run{Tool: "deepconf", Config: map[string]any{"seed": seed, "policy": map[string]any{"window": 16}}}
+}
+
+func instance(i int) (record.Prediction, []record.Trace) {
+	id := fmt.Sprintf("x_%d", i)
+	return record.Prediction{InstanceID: id, Index: i, Behaviour: "refusal"},
+		[]record.Trace{{InstanceID: id, Index: 0, TokenConfidences: []float32{1, 2}}, {InstanceID: id, Index: 1}}
+}
+
+func lines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.TrimSuffix(string(b), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+func TestWriteAndResume(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(dir, cfg(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := d.Write(instance(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Write(instance(1)); err == nil {
+		t.Error("writing an instance twice succeeded")
+	}
+	if _, err := Open(dir, cfg(1)); err == nil {
+		t.Error("a second process could open the directory")
+	}
+	d.Close()
+	d, err = Open(dir, cfg(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Completed() != 3 || !d.Done("x_2") || d.Done("x_3") {
+		t.Errorf("completed %d", d.Completed())
+	}
+	if n := len(lines(t, filepath.Join(dir, record.TracesFile))); n != 6 {
+		t.Errorf("%d trace lines, want 6", n)
+	}
+}
+
+// TestCrashRepair simulates what kill -9 can leave: traces of an instance
+// without its prediction, and a partial last line.
+func TestCrashRepair(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		crash func(dir string)
+	}{
+		{"traces without prediction", func(dir string) {
+			appendFile(t, filepath.Join(dir, record.TracesFile), `{"instance_id":"x_2","index":0}`+"\n"+`{"instance_id":"x_2","ind`)
+		}},
+		{"partial prediction", func(dir string) {
+			appendFile(t, filepath.Join(dir, record.TracesFile), `{"instance_id":"x_2","index":0}`+"\n")
+			appendFile(t, filepath.Join(dir, record.PredictionsFile), `{"instance_id":"x_2","tra`)
+		}},
+		{"nothing", func(string) {}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			d, err := Open(dir, cfg(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				d.Write(instance(i))
+			}
+			d.Close()
+			before := lines(t, filepath.Join(dir, record.TracesFile))
+			tc.crash(dir)
+			d, err = Open(dir, cfg(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Completed() != 2 || d.Done("x_2") {
+				t.Fatalf("completed %d, x_2 done %v", d.Completed(), d.Done("x_2"))
+			}
+			if got := lines(t, filepath.Join(dir, record.TracesFile)); strings.Join(got, "\n") != strings.Join(before, "\n") {
+				t.Errorf("traces after repair:\n%v\nwant\n%v", got, before)
+			}
+			if err := d.Write(instance(2)); err != nil {
+				t.Fatal(err)
+			}
+			d.Close()
+			if n := len(lines(t, filepath.Join(dir, record.PredictionsFile))); n != 3 {
+				t.Errorf("%d predictions, want 3", n)
+			}
+		})
+	}
+}
+
+func TestCorruptMiddleLineIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	d, _ := Open(dir, cfg(1))
+	d.Write(instance(0))
+	d.Close()
+	p := filepath.Join(dir, record.PredictionsFile)
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, append([]byte("garbage\n"), b...), 0o644)
+	if _, err := Open(dir, cfg(1)); err == nil || !strings.Contains(err.Error(), "repair the file by hand") {
+		t.Fatalf("err %v", err)
+	}
+	if got, _ := os.ReadFile(p); len(got) != len(b)+8 {
+		t.Error("the file was modified")
+	}
+}
+
+func TestChangedConfigIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	d, _ := Open(dir, cfg(1))
+	d.Close()
+	_, err := Open(dir, cfg(2))
+	if !errors.Is(err, ErrConfigChanged) || !strings.Contains(err.Error(), "seed: 1 → 2") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestDiff(t *testing.T) {
+	got := Diff(map[string]any{"a": 1, "b": map[string]any{"c": "x"}, "d": true},
+		map[string]any{"a": 1.0, "b": map[string]any{"c": "y"}, "e": 2})
+	want := []string{`b.c: "x" → "y"`, "d: true → (unset)", "e: (unset) → 2"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("Diff = %q, want %q", got, want)
+	}
+}
+
+func appendFile(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(s)
+	f.Close()
+}
