@@ -41,18 +41,18 @@ type Prompt struct {
 // Sampling holds the per-trace sampling parameters.
 type Sampling struct {
 	// Temperature scales the logits before sampling; 0 means greedy.
-	Temperature float64
+	Temperature float64 `json:"temperature"`
 	// TopP is the nucleus-sampling mass; values ≥ 1 disable it.
-	TopP float64
+	TopP float64 `json:"top_p"`
 	// TopK keeps the K most likely tokens before sampling; 0 disables it.
-	TopK int
+	TopK int `json:"top_k"`
 	// MaxTokens is the maximum number of generated tokens.
-	MaxTokens int
+	MaxTokens int `json:"max_tokens"`
 	// Seed makes the trace reproducible. Give every trace its own seed.
-	Seed uint64
+	Seed uint64 `json:"seed"`
 	// TopLogprobs is k, the number of top log-probabilities reported per
 	// token (1..MaxTopLogprobs).
-	TopLogprobs int
+	TopLogprobs int `json:"top_logprobs"`
 }
 
 // Validate reports whether s is usable.

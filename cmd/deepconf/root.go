@@ -15,6 +15,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newSetupCmd(), newModelsCmd(), newDataCmd(), newProbeCmd())
+	root.AddCommand(newRunCmd(), newSetupCmd(), newModelsCmd(), newDataCmd(), newProbeCmd())
 	return root
 }
