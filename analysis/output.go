@@ -1,0 +1,97 @@
+package analysis
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// MarshalJSON writes analysis.json under refusal scoring: "scoring", the run's
+// policy, random-model flag and confidence level, the prototype's keys
+// (the four categories, overall, hypothesis_test) with the new statistics
+// added inside them, then split, risk_curve, baselines and diagnostics (see
+// the package documentation for the schema).
+func (r *Result) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Scoring             string      `json:"scoring"`
+		Policy              string      `json:"policy"`
+		RandomModel         bool        `json:"random_model"`
+		Level               float64     `json:"level"`
+		ConfidentRefusal    Category    `json:"confident_refusal"`
+		UncertainCompliance Category    `json:"uncertain_compliance"`
+		UncertainRefusal    Category    `json:"uncertain_refusal"`
+		ConfidentCompliance Category    `json:"confident_compliance"`
+		Overall             Overall     `json:"overall"`
+		Hypothesis          Hypothesis  `json:"hypothesis_test"`
+		Split               SplitInfo   `json:"split"`
+		RiskCurve           []RiskBin   `json:"risk_curve"`
+		Baselines           []Baseline  `json:"baselines"`
+		Diagnostics         Diagnostics `json:"diagnostics"`
+	}{
+		Scoring: r.Scoring, Policy: r.Policy, RandomModel: r.RandomModel, Level: r.Level,
+		ConfidentRefusal: r.Categories[0], UncertainCompliance: r.Categories[1],
+		UncertainRefusal: r.Categories[2], ConfidentCompliance: r.Categories[3],
+		Overall: r.Overall, Hypothesis: r.Hypothesis, Split: r.Split,
+		RiskCurve: r.RiskCurve, Baselines: r.Baselines, Diagnostics: r.Diagnostics,
+	}
+	if out.RiskCurve == nil {
+		out.RiskCurve = []RiskBin{}
+	}
+	return json.Marshal(out)
+}
+
+// WriteJSON writes r as indented JSON.
+func (r *Result) WriteJSON(w io.Writer) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, b, "", "  "); err != nil {
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// WriteJSON writes r in the prototype's format.
+func (r *SeedResult) WriteJSON(w io.Writer) error {
+	b, err := r.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// WriteFileAtomic writes path through a temporary file in the same
+// directory and a rename, so that readers never see a partial file.
+func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err = write(f); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Chmod(f.Name(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
