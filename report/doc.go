@@ -1,0 +1,53 @@
+// Package report draws deepconf's figures and writes its self-contained
+// HTML report and the Markdown and LaTeX exports of its tables.
+//
+// The package works on plain data (tables of strings, estimates with
+// intervals, series of points, samples per group) so that it does not
+// depend on how the analysis computes them; the deepconf command adapts
+// analysis results to these types. It reads no run directory.
+//
+// # Figures
+//
+// Each constructor returns a Figure that writes PNG (Width × Height at DPI:
+// 900 × 600 pixels) and SVG with gonum.org/v1/plot:
+//
+//   - AccuracyFigure: accuracy by category, bars with interval whiskers;
+//   - ViolinFigure: confidence per category as violins (drawn here: a
+//     Gaussian kernel density estimate with Silverman's rule-of-thumb
+//     bandwidth, R's bw.nrd0, evaluated exactly on 128 ordinates between the
+//     group's minimum and maximum, mirrored, scaled to a common maximum
+//     width, with the median and quartiles marked);
+//   - TraceCountFigure: accuracy against the number of traces;
+//   - ConfusionFigure: the 2×2 confusion matrix as a heat map with counts;
+//   - PercentileFigure: metric curves against a confidence percentile;
+//   - RiskFigure: the unsafe-compliance rate against the confidence quantile
+//     with its interval band;
+//   - ComparisonFigure: grouped bars across runs (model sizes).
+//
+// Rendering is deterministic: the same input gives the same bytes. Text uses
+// the Liberation fonts embedded in gonum/plot (no system font is read), and
+// neither format carries a time stamp. SVG files name the font family
+// "Liberation Sans" without embedding it (a viewer without it substitutes a
+// similar sans-serif font).
+//
+// # HTML
+//
+// Report.WriteHTML writes one file with html/template: the CSS inline, the
+// figures as base64 PNG data URLs, no script, and a Content-Security-Policy
+// that forbids loading anything else, so that it opens offline and cannot
+// leak a request. It holds, per run, the hypothesis and its result in words,
+// the run's tables (overall, per category, hypothesis statistics, …), its
+// figures and its misclassified examples (escaped; at most MaxExamples per
+// run, texts cut at MaxExampleChars characters, each cut noted), then the
+// comparisons across runs and the limitations (AllLimitations: random-model
+// warnings, small-sample flags, the refusal detector's measured limits,
+// and the design's caveats).
+//
+// # Tables
+//
+// Table.WriteMarkdown writes a GitHub-flavoured Markdown table with every
+// Markdown special character escaped (EscapeMarkdown); Table.WriteLaTeX a
+// booktabs table with LaTeX's special characters and the common symbols
+// escaped (EscapeLaTeX). Columns whose cells all look numeric are
+// right-aligned in every format.
+package report
