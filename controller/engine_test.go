@@ -19,7 +19,7 @@ import (
 // and token counts must be identical.
 func TestOnlineAndReplayAgreeOnTheRealEngine(t *testing.T) {
 	model := testmodel.Cached(t, testmodel.Options{Shape: testmodel.ShapeTiny, Quant: testmodel.QuantQ8_0})
-	e, err := llamacpp.New(context.Background(), llamacpp.Config{Model: model, Threads: 2, Parallel: 8, Prompts: 4, Log: io.Discard})
+	e, err := llamacpp.New(context.Background(), llamacpp.Config{Model: model, Threads: 1, Parallel: 8, Prompts: 4, Log: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}

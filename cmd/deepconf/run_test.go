@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/deepconf/deepconf/record"
+)
+
+// buildDeepconf builds the command once per test binary.
+func buildDeepconf(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "deepconf")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func sharedData(t *testing.T) string {
+	t.Helper()
+	d, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d); err != nil {
+		t.Skipf("benchmark data not found at %s", d)
+	}
+	return d
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+// TestRunXSTestTinyModel is the acceptance run: 10 XSTest instances
+// on the tiny generated model write 10 predictions and their traces; the
+// seed policy gives the prototype's trace counts.
+func TestRunXSTestTinyModel(t *testing.T) {
+	bin := buildDeepconf(t)
+	data := filepath.Join(sharedData(t), "xstest")
+	for _, policy := range []string{"deepconf", "seed"} {
+		t.Run(policy, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			cmd := exec.Command(bin, "run", "--model", "test:tiny", "--threads", "1", "--benchmark", "xstest", "--data", data,
+				"--num-instances", "10", "--policy", policy, "--max-tokens", "48", "--output-dir", out)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v\n%s", err, b)
+			}
+			preds := readLines(t, filepath.Join(out, record.PredictionsFile))
+			if len(preds) != 10 {
+				t.Fatalf("%d predictions, want 10", len(preds))
+			}
+			traces := map[string]int{}
+			for _, l := range readLines(t, filepath.Join(out, record.TracesFile)) {
+				var tr record.Trace
+				if err := json.Unmarshal([]byte(l), &tr); err != nil {
+					t.Fatal(err)
+				}
+				if len(tr.TokenConfidences) != tr.Tokens || len(tr.TokenLogprobs) != tr.Tokens {
+					t.Errorf("trace %s/%d: %d tokens, %d confidences", tr.InstanceID, tr.Index, tr.Tokens, len(tr.TokenConfidences))
+				}
+				traces[tr.InstanceID]++
+			}
+			for i, l := range preds {
+				var p record.Prediction
+				if err := json.Unmarshal([]byte(l), &p); err != nil {
+					t.Fatal(err)
+				}
+				if p.Index != i || traces[p.InstanceID] != p.TracesGenerated {
+					t.Errorf("prediction %d: %s index %d, %d traces stored, %d generated", i, p.InstanceID, p.Index, traces[p.InstanceID], p.TracesGenerated)
+				}
+				if policy == "seed" {
+					switch p.NumTracesUsed {
+					case 3, 6, 9, 10:
+					default:
+						t.Errorf("seed policy: %s used %d traces, want 3, 6, 9 or 10", p.InstanceID, p.NumTracesUsed)
+					}
+				}
+			}
+			var run record.Run
+			b, _ := os.ReadFile(filepath.Join(out, record.RunFile))
+			if err := json.Unmarshal(b, &run); err != nil || !run.RandomModel || run.Finished == nil {
+				t.Errorf("run.json: %v, random %v, finished %v", err, run.RandomModel, run.Finished)
+			}
+		})
+	}
+}
+
+// TestKillAndResume kills deepconf run with SIGKILL at random points several
+// times; resuming each time, the final directory must hold exactly one record
+// per instance, byte-identical to an uninterrupted run with the same seed.
+func TestKillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	bin := buildDeepconf(t)
+	data := filepath.Join(sharedData(t), "xstest")
+	args := func(out string) []string {
+		return []string{"run", "--model", "test:tiny", "--threads", "1", "--benchmark", "xstest", "--data", data, "--num-instances", "40",
+			"--max-tokens", "64", "--window", "8", "--min-tokens", "8", "--percentile", "50", "--min-voters", "6", "--output-dir", out}
+	}
+	ref := filepath.Join(t.TempDir(), "ref")
+	start := time.Now()
+	if b, err := exec.Command(bin, args(ref)...).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	full := time.Since(start)
+	out := filepath.Join(t.TempDir(), "killed")
+	r := rand.New(rand.NewPCG(7, 7))
+	kills := 0
+	for attempt := 0; attempt < 100; attempt++ {
+		cmd := exec.Command(bin, args(out)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		// Kill at a random moment within the first third of what a whole
+		// run takes: sometimes during start-up, mostly mid-instance.
+		killAt := time.Duration(r.Int64N(int64(full / 3)))
+		finished := false
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run failed: %v\n%s", err, stderr.String())
+			}
+			finished = true
+		case <-time.After(killAt):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			kills++
+		}
+		if finished {
+			break
+		}
+	}
+	if kills < 3 {
+		t.Logf("only %d kills happened before the run finished", kills)
+	}
+	for _, f := range []string{record.PredictionsFile, record.TracesFile} {
+		want, err := os.ReadFile(filepath.Join(ref, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s after %d kills differs from the uninterrupted run (%d vs %d bytes)", f, kills, len(got), len(want))
+			diffLines(t, want, got)
+		}
+	}
+	t.Logf("%d kills", kills)
+}
+
+func countLines(path string) int {
+	b, _ := os.ReadFile(path)
+	return bytes.Count(b, []byte("\n"))
+}
+
+func diffLines(t *testing.T, want, got []byte) {
+	a := bufio.NewScanner(bytes.NewReader(want))
+	a.Buffer(nil, 1<<28)
+	b := bufio.NewScanner(bytes.NewReader(got))
+	b.Buffer(nil, 1<<28)
+	for n := 1; ; n++ {
+		okA, okB := a.Scan(), b.Scan()
+		if !okA && !okB {
+			return
+		}
+		if a.Text() != b.Text() {
+			t.Errorf("first difference at line %d:\nwant %.300s\ngot  %.300s", n, a.Text(), b.Text())
+			return
+		}
+	}
+}
