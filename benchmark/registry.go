@@ -413,7 +413,9 @@ func (b *Benchmark) locate(data string) ([]string, []int, error) {
 	var idx []int
 	for i, f := range b.Files {
 		found := ""
-		for _, c := range f.candidates() {
+		// DIR/<bench>/<file> (a data root such as ../shared/data), then
+		// DIR/<file> (the benchmark's own directory).
+		for _, c := range append(f.candidates(), baseNames(f.candidates())...) {
 			p := filepath.Join(data, filepath.FromSlash(c))
 			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
 				found = p
@@ -427,6 +429,15 @@ func (b *Benchmark) locate(data string) ([]string, []int, error) {
 		paths, idx = append(paths, found), append(idx, i)
 	}
 	return paths, idx, nil
+}
+
+// baseNames returns the last element of each path.
+func baseNames(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = path.Base(p)
+	}
+	return out
 }
 
 // noDataError explains how to provide the benchmark's data.
