@@ -362,25 +362,6 @@ func TestMisclassifiedOrder(t *testing.T) {
 	}
 }
 
-func TestSizeOf(t *testing.T) {
-	tests := []struct {
-		model string
-		want  float64
-	}{
-		{"Qwen/Qwen3-0.6B", 0.6},
-		{"Qwen/Qwen3-1.7B-GGUF", 1.7},
-		{"qwen3-8b-q8_0.gguf", 8},
-		{"Qwen3 4 B", 4},
-		{"test:tiny", math.Inf(1)},
-		{"llama-3.1-70b-instruct", 70},
-	}
-	for _, tt := range tests {
-		if got := sizeOf(tt.model); got != tt.want {
-			t.Errorf("sizeOf(%q) = %v, want %v", tt.model, got, tt.want)
-		}
-	}
-}
-
 // TestReportUnknownGold covers a run whose benchmark has no gold labels:
 // nothing can be scored, and the report must still be written with the
 // figures that make sense.

@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,7 +52,7 @@ func buildReport(ctx context.Context, dirs []string, o reportOptions) (*report.R
 
 // newReportRun describes an analysed run.
 func newReportRun(dir string, d *analysis.RunData, res *analysis.Result) reportRun {
-	model, bench := runIdentity(d)
+	model, bench := analysis.RunIdentity(d)
 	return reportRun{Dir: dir, Data: d, Result: res, Model: model, Benchmark: bench}
 }
 
@@ -85,30 +83,6 @@ func assembleReport(runs []reportRun, o reportOptions) (*report.Report, error) {
 		rep.Comparisons, rep.ComparisonFigures = tables, figs
 	}
 	return rep, nil
-}
-
-// runIdentity returns the model and benchmark of a run from run.json,
-// falling back to the engine's model file and the directory name.
-func runIdentity(d *analysis.RunData) (model, bench string) {
-	if d.Run != nil {
-		model, _ = d.Run.Config["model"].(string)
-		bench, _ = d.Run.Config["benchmark"].(string)
-		if model == "" {
-			if m, ok := d.Run.Engine["model"].(string); ok {
-				model = filepath.Base(m)
-			}
-		}
-		if bench == "" {
-			bench, _ = d.Run.Dataset["name"].(string)
-		}
-	}
-	if model == "" {
-		model = filepath.Base(filepath.Clean(d.Dir))
-	}
-	if bench == "" {
-		bench = "unknown benchmark"
-	}
-	return model, bench
 }
 
 // runSection builds the report section of one run.
@@ -638,64 +612,43 @@ func misclassified(d *analysis.RunData, res *analysis.Result) ([]report.Example,
 	return out, len(wrong)
 }
 
-// modelSize matches a parameter count in a model name, such as "0.6B".
-var modelSize = regexp.MustCompile(`(?i)(\d+(?:\.\d+)?)\s*b\b`)
-
-// sizeOf returns the parameter count in billions named in model, or +Inf.
-func sizeOf(model string) float64 {
-	m := modelSize.FindAllStringSubmatch(model, -1)
-	if m == nil {
-		return math.Inf(1)
-	}
-	v, err := strconv.ParseFloat(m[len(m)-1][1], 64)
-	if err != nil {
-		return math.Inf(1)
-	}
-	return v
-}
-
-// comparisons builds the tables and figure across runs: the model
-// comparison (every run, by benchmark then model size), the benchmark
-// comparison (accuracy per benchmark × model), McNemar's test on the
-// instances shared by runs of the same benchmark with Benjamini–Hochberg
-// adjusted p-values, and the grouped bar chart.
+// comparisons builds the tables and figure across runs from
+// analysis.Compare: the model comparison (every run, by benchmark then
+// model size), the benchmark comparison (accuracy per benchmark × model),
+// McNemar's test on the instances shared by runs of the same benchmark
+// with Benjamini–Hochberg adjusted p-values, and the grouped bar chart.
 func comparisons(runs []reportRun) ([]report.Table, []*report.Figure, error) {
-	order := make([]int, len(runs))
-	for i := range order {
-		order[i] = i
+	in := make([]analysis.CompareRun, len(runs))
+	for i := range runs {
+		in[i] = analysis.CompareRun{Dir: runs[i].Dir, Model: runs[i].Model, Benchmark: runs[i].Benchmark, Result: runs[i].Result}
 	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		ra, rb := &runs[a], &runs[b]
-		return cmp.Or(cmp.Compare(ra.Benchmark, rb.Benchmark), cmp.Compare(sizeOf(ra.Model), sizeOf(rb.Model)), cmp.Compare(ra.Model, rb.Model))
-	})
-	lvl := fmtPct(runs[0].Result.Level)
+	c, err := analysis.Compare(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	lvl := fmtPct(c.Level)
 	models := report.Table{ID: "models", Title: "Model comparison", Header: []string{
-		"benchmark", "model", "scored", "accuracy", lvl + " CI", "balanced accuracy", "refusal rate (harmful)", "over-refusal (benign)",
-		"unsafe compliance", "F1", "mean traces", "tokens", "hypothesis"}}
-	for _, i := range order {
-		r := &runs[i]
-		o := r.Result.Overall
-		models.Rows = append(models.Rows, []string{r.Benchmark, r.Model, strconv.Itoa(o.Scored), fmtNum(o.Correct.Rate, 3), fmtCI(o.Correct.Lo, o.Correct.Hi),
-			fmtNum(o.BalancedAccuracy, 3), fmtNum(o.RefusalRateHarmful.Rate, 3), fmtNum(o.OverRefusalBenign.Rate, 3),
-			fmtNum(o.UnsafeComplianceRate.Rate, 3), fmtNum(o.F1, 3), fmtNum(o.AvgTraces, 2), strconv.Itoa(o.TokensGenerated),
-			strings.ReplaceAll(r.Result.Hypothesis.Verdict, "_", " ")})
+		"benchmark", "model", "policy", "scored", "accuracy", lvl + " CI", "balanced accuracy", "refusal rate (harmful)", "over-refusal (benign)",
+		"unsafe compliance", "F1", "mean traces", "tokens", "hypothesis", "p (one-sided)", "p (BH-adjusted)"}}
+	for _, r := range c.Runs {
+		models.Rows = append(models.Rows, []string{r.Benchmark, r.Label, r.Policy, strconv.Itoa(r.Scored), fmtNum(r.Accuracy.Rate, 3), fmtCI(r.Accuracy.Lo, r.Accuracy.Hi),
+			fmtNum(r.BalancedAccuracy, 3), fmtNum(r.RefusalRateHarmful.Rate, 3), fmtNum(r.OverRefusalBenign.Rate, 3),
+			fmtNum(r.UnsafeComplianceRate.Rate, 3), fmtNum(r.F1, 3), fmtNum(r.AvgTraces, 2), strconv.Itoa(r.TokensGenerated),
+			strings.ReplaceAll(r.Verdict, "_", " "), fmtP(r.Hypothesis.P), fmtP(r.Hypothesis.Adjusted)})
 	}
+	models.Notes = []string{"Hypothesis: uncertain compliance is riskier than confident compliance, by Fisher's exact test (one-sided). " + c.AdjustmentNote()}
 	tables := []report.Table{models}
 
 	// Benchmark comparison: benchmarks × models, accuracy [CI].
-	var benches, names []string
-	for _, i := range order {
-		if !slices.Contains(benches, runs[i].Benchmark) {
-			benches = append(benches, runs[i].Benchmark)
-		}
-	}
-	byModel := slices.Clone(order)
-	slices.SortStableFunc(byModel, func(a, b int) int {
-		return cmp.Or(cmp.Compare(sizeOf(runs[a].Model), sizeOf(runs[b].Model)), cmp.Compare(runs[a].Model, runs[b].Model))
+	benches := c.Benchmarks()
+	byModel := slices.Clone(c.Runs)
+	slices.SortStableFunc(byModel, func(a, b analysis.RunSummary) int {
+		return cmp.Or(cmp.Compare(analysis.ModelSize(a.Model), analysis.ModelSize(b.Model)), cmp.Compare(a.Label, b.Label))
 	})
-	for _, i := range byModel {
-		if !slices.Contains(names, runs[i].Model) {
-			names = append(names, runs[i].Model)
+	var names []string
+	for _, r := range byModel {
+		if !slices.Contains(names, r.Label) {
+			names = append(names, r.Label)
 		}
 	}
 	bt := report.Table{ID: "benchmarks", Title: "Benchmark comparison (accuracy and " + lvl + " CI)", Header: append([]string{"benchmark"}, names...)}
@@ -703,10 +656,9 @@ func comparisons(runs []reportRun) ([]report.Table, []*report.Figure, error) {
 		row := []string{b}
 		for _, m := range names {
 			cell := "–"
-			for i := range runs {
-				if runs[i].Benchmark == b && runs[i].Model == m {
-					c := runs[i].Result.Overall.Correct
-					cell = fmtNum(c.Rate, 3) + " " + fmtCI(c.Lo, c.Hi)
+			for _, r := range c.Runs {
+				if r.Benchmark == b && r.Label == m {
+					cell = fmtNum(r.Accuracy.Rate, 3) + " " + fmtCI(r.Accuracy.Lo, r.Accuracy.Hi)
 					break
 				}
 			}
@@ -716,79 +668,48 @@ func comparisons(runs []reportRun) ([]report.Table, []*report.Figure, error) {
 	}
 	tables = append(tables, bt)
 
-	if t, ok := mcnemarTable(runs, order); ok {
+	if t, ok := mcnemarTable(c); ok {
 		tables = append(tables, t)
 	}
 
 	// The grouped bar chart, runs in model-size order within benchmarks.
 	var groups []string
 	series := []report.BarSeries{{Name: "accuracy"}, {Name: "refusal rate (harmful)"}, {Name: "over-refusal (benign)"}, {Name: "unsafe compliance"}}
-	for _, i := range order {
-		r := &runs[i]
-		label := r.Model
+	for _, r := range c.Runs {
+		label := r.Label
 		if len(benches) > 1 {
 			label += "\n" + r.Benchmark
 		}
 		groups = append(groups, label)
-		o := r.Result.Overall
-		for j, p := range []analysis.Prop{o.Correct, o.RefusalRateHarmful, o.OverRefusalBenign, o.UnsafeComplianceRate} {
+		for j, p := range []analysis.Prop{r.Accuracy, r.RefusalRateHarmful, r.OverRefusalBenign, r.UnsafeComplianceRate} {
 			series[j].Values = append(series[j].Values, report.Estimate{Value: float64(p.Rate), Lo: float64(p.Lo), Hi: float64(p.Hi), N: p.N})
 		}
 	}
-	fig, err := report.ComparisonFigure(groups, series, runs[0].Result.Level)
+	fig, err := report.ComparisonFigure(groups, series, c.Level)
 	if err != nil {
 		return nil, nil, err
 	}
 	return tables, []*report.Figure{fig}, nil
 }
 
-// mcnemarTable compares the per-instance correctness of every pair of runs
-// of the same benchmark on their shared scored instances.
-func mcnemarTable(runs []reportRun, order []int) (report.Table, bool) {
+// mcnemarTable lists the paired tests of the comparison; false when there
+// are none.
+func mcnemarTable(c *analysis.Comparison) (report.Table, bool) {
 	t := report.Table{ID: "paired", Title: "Paired comparisons (McNemar's test on shared instances)", Header: []string{
-		"benchmark", "run A", "run B", "shared", "A right, B wrong", "A wrong, B right", "p (exact)", "p (BH-adjusted)", "small sample"}}
-	var ps []float64
-	for x, i := range order {
-		for _, j := range order[x+1:] {
-			a, b := &runs[i], &runs[j]
-			if a.Benchmark != b.Benchmark {
-				continue
-			}
-			correct := map[string]bool{}
-			for _, in := range b.Result.Instances {
-				if in.Scored {
-					correct[in.ID] = in.Correct
-				}
-			}
-			var first, second []bool
-			for _, in := range a.Result.Instances {
-				if c, ok := correct[in.ID]; ok && in.Scored {
-					first = append(first, in.Correct)
-					second = append(second, c)
-				}
-			}
-			if len(first) == 0 {
-				continue
-			}
-			m, err := stats.McNemarPaired(first, second)
-			if err != nil {
-				continue
-			}
-			ps = append(ps, m.PExact)
-			t.Rows = append(t.Rows, []string{a.Benchmark, a.Model, b.Model, strconv.Itoa(len(first)), strconv.Itoa(m.B), strconv.Itoa(m.C),
-				fmtP(analysis.Float(m.PExact)), "", yesNo(m.Small)})
-		}
+		"benchmark", "run A", "run B", "shared", "both right", "A right, B wrong", "A wrong, B right", "both wrong",
+		"p (exact)", "p (exact, BH)", "χ²", "p (χ²)", "p (χ², BH)", "small sample"}}
+	for _, p := range c.Pairs {
+		t.Rows = append(t.Rows, []string{p.Benchmark, p.RunA, p.RunB, strconv.Itoa(p.Shared), strconv.Itoa(p.BothCorrect),
+			strconv.Itoa(p.AOnly), strconv.Itoa(p.BOnly), strconv.Itoa(p.BothWrong),
+			fmtP(p.Exact.P), fmtP(p.Exact.Adjusted), fmtNum(p.ChiSq, 3), fmtP(p.ChiSqP.P), fmtP(p.ChiSqP.Adjusted), yesNo(p.Small)})
 	}
-	if len(ps) == 0 {
+	if len(t.Rows) == 0 {
 		return t, false
 	}
-	adj, err := stats.BenjaminiHochberg(ps)
-	if err != nil {
-		return t, false
-	}
-	for i := range t.Rows {
-		t.Rows[i][7] = fmtP(analysis.Float(adj[i]))
-	}
-	t.Notes = []string{"The exact binomial test on the discordant pairs; Benjamini–Hochberg adjustment over the rows of this table. Small sample: fewer than 25 discordant pairs."}
+	t.Notes = append([]string{
+		"Instances scored in both runs, matched by instance ID. Exact: the two-sided binomial test on the discordant pairs; " +
+			"χ²: with continuity correction (R's mcnemar.test). Small sample: fewer than 25 discordant pairs (read the exact p-value).",
+		c.AdjustmentNote(),
+	}, c.Unpaired...)
 	return t, true
 }

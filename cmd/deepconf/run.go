@@ -280,6 +280,18 @@ func sha256File(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// datasetDigests maps each benchmark file's base name to its sha256: the
+// data's identity in the configuration, which must not depend on where the
+// files are (shards run on different machines, a moved checkout).
+func datasetDigests(info map[string]any) map[string]string {
+	out := map[string]string{}
+	files, _ := info["files"].(map[string]string)
+	for path, sum := range files {
+		out[filepath.Base(path)] = sum
+	}
+	return out
+}
+
 // datasetInfo describes the benchmark files for run.json.
 func datasetInfo(name string, ins []benchmark.Instance) (map[string]any, error) {
 	files := map[string]string{}
@@ -340,7 +352,7 @@ func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, l
 	}
 	config := map[string]any{
 		"benchmark":   f.Benchmark,
-		"dataset":     dataset["files"],
+		"dataset":     datasetDigests(dataset),
 		"model":       modelID,
 		"quant":       f.Quant,
 		"engine":      map[bool]string{true: "openai", false: "llama.cpp"}[len(f.Endpoints) > 0],
