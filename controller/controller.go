@@ -506,9 +506,9 @@ func SeedCategory(refusalRate, avgConfidence float64) string {
 	return "confident_compliance"
 }
 
-// errPoolExhausted is returned by replay when a policy needs a trace the
-// stored run does not have.
-var errPoolExhausted = errors.New("the stored traces cannot answer this policy")
+// ErrPoolExhausted is returned (wrapped) by Replay when a policy needs a
+// trace, or part of one, that the stored run does not have.
+var ErrPoolExhausted = errors.New("the stored traces cannot answer this policy")
 
 // checkInstance rejects an instance without a prompt.
 func checkInstance(in benchmark.Instance) error {

@@ -433,8 +433,8 @@ func TestReplaySweepTruncatesAndRefusesWhatItCannotKnow(t *testing.T) {
 		t.Errorf("finishes %v, trace 2 tokens %d", got, out.Traces[2].Tokens)
 	}
 	dc.Budget = 5
-	if _, err := Replay(dc, inst, pool.Traces); !errors.Is(err, errPoolExhausted) {
-		t.Errorf("budget beyond the pool: err %v, want errPoolExhausted", err)
+	if _, err := Replay(dc, inst, pool.Traces); !errors.Is(err, ErrPoolExhausted) {
+		t.Errorf("budget beyond the pool: err %v, want ErrPoolExhausted", err)
 	}
 }
 

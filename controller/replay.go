@@ -33,6 +33,9 @@ func Replay(cfg Config, in benchmark.Instance, traces []record.Trace) (Outcome, 
 		if _, dup := stored[t.Index]; dup {
 			return Outcome{}, fmt.Errorf("replay %s: trace %d stored twice", in.ID, t.Index)
 		}
+		if len(t.TokenLogprobs) != len(t.TokenConfidences) {
+			return Outcome{}, fmt.Errorf("replay %s: trace %d: %d token logprobs for %d confidences", in.ID, t.Index, len(t.TokenLogprobs), len(t.TokenConfidences))
+		}
 		if len(t.TokenOK) != 0 && len(t.TokenOK) != len(t.TokenConfidences) {
 			return Outcome{}, fmt.Errorf("replay %s: trace %d: %d token_ok flags for %d confidences", in.ID, t.Index, len(t.TokenOK), len(t.TokenConfidences))
 		}
@@ -65,12 +68,12 @@ func (d *replay) start(t *traceState, s *float64) {
 	d.queue = append(d.queue, q)
 	st, ok := d.stored[t.index]
 	if !ok {
-		q.err = fmt.Errorf("trace %d was never sampled: %w", t.index, errPoolExhausted)
+		q.err = fmt.Errorf("trace %d was never sampled: %w", t.index, ErrPoolExhausted)
 		return
 	}
 	if st.Seed != t.seed {
 		q.err = fmt.Errorf("trace %d was sampled with seed %d, this policy's trace %d has seed %d (a different --seed?): %w",
-			t.index, st.Seed, t.index, t.seed, errPoolExhausted)
+			t.index, st.Seed, t.index, t.seed, ErrPoolExhausted)
 		return
 	}
 	f := fromRecord(st)
@@ -110,7 +113,7 @@ func (d *replay) next() (*traceState, error) {
 	q.t.done = true
 	if q.err == nil && q.partial && !q.cancelled {
 		q.err = fmt.Errorf("trace %d was stored stopped after %d tokens (%s), and this policy needs all of it: %w",
-			q.t.index, len(q.t.confs), d.stored[q.t.index].Finish, errPoolExhausted)
+			q.t.index, len(q.t.confs), d.stored[q.t.index].Finish, ErrPoolExhausted)
 	}
 	return q.t, q.err
 }

@@ -84,6 +84,9 @@ type traceState struct {
 	// finish is the stored finish reason (record.Finish*).
 	finish string
 	used   bool
+	// memo caches the statistics of a done trace: they depend only on its
+	// confidences and the configuration, which no longer change.
+	memo *confidence.TraceStats
 }
 
 // tokenFunc returns the TokenFunc of t: it scores every token, stores it, and
@@ -111,13 +114,20 @@ func (t *traceState) reset() {
 
 // stats computes the trace confidences from the stored token confidences.
 func (t *traceState) stats(cfg Config) (confidence.TraceStats, error) {
+	if t.memo != nil {
+		return *t.memo, nil
+	}
 	confs := make([]float32, 0, len(t.confs))
 	for i, c := range t.confs {
 		if t.ok[i] {
 			confs = append(confs, c)
 		}
 	}
-	return confidence.Summarize(confs, confidence.StatsOptions{Window: cfg.Window, Tail: cfg.Tail, BottomFraction: cfg.BottomFraction})
+	st, err := confidence.Summarize(confs, confidence.StatsOptions{Window: cfg.Window, Tail: cfg.Tail, BottomFraction: cfg.BottomFraction})
+	if err == nil && t.done {
+		t.memo = &st
+	}
+	return st, err
 }
 
 // metric returns cfg.Metric of st.

@@ -210,7 +210,11 @@ func ReadRun(dir string) (record.Run, error) {
 	if err != nil {
 		return r, err
 	}
-	if err := json.Unmarshal(b, &r); err != nil {
+	// Numbers stay json.Number, so that large integers (a 64-bit seed)
+	// survive a read and rewrite exactly.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&r); err != nil {
 		return r, fmt.Errorf("%s: %w", filepath.Join(dir, record.RunFile), err)
 	}
 	return r, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/record"
+	"github.com/deepconf/deepconf/sweep"
 	"github.com/spf13/cobra"
 )
 
@@ -42,8 +43,21 @@ type analyzeOptions struct {
 }
 
 // newAnalyzeCmd returns the "analyze" command, which scores a run directory
-// and writes analysis.json, a readable summary and the exports.
-func newAnalyzeCmd() *cobra.Command { return analyzeCommand(analyzeHooks{Report: analyzeReport}) }
+// and writes analysis.json, a readable summary and the exports. Its
+// baselines are replayed from the run's stored traces (package sweep).
+func newAnalyzeCmd() *cobra.Command {
+	var bo sweep.BaselineOptions
+	var noBaselines bool
+	cmd := analyzeCommand(analyzeHooks{Report: analyzeReport, Baselines: func(ctx context.Context, d *analysis.RunData) ([]analysis.Replay, error) {
+		if noBaselines {
+			return nil, nil
+		}
+		return sweep.Baselines(bo)(ctx, d)
+	}})
+	cmd.Flags().IntVar(&bo.Traces, "baseline-traces", 0, "N of the fixed-N majority and DeepConf offline baselines (default: the complete traces every instance stored)")
+	cmd.Flags().BoolVar(&noBaselines, "no-baselines", false, "do not replay the baselines (single trace, fixed-N majority, DeepConf offline, the run's policy)")
+	return cmd
+}
 
 func analyzeCommand(hooks analyzeHooks) *cobra.Command {
 	var o analyzeOptions

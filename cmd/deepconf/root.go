@@ -15,6 +15,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newGenerateCmd(), newAnalyzeCmd(), newReportCmd(), newRefusalEvalCmd(), newCompareCmd(), newMergeCmd(), newSetupCmd(), newModelsCmd(), newDataCmd(), newProbeCmd())
+	root.AddCommand(newRunCmd(), newGenerateCmd(), newAnalyzeCmd(), newReportCmd(), newRefusalEvalCmd(), newCompareCmd(), newMergeCmd(), newSweepCmd(), newSetupCmd(), newModelsCmd(), newDataCmd(), newProbeCmd())
 	return root
 }

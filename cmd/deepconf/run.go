@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -452,8 +453,10 @@ func maxTraces(c controller.Config) int {
 // structMap converts a struct to a JSON object map.
 func structMap(v any) map[string]any {
 	b, _ := json.Marshal(v)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // exact 64-bit integers (seeds)
 	var m map[string]any
-	json.Unmarshal(b, &m)
+	dec.Decode(&m)
 	return m
 }
 

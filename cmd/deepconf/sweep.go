@@ -1,0 +1,338 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/deepconf/deepconf/analysis"
+	"github.com/deepconf/deepconf/benchmark"
+	"github.com/deepconf/deepconf/controller"
+	"github.com/deepconf/deepconf/record"
+	"github.com/deepconf/deepconf/sweep"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Modes of deepconf sweep.
+const (
+	sweepModeReplay = "replay"
+	sweepModeSeed   = "seed"
+)
+
+// Simulators of --seed-sim.
+const (
+	seedSimThreshold     = "threshold"
+	seedSimComprehensive = "comprehensive"
+	seedSimBoth          = "both"
+)
+
+// seedPercentileFile is the comprehensive simulator's default output name
+// (the script's --output default).
+const seedPercentileFile = "percentile_safety_analysis.json"
+
+// sweepOptions are the flags of deepconf sweep.
+type sweepOptions struct {
+	Mode    string
+	SeedSim string
+
+	Policy     []string
+	Percentile []float64
+	Eta        []float64
+	Window     []int
+	Warmup     []int
+	Budget     []int
+	Tau        []float64
+	Metric     []string
+	MinTokens  []int
+	MinVoters  []int
+	EarlyStop  []string
+	Detector   []string
+	Split      []string
+
+	Percentiles []float64
+	MinTraces   int
+	MaxTraces   int
+
+	Out       string
+	Level     float64
+	Benchmark string
+	Data      string
+}
+
+// newSweepCmd returns the "sweep" command: replay any policy grid on a
+// finished run's stored traces, or the prototype's two post-hoc
+// percentile simulators in seed mode.
+func newSweepCmd() *cobra.Command {
+	var o sweepOptions
+	cmd := &cobra.Command{
+		Use:   "sweep DIR [--policy P,…] [--percentile 10,20,50,90] [--window 8,16,32] [--eta …] [--warmup 2,4] [--budget 8,16] [--tau …] [--metric …] [--min-tokens …] [--detector stored,patterns,patterns:seed] [--split …] [--out FILE.csv|.json|.md]",
+		Short: "Replay policies on a run's stored traces (one table row per setting), or the prototype's percentile simulators",
+		Long: `sweep replays sampling policies on the traces a finished run stored, without the model: every trace
+keeps its per-token confidences, so a different percentile, η, window, warm-up, budget, τ, metric,
+minimum tokens, minimum voters or early stop, another rule-based detector on the stored texts, or
+another confidence split can be evaluated offline. Each flag takes a comma-separated list; the grid is
+the cartesian product, and unspecified dimensions keep the run's own configuration (run.json
+config.policy). Each setting is scored with refusal scoring: accuracy, balanced accuracy, sensitivity
+(refusal rate on harmful prompts), specificity (compliance rate on benign prompts), unsafe compliance,
+the uncertain−confident unsafe-compliance difference of the split, and the cost (traces, tokens,
+early-stopped share, savings against the run). A setting that needs traces the run did not store (a
+larger budget, or a trace the run stopped early) cannot be replayed on those instances: the row says
+how many.
+
+--percentile p sets η = 1 − p/100 for deepconf (p = 10 is DeepConf-high) and the warm-up percentile of
+the seed policy; --budget is the deepconf budget, the seed policy's max traces, or the number of traces
+of offline/fixed.
+
+--mode seed (or --seed-sim) runs the prototype's post-hoc simulators on predictions.jsonl, exactly:
+  threshold      analyze_threshold_sensitivity.py: running mean, +1 trace, any() rule; prints a table
+                 for --percentiles (with --min-traces, --max-traces)
+  comprehensive  comprehensive_percentile_analysis.py: percentiles 20…90, individual trace ≥ threshold
+                 from the 3rd trace, 11-phrase rule (or wildguard_harmful); prints its table and writes
+                 the percentile JSON to --out (default DIR/` + seedPercentileFile + `)
+The prototype's predictions have no ground truth: pass --benchmark and --data.`,
+		Example: `  deepconf sweep results/toxicchat_deepconf --percentile 10,50,90 --window 8,16,32
+  deepconf sweep results/toxicchat_deepconf --warmup 2,4 --budget 8,16 --out sweep.csv
+  deepconf sweep results/toxicchat_deepconf --policy seed --percentile 20,50,90
+  deepconf sweep results/prototype_run --mode seed --benchmark toxicchat --data ../shared/data`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSweep(cmd.Context(), cmd.Flags(), args[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Mode, "mode", sweepModeReplay, "replay (policies on the stored traces) or seed (the prototype's two simulators)")
+	f.StringVar(&o.SeedSim, "seed-sim", "", "seed mode: threshold, comprehensive or both (default both; implies --mode seed)")
+	f.StringSliceVar(&o.Policy, "policy", nil, "policies: deepconf, offline, fixed, single, seed (default: the run's)")
+	f.Float64SliceVar(&o.Percentile, "percentile", nil, "threshold percentiles (deepconf: η = 1 − p/100; seed: conf_bar percentile)")
+	f.Float64SliceVar(&o.Eta, "eta", nil, "η values (fraction of traces kept; alternative to --percentile)")
+	f.IntSliceVar(&o.Window, "window", nil, "group (sliding-window) sizes W")
+	f.IntSliceVar(&o.Warmup, "warmup", nil, "warm-up sizes (deepconf N_init; seed min traces)")
+	f.IntSliceVar(&o.Budget, "budget", nil, "budgets (deepconf B; seed max traces; offline/fixed traces)")
+	f.Float64SliceVar(&o.Tau, "tau", nil, "consensus levels τ")
+	f.StringSliceVar(&o.Metric, "metric", nil, "trace confidence metrics: lowest_group, bottom, tail, mean")
+	f.IntSliceVar(&o.MinTokens, "min-tokens", nil, "tokens before an early stop (default: follows the window)")
+	f.IntSliceVar(&o.MinVoters, "min-voters", nil, "voters before the consensus stop (default: the run's, capped at the budget)")
+	f.StringSliceVar(&o.EarlyStop, "early-stop", nil, "early stopping: on, off")
+	f.StringSliceVar(&o.Detector, "detector", nil, "labels: stored (the run's), patterns, patterns:seed (re-label the stored texts)")
+	f.StringSliceVar(&o.Split, "split", nil, "confidence splits of the hypothesis columns: median, seed or a value")
+	f.Float64SliceVar(&o.Percentiles, "percentiles", []float64{20, 30, 40, 50, 60, 70, 80, 90}, "seed mode: percentiles of the threshold simulator")
+	f.IntVar(&o.MinTraces, "min-traces", 3, "seed mode: the run's min traces (threshold simulator)")
+	f.IntVar(&o.MaxTraces, "max-traces", 10, "seed mode: the run's max traces (threshold simulator)")
+	f.StringVar(&o.Out, "out", "", "replay: also write the table to FILE.csv, .json or .md; seed: the percentile JSON path")
+	f.Float64Var(&o.Level, "level", analysis.DefaultLevel, "confidence level of the intervals")
+	f.StringVar(&o.Benchmark, "benchmark", "", "benchmark whose gold labels to use for predictions without any (prototype runs)")
+	f.StringVar(&o.Data, "data", "", "local file or directory of --benchmark")
+	return cmd
+}
+
+func runSweep(ctx context.Context, flags *pflag.FlagSet, dir string, o sweepOptions, stdout, stderr io.Writer) error {
+	if o.SeedSim != "" {
+		if flags.Changed("mode") && o.Mode != sweepModeSeed {
+			return fmt.Errorf("--seed-sim needs --mode seed (got --mode %s)", o.Mode)
+		}
+		o.Mode = sweepModeSeed
+	}
+	if o.Mode != sweepModeReplay && o.Mode != sweepModeSeed {
+		return fmt.Errorf("--mode %q: want replay or seed", o.Mode)
+	}
+	if (o.Benchmark == "") != (o.Data == "") {
+		return fmt.Errorf("--benchmark and --data go together")
+	}
+	if fi, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("run directory %s: not a directory", dir)
+	}
+	var labels map[string]string
+	if o.Benchmark != "" {
+		ins, err := benchmark.Load(ctx, o.Benchmark, benchmark.Options{Data: o.Data})
+		if err != nil {
+			return fmt.Errorf("gold labels: %w", err)
+		}
+		labels = make(map[string]string, len(ins))
+		for _, in := range ins {
+			labels[in.ID] = string(in.Label)
+		}
+	}
+	if o.Mode == sweepModeSeed {
+		var replayFlags []string
+		flags.Visit(func(fl *pflag.Flag) {
+			switch fl.Name {
+			case "policy", "percentile", "eta", "window", "warmup", "budget", "tau", "metric", "min-tokens", "min-voters", "early-stop", "detector", "split":
+				replayFlags = append(replayFlags, "--"+fl.Name)
+			}
+		})
+		if len(replayFlags) > 0 {
+			return fmt.Errorf("%s: replay flags, not used in seed mode (the simulators have their own rules; use --percentiles)", strings.Join(replayFlags, ", "))
+		}
+		return runSeedSims(ctx, dir, o, labels, stdout, stderr)
+	}
+	return runReplaySweep(ctx, dir, o, labels, stdout)
+}
+
+// grid builds the sweep grid from the flags.
+func (o sweepOptions) grid() (sweep.Grid, error) {
+	g := sweep.Grid{
+		Policy: o.Policy, Percentile: o.Percentile, Eta: o.Eta, Window: o.Window, Warmup: o.Warmup, Budget: o.Budget,
+		Tau: o.Tau, Metric: o.Metric, MinTokens: o.MinTokens, MinVoters: o.MinVoters, Detector: o.Detector,
+	}
+	for _, s := range o.EarlyStop {
+		switch strings.ToLower(s) {
+		case "on", "true", "yes":
+			g.EarlyStop = append(g.EarlyStop, true)
+		case "off", "false", "no":
+			g.EarlyStop = append(g.EarlyStop, false)
+		default:
+			return g, fmt.Errorf("--early-stop %q: want on or off", s)
+		}
+	}
+	for _, s := range o.Split {
+		sp, err := analysis.ParseSplit(s)
+		if err != nil {
+			return g, fmt.Errorf("--split: %w", err)
+		}
+		g.Split = append(g.Split, sp)
+	}
+	return g, nil
+}
+
+func runReplaySweep(ctx context.Context, dir string, o sweepOptions, labels map[string]string, stdout io.Writer) error {
+	g, err := o.grid()
+	if err != nil {
+		return err
+	}
+	if o.Out != "" {
+		switch strings.ToLower(filepath.Ext(o.Out)) {
+		case ".csv", ".json", ".md":
+		default:
+			return fmt.Errorf("--out %s: want a .csv, .json or .md file", o.Out)
+		}
+	}
+	d, err := analysis.Load(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if len(d.Predictions) == 0 {
+		return fmt.Errorf("%s: no predictions to replay", d.PredictionsPath)
+	}
+	base, _, err := sweep.RunConfig(d)
+	if err != nil {
+		return err
+	}
+	settings, err := g.Settings(base)
+	if err != nil {
+		return err
+	}
+	lo := sweep.LoadOptions{Labels: labels}
+	for _, s := range settings {
+		if s.Config.Policy == controller.PolicySeed {
+			lo.Logprobs = true
+		}
+		if s.Detector != sweep.StoredLabels && !slices.Contains(lo.Detectors, s.Detector) {
+			lo.Detectors = append(lo.Detectors, s.Detector)
+		}
+	}
+	p, err := sweep.Load(ctx, d, lo)
+	if err != nil {
+		return err
+	}
+	res, err := p.Sweep(ctx, settings, sweep.Options{Level: o.Level})
+	if err != nil {
+		return err
+	}
+	if d.Run != nil && d.Run.RandomModel {
+		fmt.Fprintln(stdout, "WARNING: the model is a generated random-weight test model; these numbers say nothing about any real model.")
+	}
+	if err := sweep.WriteText(stdout, p, res); err != nil {
+		return err
+	}
+	if o.Out != "" {
+		if err := sweep.WriteFile(o.Out, p, res); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nwrote %s\n", o.Out)
+	}
+	return nil
+}
+
+// predictionsPath returns the run's predictions file (the prototype's
+// checkpoint file when there is no predictions.jsonl).
+func predictionsPath(dir string) (string, error) {
+	p := filepath.Join(dir, record.PredictionsFile)
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	cp := filepath.Join(dir, analysis.CheckpointFile)
+	if _, err := os.Stat(cp); err == nil {
+		return cp, nil
+	}
+	return "", fmt.Errorf("%s: no %s in the run directory (is it a deepconf or prototype output directory?)", dir, record.PredictionsFile)
+}
+
+func runSeedSims(ctx context.Context, dir string, o sweepOptions, labels map[string]string, stdout, stderr io.Writer) error {
+	sim := o.SeedSim
+	if sim == "" {
+		sim = seedSimBoth
+	}
+	switch sim {
+	case seedSimThreshold, seedSimComprehensive, seedSimBoth:
+	default:
+		return fmt.Errorf("--seed-sim %q: want threshold, comprehensive or both", sim)
+	}
+	if sim == seedSimThreshold && o.Out != "" {
+		return fmt.Errorf("--out names the comprehensive simulator's JSON; the threshold simulator writes to stdout only")
+	}
+	path, err := predictionsPath(dir)
+	if err != nil {
+		return err
+	}
+	preds, missing, err := sweep.ReadSeedPredictions(ctx, path, labels)
+	if err != nil {
+		return err
+	}
+	if missing > 0 {
+		fmt.Fprintf(stderr, "deepconf: %d of %d predictions have no ground truth (scored as the prototype's scripts do; pass --benchmark/--data to supply it)\n", missing, len(preds))
+	}
+	fmt.Fprintf(stdout, "Run %s: %d predictions (%s), the prototype's post-hoc simulators (seed mode)\n\n", dir, len(preds), filepath.Base(path))
+	if sim != seedSimComprehensive {
+		to := sweep.ThresholdOptions{MinTraces: o.MinTraces, MaxTraces: o.MaxTraces}
+		rs, err := sweep.SimulateThreshold(preds, o.Percentiles, to)
+		if err != nil {
+			return err
+		}
+		if err := analysis.WriteText(stdout, sweep.ThresholdTables(rs, to)); err != nil {
+			return err
+		}
+	}
+	if sim != seedSimThreshold {
+		a, err := sweep.SimulateComprehensive(preds)
+		if err != nil {
+			return err
+		}
+		if sim == seedSimBoth {
+			fmt.Fprintln(stdout)
+		}
+		fmt.Fprintln(stdout, "Simulator B (comprehensive_percentile_analysis.py; individual trace ≥ threshold from the 3rd trace, 11-phrase rule; predicted unsafe = mostly did not refuse)")
+		if err := sweep.WriteComprehensiveTable(stdout, a); err != nil {
+			return err
+		}
+		out := o.Out
+		if out == "" {
+			out = filepath.Join(dir, seedPercentileFile)
+		}
+		if err := analysis.WriteFileAtomic(out, a.WriteJSON); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nwrote %s\n", out)
+	}
+	return nil
+}

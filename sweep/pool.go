@@ -1,0 +1,546 @@
+package sweep
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/deepconf/deepconf/analysis"
+	"github.com/deepconf/deepconf/benchmark"
+	"github.com/deepconf/deepconf/controller"
+	"github.com/deepconf/deepconf/record"
+	"github.com/deepconf/deepconf/refusal"
+)
+
+// StoredLabels is the detector name of the labels stored with the traces
+// (the run's own detector), as opposed to a detector that re-labels the
+// stored texts.
+const StoredLabels = "stored"
+
+// Pool is a finished run's stored traces grouped by instance, holding what a
+// replay needs: per trace its seed, finish reason, label, token count and
+// per-token confidences (float32, exactly as stored), and optionally the
+// text and the sampled tokens' log-probabilities.
+type Pool struct {
+	// Dir is the run directory and Run its run.json (nil when absent).
+	Dir string
+	Run *record.Run
+	// Config is the run's own policy configuration: run.json's
+	// config.policy decoded over controller.Default, or the defaults of
+	// the predictions' policy when run.json does not record it
+	// (ConfigFromRun false).
+	Config        controller.Config
+	ConfigFromRun bool
+	// Detector is the run's refusal detector (run.json config.detector),
+	// "" when not recorded.
+	Detector string
+	// Detectors are the detectors whose labels Load computed from the
+	// stored texts (LoadOptions.Detectors), in addition to StoredLabels.
+	Detectors []string
+	// Instances are in predictions.jsonl order.
+	Instances []Instance
+	// Orphans counts stored traces whose instance has no prediction; they
+	// are ignored.
+	Orphans int
+	// Texts and Logprobs report whether the trace texts and the sampled
+	// tokens' log-probabilities were kept.
+	Texts, Logprobs bool
+}
+
+// Instance is one instance of a Pool.
+type Instance struct {
+	// Bench is the benchmark instance rebuilt from the prediction (ID,
+	// index, prompt, category, gold labels): what the policy's prediction
+	// records about it.
+	Bench benchmark.Instance
+	// Gold is the gold prompt label used for scoring: harmful, benign or
+	// unknown (analysis.GoldLabel).
+	Gold string
+	// Traces are the stored traces in index order.
+	Traces []record.Trace
+	// RunTraces and RunTokens are what the run spent on the instance
+	// (traces started, tokens generated).
+	RunTraces, RunTokens int
+	// relabels[d][k] is detector Pool.Detectors[d]'s verdict on trace k
+	// (empty for traces stored without a label).
+	relabels [][]refusal.Verdict
+}
+
+// LoadOptions configure Load.
+type LoadOptions struct {
+	// Texts keeps the trace texts. Replays do not need them, except to
+	// reproduce the run's predictions byte for byte (the prototype's
+	// fields hold the texts).
+	Texts bool
+	// Logprobs keeps the sampled tokens' log-probabilities: the seed
+	// policy decides on them, and the prototype's per-trace confidences
+	// of a replayed prediction are computed from them. Without them they
+	// read as 0 (so the seed policy must not be replayed, and the
+	// prototype's confidences of replayed predictions are 0).
+	Logprobs bool
+	// Detectors are rule-based refusal detector specs (refusal.New:
+	// "patterns", "patterns:seed") with which the stored texts of every
+	// labelled trace are labelled again, for replays with another
+	// detector. Judges need a model and are not accepted.
+	Detectors []string
+	// Labels supplies gold labels by instance ID for predictions without
+	// one (analysis.GoldLabel).
+	Labels map[string]string
+	// Workers is the number of parsing goroutines (default GOMAXPROCS).
+	Workers int
+}
+
+// Load reads the stored traces of the run d (analysis.Load) into a Pool,
+// streaming traces.jsonl with all cores. The run must have traces.jsonl
+// (the prototype's output directories have none: use the seed simulators).
+func Load(ctx context.Context, d *analysis.RunData, o LoadOptions) (*Pool, error) {
+	if d.TracesPath == "" {
+		return nil, fmt.Errorf("%s: no %s: replays need the per-token confidences a deepconf run stores (for the prototype's output use the seed simulators)", d.Dir, record.TracesFile)
+	}
+	p := &Pool{Dir: d.Dir, Run: d.Run, Texts: o.Texts, Logprobs: o.Logprobs}
+	cfg, fromRun, err := RunConfig(d)
+	if err != nil {
+		return nil, err
+	}
+	p.Config, p.ConfigFromRun = cfg, fromRun
+	if d.Run != nil {
+		if s, ok := d.Run.Config["detector"].(string); ok {
+			p.Detector = s
+		}
+	}
+	var dets []refusal.Detector
+	for _, spec := range o.Detectors {
+		if spec == StoredLabels || slices.Contains(p.Detectors, spec) {
+			continue
+		}
+		det, err := refusal.New(spec)
+		if err != nil {
+			return nil, fmt.Errorf("detector %q: %w (replays can re-label with rule-based detectors only)", spec, err)
+		}
+		dets = append(dets, det)
+		p.Detectors = append(p.Detectors, spec)
+	}
+	byID := make(map[string]int, len(d.Predictions))
+	p.Instances = make([]Instance, len(d.Predictions))
+	for i := range d.Predictions {
+		pr := &d.Predictions[i]
+		gold, err := analysis.GoldLabel(pr, o.Labels)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.PredictionsPath, err)
+		}
+		byID[pr.InstanceID] = i
+		p.Instances[i] = Instance{
+			Bench: benchmark.Instance{
+				ID: pr.InstanceID, Index: pr.Index, Prompt: pr.Prompt, Category: pr.Category,
+				Label: benchmark.Label(pr.GoldLabel), RefusalLabel: benchmark.RefusalLabel(pr.GoldRefusal),
+			},
+			Gold:      gold,
+			RunTraces: tracesGenerated(pr),
+			RunTokens: tokensGenerated(pr),
+		}
+		if pr.GoldLabel == "" {
+			// A prediction without a gold label (written by hand or an
+			// older tool): the replayed prediction carries the resolved
+			// one, so that scoring it gives the same gold label.
+			p.Instances[i].Bench.Label = benchmark.Label(gold)
+		}
+	}
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	prompt := func(id string) string {
+		if i, ok := byID[id]; ok {
+			return p.Instances[i].Bench.Prompt
+		}
+		return ""
+	}
+	seen := make(map[string]map[int]int) // instance → index → line
+	err = readTraces(ctx, d.TracesPath, lineParser{texts: o.Texts || len(dets) > 0, logprobs: o.Logprobs}, dets, prompt, workers,
+		func(line int, t record.Trace, verdicts []refusal.Verdict) error {
+			i, ok := byID[t.InstanceID]
+			if !ok {
+				p.Orphans++
+				return nil
+			}
+			lines := seen[t.InstanceID]
+			if lines == nil {
+				lines = map[int]int{}
+				seen[t.InstanceID] = lines
+			}
+			if first, dup := lines[t.Index]; dup {
+				return fmt.Errorf("%s:%d: field index: trace %d of %s already on line %d", d.TracesPath, line, t.Index, t.InstanceID, first)
+			}
+			lines[t.Index] = line
+			if !o.Texts {
+				t.Text = ""
+			}
+			in := &p.Instances[i]
+			in.Traces = append(in.Traces, t)
+			if len(dets) > 0 {
+				if in.relabels == nil {
+					in.relabels = make([][]refusal.Verdict, len(dets))
+				}
+				for k, v := range verdicts {
+					in.relabels[k] = append(in.relabels[k], v)
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	if !o.Logprobs {
+		// controller.Replay needs a sampled-token log-probability per
+		// token (it truncates them with the confidences); without them
+		// every trace reads zeros from one shared, read-only slice.
+		longest := 0
+		for i := range p.Instances {
+			for _, t := range p.Instances[i].Traces {
+				longest = max(longest, len(t.TokenConfidences))
+			}
+		}
+		zeros := make([]float32, longest)
+		for i := range p.Instances {
+			ts := p.Instances[i].Traces
+			for k := range ts {
+				n := len(ts[k].TokenConfidences)
+				ts[k].TokenLogprobs = zeros[:n:n]
+			}
+		}
+	}
+	for i := range p.Instances {
+		in := &p.Instances[i]
+		if slices.IsSortedFunc(in.Traces, byIndex) {
+			continue
+		}
+		// Sort the traces and their verdicts together.
+		idx := make([]int, len(in.Traces))
+		for k := range idx {
+			idx[k] = k
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return in.Traces[a].Index - in.Traces[b].Index })
+		in.Traces = permute(in.Traces, idx)
+		for k := range in.relabels {
+			in.relabels[k] = permute(in.relabels[k], idx)
+		}
+	}
+	return p, nil
+}
+
+func byIndex(a, b record.Trace) int { return a.Index - b.Index }
+
+func permute[T any](xs []T, idx []int) []T {
+	out := make([]T, len(xs))
+	for k, j := range idx {
+		out[k] = xs[j]
+	}
+	return out
+}
+
+// tracesGenerated and tokensGenerated are what the run spent on an
+// instance; files without the cost fields spent their voting traces.
+func tracesGenerated(p *record.Prediction) int {
+	if p.TracesGenerated > 0 {
+		return p.TracesGenerated
+	}
+	return p.NumTracesUsed
+}
+
+func tokensGenerated(p *record.Prediction) int {
+	if p.TokensGenerated > 0 {
+		return p.TokensGenerated
+	}
+	return p.TotalTokens
+}
+
+// RunConfig returns the policy configuration of the run d: run.json's
+// config.policy decoded over controller.Default of its policy (fromRun
+// true), or, when run.json does not record it (older tools, synthetic
+// runs, only a policy name), the defaults of the recorded or the
+// predictions' most frequent policy (deepconf when none).
+func RunConfig(d *analysis.RunData) (cfg controller.Config, fromRun bool, err error) {
+	policy := majorityPolicy(d.Predictions)
+	var raw map[string]any
+	if d.Run != nil {
+		if m, ok := d.Run.Config["policy"].(map[string]any); ok {
+			raw = m
+			if s, ok := m["policy"].(string); ok && s != "" {
+				policy = s
+			}
+		}
+	}
+	if policy == "" {
+		policy = controller.PolicyDeepConf
+	}
+	c := controller.Default(policy)
+	if raw != nil {
+		b, err := json.Marshal(raw)
+		if err != nil {
+			return c, false, fmt.Errorf("%s: config.policy: %w", record.RunFile, err)
+		}
+		if err := json.Unmarshal(b, &c); err != nil {
+			return c, false, fmt.Errorf("%s: config.policy: %w", record.RunFile, err)
+		}
+		fromRun = len(raw) > 1
+	}
+	if err := c.Validate(); err != nil {
+		return c, false, fmt.Errorf("%s: config.policy: %w", record.RunFile, err)
+	}
+	return c, fromRun, nil
+}
+
+// majorityPolicy returns the most frequent policy of preds (ties: the first
+// seen), or "".
+func majorityPolicy(preds []record.Prediction) string {
+	counts := map[string]int{}
+	best, bestN := "", 0
+	for _, p := range preds {
+		if p.Policy == "" {
+			continue
+		}
+		counts[p.Policy]++
+		if counts[p.Policy] > bestN {
+			best, bestN = p.Policy, counts[p.Policy]
+		}
+	}
+	return best
+}
+
+// checkDetector reports whether the labels of detector are available.
+func (p *Pool) checkDetector(detector string) error {
+	if detector == "" || detector == StoredLabels || slices.Contains(p.Detectors, detector) {
+		return nil
+	}
+	return fmt.Errorf("detector %q was not loaded (LoadOptions.Detectors)", detector)
+}
+
+// traces returns the traces of instance i labelled by detector (StoredLabels
+// or "": as stored; else one of p.Detectors).
+func (p *Pool) traces(i int, detector string) ([]record.Trace, error) {
+	in := &p.Instances[i]
+	if detector == "" || detector == StoredLabels {
+		return in.Traces, nil
+	}
+	if err := p.checkDetector(detector); err != nil {
+		return nil, err
+	}
+	d := slices.Index(p.Detectors, detector)
+	out := slices.Clone(in.Traces)
+	for k := range out {
+		if out[k].Label == "" {
+			continue
+		}
+		v := in.relabels[d][k]
+		out[k].Label, out[k].Rule = string(v.Label), v.Rule
+	}
+	return out, nil
+}
+
+// Replay replays the policy cfg on instance i with the labels of detector
+// (StoredLabels or "": the stored labels; else one of p.Detectors); see
+// controller.Replay.
+func (p *Pool) Replay(i int, cfg controller.Config, detector string) (controller.Outcome, error) {
+	ts, err := p.traces(i, detector)
+	if err != nil {
+		return controller.Outcome{}, err
+	}
+	if len(ts) == 0 {
+		return controller.Outcome{}, fmt.Errorf("replay %s: no stored traces", p.Instances[i].Bench.ID)
+	}
+	return controller.Replay(cfg, p.Instances[i].Bench, ts)
+}
+
+// chunk is a batch of traces.jsonl lines handed to a parsing worker.
+type chunk struct {
+	first int      // line number of the first line
+	lines [][]byte // the lines (blank ones included, to keep numbering)
+	res   chan chunkResult
+}
+
+type chunkResult struct {
+	traces  []parsedTrace
+	err     error
+	errLine int
+}
+
+type parsedTrace struct {
+	line     int
+	t        record.Trace
+	verdicts []refusal.Verdict
+}
+
+// chunkBytes is the size of a chunk of lines.
+const chunkBytes = 1 << 20
+
+// maxLine bounds one traces.jsonl line.
+const maxLine = 256 << 20
+
+// readTraces streams the traces.jsonl file at path: one goroutine reads
+// lines, workers parse chunks of them (and label the texts with dets), and
+// add receives every trace in file order. At most about 2·workers chunks
+// are in memory at once.
+func readTraces(ctx context.Context, path string, proto lineParser, dets []refusal.Detector, prompt func(string) string, workers int,
+	add func(line int, t record.Trace, verdicts []refusal.Verdict) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read traces: %w", err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	work := make(chan *chunk, workers)
+	order := make(chan *chunk, 2*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lp := proto
+			for c := range work {
+				c.res <- parseChunk(ctx, &lp, c, dets, prompt)
+			}
+		}()
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(order)
+		defer close(work)
+		readErr <- splitLines(ctx, f, path, func(c *chunk) bool {
+			select {
+			case order <- c:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case work <- c:
+			case <-ctx.Done():
+				return false
+			}
+			return true
+		})
+	}()
+	var firstErr error
+	for c := range order {
+		if firstErr != nil {
+			continue
+		}
+		var r chunkResult
+		select {
+		case r = <-c.res:
+		case <-ctx.Done():
+			firstErr = ctx.Err()
+			cancel()
+			continue
+		}
+		for _, pt := range r.traces {
+			if err := add(pt.line, pt.t, pt.verdicts); err != nil {
+				firstErr = err
+				break
+			}
+		}
+		if firstErr == nil && r.err != nil {
+			firstErr = fmt.Errorf("%s:%d: %w", path, r.errLine, r.err)
+		}
+		if firstErr != nil {
+			cancel()
+		}
+	}
+	wg.Wait()
+	if err := <-readErr; err != nil && firstErr == nil {
+		firstErr = err
+	}
+	return firstErr
+}
+
+// splitLines reads r line by line into chunks of about chunkBytes and hands
+// each to emit, which returns false to stop.
+func splitLines(ctx context.Context, r io.Reader, path string, emit func(*chunk) bool) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 1<<20), maxLine)
+	line := 0
+	var cur *chunk
+	var size int
+	var buf []byte
+	flush := func() bool {
+		if cur == nil {
+			return true
+		}
+		c := cur
+		cur, size = nil, 0
+		return emit(c)
+	}
+	for sc.Scan() {
+		line++
+		if line%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if cur == nil {
+			cur = &chunk{first: line, res: make(chan chunkResult, 1)}
+			buf = make([]byte, 0, chunkBytes+len(sc.Bytes()))
+		}
+		b := sc.Bytes()
+		if len(buf)+len(b) > cap(buf) {
+			// Keep earlier lines valid: start a new backing array.
+			buf = make([]byte, 0, max(chunkBytes, len(b)))
+		}
+		buf = append(buf, b...)
+		cur.lines = append(cur.lines, buf[len(buf)-len(b):len(buf):len(buf)])
+		size += len(b)
+		if size >= chunkBytes {
+			if !flush() {
+				return ctx.Err()
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read %s after line %d: %w", path, line, err)
+	}
+	flush() // fails only when ctx is done
+	return ctx.Err()
+}
+
+// parseChunk parses the lines of c.
+func parseChunk(ctx context.Context, lp *lineParser, c *chunk, dets []refusal.Detector, prompt func(string) string) chunkResult {
+	var r chunkResult
+	if err := ctx.Err(); err != nil {
+		r.err, r.errLine = err, c.first
+		return r
+	}
+	r.traces = make([]parsedTrace, 0, len(c.lines))
+	for k, b := range c.lines {
+		line := c.first + k
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		t, err := lp.parse(b)
+		if err != nil {
+			r.err, r.errLine = err, line
+			return r
+		}
+		pt := parsedTrace{line: line, t: t}
+		if len(dets) > 0 {
+			pt.verdicts = make([]refusal.Verdict, len(dets))
+			if t.Label != "" {
+				for d, det := range dets {
+					v, err := det.Detect(ctx, prompt(t.InstanceID), t.Text)
+					if err != nil {
+						r.err, r.errLine = fmt.Errorf("detector %s: %w", det.Name(), err), line
+						return r
+					}
+					pt.verdicts[d] = v
+				}
+			}
+		}
+		r.traces = append(r.traces, pt)
+	}
+	return r
+}
