@@ -128,24 +128,43 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	r.Overall = overall(r.Instances, d.Predictions, maxTraces, from, o.Level)
 	r.Hypothesis = hypothesis(r, o)
 	r.RiskCurve = riskCurve(r.Instances, o.RiskBins, o.Level)
+	// The diagnostics and the baselines each read traces.jsonl; they
+	// read the loaded data only, so they run at the same time.
+	type replayed struct {
+		replays []Replay
+		err     error
+	}
+	var base chan replayed
+	if o.Baselines != nil {
+		base = make(chan replayed, 1)
+		go func() {
+			rp, err := o.Baselines(ctx, d)
+			base <- replayed{rp, err}
+		}()
+	}
 	diag, err := diagnose(ctx, d, r, maxTraces)
+	if base != nil {
+		b := <-base
+		if err == nil && b.err != nil {
+			err = fmt.Errorf("baselines: %w", b.err)
+		}
+		for _, rp := range b.replays {
+			if err != nil {
+				break
+			}
+			var sc Baseline
+			sc, err = scoreReplay(rp, r.Instances, o.Level)
+			if err != nil {
+				err = fmt.Errorf("baseline %s: %w", rp.Name, err)
+				break
+			}
+			r.Baselines = append(r.Baselines, sc)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	r.Diagnostics = diag
-	if o.Baselines != nil {
-		replays, err := o.Baselines(ctx, d)
-		if err != nil {
-			return nil, fmt.Errorf("baselines: %w", err)
-		}
-		for _, rp := range replays {
-			b, err := scoreReplay(rp, r.Instances, o.Level)
-			if err != nil {
-				return nil, fmt.Errorf("baseline %s: %w", rp.Name, err)
-			}
-			r.Baselines = append(r.Baselines, b)
-		}
-	}
 	return r, nil
 }
 

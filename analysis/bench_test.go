@@ -72,7 +72,7 @@ func benchChild(spec string) error {
 // once under the temporary directory (about 0.4 GB) and reusing it later.
 func benchRun(b *testing.B) string {
 	b.Helper()
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("deepconf-analysis-bench-%dx%dx%d-v1", benchInstances, benchTraces, benchTokens))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("deepconf-analysis-bench-%dx%dx%d-v2", benchInstances, benchTraces, benchTokens))
 	done := filepath.Join(dir, ".complete")
 	if _, err := os.Stat(done); err == nil {
 		return dir

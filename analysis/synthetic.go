@@ -110,8 +110,9 @@ func WriteSyntheticRun(dir string, o SyntheticRun) error {
 			t := record.Trace{
 				InstanceID: id, Index: k, Seed: seed, Phase: record.PhaseFixed, Text: txt, Tokens: tokens,
 				Finish: record.FinishLength, Used: true, Label: label, Rule: "bench", Confidence: st, SeedConfidence: 0.5,
-				Counts:           confidence.Counts{Tokens: tokens, Scored: tokens, MinKEff: 20},
-				TokenConfidences: tc, TokenLogprobs: lp,
+				ConfidenceOptions: &record.StatsOptions{Window: 32, Tail: 64, BottomFraction: 0.1},
+				Counts:            confidence.Counts{Tokens: tokens, Scored: tokens, MinKEff: 20},
+				TokenConfidences:  tc, TokenLogprobs: lp,
 			}
 			if err := tenc.Encode(&t); err != nil {
 				return err

@@ -149,14 +149,49 @@ func Summarize[F Float](confs []F, o StatsOptions) (TraceStats, error) {
 		}
 	}
 	st.LowestGroup, _, _ = win.Lowest()
-	slices.Sort(means)
 	b := bottomCount(len(means), o.BottomFraction)
 	var bottom neumaier
-	for _, m := range means[:b] {
+	for _, m := range smallest(means, b) {
 		bottom.add(m)
 	}
 	st.Bottom = bottom.value() / float64(b)
 	return st, nil
+}
+
+// smallest returns the b smallest values of x in ascending order, as
+// slices.Sort(x) then x[:b] would, but in O(len(x)·log b): a max-heap of
+// the b smallest so far, whose root is replaced by anything smaller. It
+// reorders x.
+func smallest(x []float64, b int) []float64 {
+	h := x[:b]
+	down := func(i int) {
+		for {
+			l := 2*i + 1
+			if l >= b {
+				return
+			}
+			c := l
+			if r := l + 1; r < b && h[r] > h[l] {
+				c = r
+			}
+			if h[c] <= h[i] {
+				return
+			}
+			h[i], h[c] = h[c], h[i]
+			i = c
+		}
+	}
+	for i := b/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for _, v := range x[b:] {
+		if v < h[0] {
+			h[0] = v
+			down(0)
+		}
+	}
+	slices.Sort(h)
+	return h
 }
 
 // bottomCount is the official max(1, int(windows·fraction)).

@@ -2,6 +2,7 @@ package confidence
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -158,5 +159,23 @@ func TestReplayMatchesSummarize(t *testing.T) {
 	tr.Reset()
 	if tr.Counts() != (Counts{}) || tr.Window().Len() != 0 {
 		t.Error("Reset left state behind")
+	}
+}
+
+func TestSmallestMatchesSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 9))
+	for n := 1; n < 60; n++ {
+		for b := 1; b <= n; b++ {
+			x := make([]float64, n)
+			for i := range x {
+				x[i] = float64(r.IntN(7)) // ties
+			}
+			want := slices.Clone(x)
+			slices.Sort(want)
+			got := smallest(slices.Clone(x), b)
+			if !slices.Equal(got, want[:b]) {
+				t.Fatalf("n=%d b=%d: %v, want %v", n, b, got, want[:b])
+			}
+		}
 	}
 }

@@ -322,7 +322,7 @@ func (r *instance) seed() error {
 	confs := func() []float64 {
 		var c []float64
 		for _, t := range r.traces {
-			c = append(c, seedConfidence(t.lps))
+			c = append(c, t.seedConfidence())
 		}
 		return c
 	}

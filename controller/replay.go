@@ -91,6 +91,17 @@ func (d *replay) start(t *traceState, s *float64) {
 		}
 	}
 	*t = *f
+	if o := st.ConfidenceOptions; o != nil && *o == (record.StatsOptions{Window: d.cfg.Window, Tail: d.cfg.Tail, BottomFraction: d.cfg.BottomFraction}) &&
+		(stop < 0 || stop == len(f.confs)) {
+		// The stored statistics are what stats would compute: the same
+		// confidences, the same options.
+		c := st.Confidence
+		t.memo = &c
+	}
+	if stop < 0 || stop == len(f.confs) {
+		sc := st.SeedConfidence
+		t.seedMemo = &sc
+	}
 	switch {
 	case stop >= 0:
 		t.early = true

@@ -55,7 +55,7 @@ func newMonitor(w, minTokens int, s *float64) (*monitor, error) {
 // push records one token and reports whether the trace must stop after it.
 func (m *monitor) push(c float32, ok bool) bool {
 	m.n++
-	if !ok {
+	if !ok || !m.on {
 		return false
 	}
 	mean, full := m.win.Push(float64(c))
@@ -87,6 +87,9 @@ type traceState struct {
 	// memo caches the statistics of a done trace: they depend only on its
 	// confidences and the configuration, which no longer change.
 	memo *confidence.TraceStats
+	// seedMemo is the stored prototype confidence of a replayed trace that
+	// was not truncated.
+	seedMemo *float64
 }
 
 // tokenFunc returns the TokenFunc of t: it scores every token, stores it, and
@@ -157,6 +160,14 @@ func seedConfidence(lps []float32) float64 {
 	return c
 }
 
+// seedConfidence returns the prototype's confidence of the trace.
+func (t *traceState) seedConfidence() float64 {
+	if t.seedMemo != nil {
+		return *t.seedMemo
+	}
+	return seedConfidence(t.lps)
+}
+
 // toRecord converts a finished trace to its stored form.
 func (t *traceState) toRecord(cfg Config, instanceID string) (record.Trace, error) {
 	st, err := t.stats(cfg)
@@ -164,19 +175,20 @@ func (t *traceState) toRecord(cfg Config, instanceID string) (record.Trace, erro
 		return record.Trace{}, fmt.Errorf("trace %d: %w", t.index, err)
 	}
 	r := record.Trace{
-		InstanceID:       instanceID,
-		Index:            t.index,
-		Seed:             t.seed,
-		Phase:            t.phase,
-		Text:             t.text,
-		Tokens:           len(t.confs),
-		Finish:           t.finish,
-		Used:             t.used,
-		Confidence:       st,
-		SeedConfidence:   seedConfidence(t.lps),
-		Counts:           t.counts,
-		TokenConfidences: t.confs,
-		TokenLogprobs:    t.lps,
+		InstanceID:        instanceID,
+		Index:             t.index,
+		Seed:              t.seed,
+		Phase:             t.phase,
+		Text:              t.text,
+		Tokens:            len(t.confs),
+		Finish:            t.finish,
+		Used:              t.used,
+		Confidence:        st,
+		ConfidenceOptions: &record.StatsOptions{Window: cfg.Window, Tail: cfg.Tail, BottomFraction: cfg.BottomFraction},
+		SeedConfidence:    t.seedConfidence(),
+		Counts:            t.counts,
+		TokenConfidences:  t.confs,
+		TokenLogprobs:     t.lps,
 	}
 	if t.result.Tokens > r.Tokens {
 		// A server may count tokens it did not send entries for (usage).

@@ -73,6 +73,10 @@ type Trace struct {
 	// Confidence holds the DeepConf trace confidences computed with the
 	// run's window and tail.
 	Confidence confidence.TraceStats `json:"confidence"`
+	// ConfidenceOptions are the window, tail and bottom fraction that
+	// Confidence was computed with; a replay with the same options reuses
+	// Confidence instead of recomputing it.
+	ConfidenceOptions *StatsOptions `json:"confidence_options,omitempty"`
 	// SeedConfidence is the prototype's trace "confidence": the mean
 	// negative log-likelihood of the sampled tokens, each clipped to
 	// [−100, 0] (higher means less certain).
@@ -89,6 +93,14 @@ type Trace struct {
 	TokenOK []bool `json:"token_ok,omitempty"`
 	// TokenLogprobs holds the sampled tokens' log-probabilities.
 	TokenLogprobs []float32 `json:"token_logprobs"`
+}
+
+// StatsOptions are the options of confidence.Summarize that a stored
+// TraceStats was computed with.
+type StatsOptions struct {
+	Window         int     `json:"window"`
+	Tail           int     `json:"tail"`
+	BottomFraction float64 `json:"bottom_fraction"`
 }
 
 // Prediction is one line of predictions.jsonl: one benchmark instance.

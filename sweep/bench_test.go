@@ -80,7 +80,7 @@ func benchChild(dir string) error {
 // seeds of benchConfig, and reusing it later.
 func benchRun(b *testing.B) string {
 	b.Helper()
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("deepconf-sweep-bench-%dx%dx%d-v1", benchInstances, benchTraces, benchTokens))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("deepconf-sweep-bench-%dx%dx%d-v2", benchInstances, benchTraces, benchTokens))
 	done := filepath.Join(dir, ".complete")
 	if _, err := os.Stat(done); err == nil {
 		return dir

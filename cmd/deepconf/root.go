@@ -1,6 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"runtime/pprof"
+
 	"github.com/spf13/cobra"
 )
 
@@ -8,13 +12,39 @@ import (
 const version = "0.1.0-dev"
 
 func newRootCmd() *cobra.Command {
+	var cpuProfile string
+	var profile *os.File
 	root := &cobra.Command{
 		Use:           "deepconf",
 		Short:         "Confidence-aware safety evaluation of language models with DeepConf",
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if cpuProfile == "" {
+				return nil
+			}
+			f, err := os.Create(cpuProfile)
+			if err != nil {
+				return err
+			}
+			profile = f
+			return pprof.StartCPUProfile(f)
+		},
+		PersistentPostRunE: func(*cobra.Command, []string) error {
+			if profile == nil {
+				return nil
+			}
+			pprof.StopCPUProfile()
+			if err := profile.Close(); err != nil {
+				return fmt.Errorf("cpu profile: %w", err)
+			}
+			return nil
+		},
 	}
-	root.AddCommand(newRunCmd(), newGenerateCmd(), newAnalyzeCmd(), newReportCmd(), newRefusalEvalCmd(), newCompareCmd(), newMergeCmd(), newSweepCmd(), newSetupCmd(), newModelsCmd(), newDataCmd(), newProbeCmd())
+	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
+	root.PersistentFlags().MarkHidden("cpuprofile")
+	root.AddCommand(newRunCmd(), newGenerateCmd(), newAnalyzeCmd(), newReportCmd(), newRefusalEvalCmd(), newCompareCmd(),
+		newMergeCmd(), newSweepCmd(), newSetupCmd(), newModelsCmd(), newDataCmd(), newProbeCmd())
 	return root
 }
