@@ -45,6 +45,6 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	root.PersistentFlags().MarkHidden("cpuprofile")
 	root.AddCommand(newRunCmd(), newGenerateCmd(), newAnalyzeCmd(), newReportCmd(), newRefusalEvalCmd(), newCompareCmd(),
-		newMergeCmd(), newSweepCmd(), newSetupCmd(), newModelsCmd(), newDataCmd(), newProbeCmd())
+		newMergeCmd(), newSweepCmd(), newBenchCmd(), newSetupCmd(), newModelsCmd(), newDataCmd(), newProbeCmd())
 	return root
 }

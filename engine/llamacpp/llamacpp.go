@@ -4,14 +4,19 @@
 //
 // One goroutine owns the llama.cpp context and runs a continuous-batching
 // loop. A prompt is prefilled once on its own sequence; every trace of it
-// starts from a copy of that sequence (MemorySeqCp on a unified KV cache, so
-// the prompt's cells are shared, not copied). Each step decodes one token for
-// every live trace of every open prompt in a single batch, together with a
-// chunk of any prompt still being prefilled. After the step, one fused pass
+// starts from a copy of that sequence (MemorySeqCp: the prompt's KV cells are
+// copied into the trace's own KV stream, or shared with Config.KVUnified).
+// Each step decodes one token for every live trace of every open prompt in a
+// single batch, together with a chunk of any prompt still being prefilled;
+// traces are placed on consecutive sequences where possible, so that
+// llama.cpp computes the step in one forward pass (see build). After the step, a fused pass
 // over each trace's float32 logits yields the top-k log-probabilities, the
 // log-sum-exp and the sampled token (temperature, top-k, top-p) with reused
-// buffers. Stopping a trace removes its sequence and frees its KV cells at the
-// next step.
+// buffers; the passes of a step's traces run concurrently on Config.Threads
+// goroutines (llama.cpp's threads are idle between decodes), and each trace's
+// result depends only on its own logits and seed. The traces' TokenFuncs are
+// then called in turn from the loop goroutine. Stopping a trace removes its
+// sequence and frees its KV cells at the next step.
 package llamacpp
 
 import (
@@ -45,7 +50,8 @@ type Config struct {
 	// GPULayers is the number of layers offloaded to the GPU with
 	// Device CUDA; a negative value offloads all of them.
 	GPULayers int
-	// Threads is the number of CPU threads; 0 means all cores.
+	// Threads is the number of CPU threads of llama.cpp and of the Go-side
+	// pass over the logits between decodes; 0 means all cores.
 	Threads int
 	// Parallel is the number of traces decoded together in one batch
 	// (default 8). Further traces wait for a free slot.
@@ -67,10 +73,11 @@ type Config struct {
 	// Verbose passes all of llama.cpp's log through to Log.
 	Verbose bool
 	// KVUnified puts all sequences in one shared KV cache instead of one
-	// stream per sequence. It is a little faster, but a trace's logits then
-	// depend on where its cells land in the shared cache, which depends on
-	// the other traces: traces are no longer bit-reproducible under a fixed
-	// seed, and stopping one trace can change others. With separate
+	// stream per sequence. It is a little faster (about 10% at 8 traces,
+	// BENCHMARKS.md), but a trace's logits then depend on where its cells
+	// land in the shared cache, which depends on the other traces: traces
+	// are no longer bit-reproducible under a fixed seed, and stopping one
+	// trace can change others. With separate
 	// streams (the default) and quantized weights (Q8_0, Q4_K_M), every
 	// trace's tokens depend only on its prompt and seed.
 	KVUnified bool
@@ -95,8 +102,8 @@ func (c *Config) fill() {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 512
 	}
-	if c.BatchSize < c.Parallel+1 {
-		c.BatchSize = c.Parallel + 1
+	if c.BatchSize < c.Parallel+2 { // a prompt token and a padding token
+		c.BatchSize = c.Parallel + 2
 	}
 	if c.Log == nil {
 		c.Log = os.Stderr
@@ -300,7 +307,7 @@ func checkCUDA() error {
 	if _, err := purego.Dlopen(library.dir+"/libggml-cuda.so", purego.RTLD_NOW|purego.RTLD_GLOBAL); err != nil {
 		reason = "the CUDA backend could not be loaded: " + err.Error()
 	}
-	return fmt.Errorf("--device cuda: %s; install the NVIDIA driver and the CUDA 12 runtime libraries (libcudart, libcublas), or run on the CPU with --device cpu", reason)
+	return fmt.Errorf("--device cuda: %s; install the NVIDIA driver and the CUDA runtime libraries the message names (libcudart, libcublas), or run on the CPU with --device cpu", reason)
 }
 
 // SHA256 returns the hex sha256 of the model file and records it in Info.

@@ -1,10 +1,14 @@
 package llamacpp
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deepconf/deepconf/engine"
@@ -29,6 +33,16 @@ type trace struct {
 	text     []byte
 	finish   engine.FinishReason
 	err      error
+
+	// The step's Go-side pass (see drawAll): logits is its input; tok,
+	// logprob and the first nTop entries of top and topIDs are its
+	// result.
+	logits  []float32
+	tok     int32
+	logprob float64
+	nTop    int
+	top     [engine.MaxTopLogprobs]float64
+	topIDs  [engine.MaxTopLogprobs]int32
 }
 
 // loop is the state of the decode loop; only the loop goroutine touches it.
@@ -45,17 +59,18 @@ type loop struct {
 	queue      []*trace
 	live       []*trace
 
-	padSeq []llama.SeqId // the sequence of padding tokens
-	padded bool          // the batch holds a padding token
+	padSeq  llama.SeqId // the spare sequence of padding tokens
+	padUsed llama.SeqId // the sequence of this step's padding token
+	padded  bool        // the batch holds a padding token
+	order   []*trace    // live traces in batch order (ascending sequence)
 
-	batch   llama.Batch
-	sc      scanner
-	tok     engine.Token
-	topLP   []float64
-	topIDs  []int32
-	pieces  []string
-	pieceOK []bool
-	buf     []byte
+	batch    llama.Batch
+	scanners []scanner // one per worker of drawAll
+	ready    []*trace  // the traces with logits in the current step
+	tok      engine.Token
+	pieces   []string
+	pieceOK  []bool
+	buf      []byte
 }
 
 func (e *Engine) loop() {
@@ -63,18 +78,21 @@ func (e *Engine) loop() {
 	n := e.cfg.Parallel + e.cfg.Prompts
 	l := &loop{
 		e:       e,
-		seqIDs:  make([][]llama.SeqId, n),
+		seqIDs:  make([][]llama.SeqId, n+1), // + the padding sequence
 		batch:   llama.BatchInit(int32(e.cfg.BatchSize), 0, 1),
 		pieces:  make([]string, e.nVocab),
 		pieceOK: make([]bool, e.nVocab),
 		buf:     make([]byte, 256),
-		topLP:   make([]float64, engine.MaxTopLogprobs),
-		topIDs:  make([]int32, engine.MaxTopLogprobs),
+		// llama.cpp's threads are idle between decodes: the Go-side
+		// pass of a step runs on as many goroutines.
+		scanners: make([]scanner, max(1, min(e.cfg.Threads, runtime.GOMAXPROCS(0)))),
 	}
 	defer llama.BatchFree(l.batch)
-	l.padSeq = []llama.SeqId{llama.SeqId(n)}
-	for i := n - 1; i >= 0; i-- {
+	l.padSeq = llama.SeqId(n)
+	for i := range n {
 		l.freeSeqs = append(l.freeSeqs, llama.SeqId(i))
+	}
+	for i := range l.seqIDs {
 		l.seqIDs[i] = []llama.SeqId{llama.SeqId(i)}
 	}
 	for {
@@ -125,7 +143,7 @@ func (e *Engine) loop() {
 			l.afterDecode()
 		}
 		if l.padded {
-			llama.MemorySeqRm(e.mem, l.padSeq[0], -1, -1)
+			llama.MemorySeqRm(e.mem, l.padUsed, -1, -1)
 		}
 		e.stats.goNs.Add(int64(goTime + time.Since(t2)))
 	}
@@ -196,49 +214,127 @@ func (l *loop) reap() {
 // trace's first token comes from the prompt's stored distribution.
 func (l *loop) admit() {
 	for l.canAdmit() {
-		t := l.queue[0]
-		l.queue = l.queue[1:]
-		if t.ctx.Err() != nil {
-			t.finish = engine.FinishCancelled
-			l.release(t)
-			continue
-		}
-		t.seq = l.freeSeqs[len(l.freeSeqs)-1]
-		l.freeSeqs = l.freeSeqs[:len(l.freeSeqs)-1]
-		if err := llama.MemorySeqCp(l.e.mem, t.s.seq, t.seq, -1, -1); err != nil {
+		ready := l.ready[:0]
+		for l.canAdmit() {
+			t := l.queue[0]
+			l.queue = l.queue[1:]
+			if t.ctx.Err() != nil {
+				t.finish = engine.FinishCancelled
+				l.release(t)
+				continue
+			}
+			t.seq = l.takeSeq(false)
+			if err := llama.MemorySeqCp(l.e.mem, t.s.seq, t.seq, -1, -1); err != nil {
+				l.live = append(l.live, t)
+				l.end(t, "", fmt.Errorf("copy prompt to sequence %d: %w", t.seq, err))
+				continue
+			}
+			t.rng = newRand(t.p.Seed)
+			t.pos = llama.Pos(len(t.s.tokens))
+			t.logits = t.s.logits
 			l.live = append(l.live, t)
-			l.end(t, "", fmt.Errorf("copy prompt to sequence %d: %w", t.seq, err))
-			continue
+			ready = append(ready, t)
 		}
-		t.rng = newRand(t.p.Seed)
-		t.pos = llama.Pos(len(t.s.tokens))
-		l.live = append(l.live, t)
-		l.emit(t, t.s.logits)
+		l.ready = ready
+		// Traces that end at their first token free their slots for
+		// the next round.
+		l.emitAll(ready)
 	}
 }
 
-// build fills the batch with one token per live trace and a chunk of the
-// prompt being prefilled. It returns the number of tokens.
+// Sequence ids and batch order decide how many graph computations a step
+// costs. With one KV stream per sequence (the default, not KVUnified),
+// llama.cpp splits a batch into micro-batches whose sequences have
+// consecutive ids in batch order (llama_batch_allocr::split_equal with
+// sequential = true), and every micro-batch reads all the weights again: a
+// step over the traces on sequences 4, 3, 2, 1 cost four forward passes, one
+// over 1, 2, 3, 4 costs one. So the batch lists the traces by ascending
+// sequence, traces take the lowest free sequence (filling the holes that
+// finished traces leave), and prompts take the highest, out of the traces'
+// way.
+
+// takeSeq removes a free sequence from the free list and returns it: the
+// highest with high, else the lowest.
+func (l *loop) takeSeq(high bool) llama.SeqId {
+	j := 0
+	for i, s := range l.freeSeqs {
+		if (high && s > l.freeSeqs[j]) || (!high && s < l.freeSeqs[j]) {
+			j = i
+		}
+	}
+	s := l.freeSeqs[j]
+	l.freeSeqs = slices.Delete(l.freeSeqs, j, j+1)
+	return s
+}
+
+// isFree reports whether sequence s is on the free list.
+func (l *loop) isFree(s llama.SeqId) bool {
+	return slices.Contains(l.freeSeqs, s)
+}
+
+// build fills the batch with one token per live trace, by ascending
+// sequence, and a chunk of the prompt being prefilled. It returns the number
+// of tokens.
 func (l *loop) build() int {
 	l.batch.Clear()
-	n := int32(0)
-	for _, t := range l.live {
-		l.batch.Add(t.next, t.pos, l.seqIDs[t.seq], true)
-		t.batchIdx = n
-		n++
-	}
 	if l.prefilling == nil && l.canPrefill() {
 		s := l.openQueue[0]
 		l.openQueue = l.openQueue[1:]
-		s.seq = l.freeSeqs[len(l.freeSeqs)-1]
-		l.freeSeqs = l.freeSeqs[:len(l.freeSeqs)-1]
+		s.seq = l.takeSeq(true)
 		l.sessions++
 		l.prefilling = s
 	}
 	l.chunk = 0
 	if s := l.prefilling; s != nil {
-		room := l.e.cfg.BatchSize - int(n)
-		l.chunk = min(room, len(s.tokens)-s.prefill)
+		// One place stays free for a padding token.
+		l.chunk = min(l.e.cfg.BatchSize-len(l.live)-1, len(s.tokens)-s.prefill)
+	}
+
+	// llama.cpp computes the output projection of a micro-batch with a
+	// single output row by another kernel than for several rows, which
+	// rounds differently (by ~6e-8 for F16 weights). A trace's logits
+	// must not depend on how many others share its batch (stopping one
+	// trace must leave the others unchanged, and fixed seeds must
+	// reproduce traces), so a lone trace gets a padding token on a spare
+	// sequence next to its own (so that both share a micro-batch), or on
+	// the reserved padding sequence when neither neighbour is free. Its
+	// KV cell is freed after the step.
+	outputs := len(l.live)
+	if l.chunk > 0 && l.prefilling.prefill+l.chunk == len(l.prefilling.tokens) {
+		outputs++
+	}
+	l.padded = outputs == 1
+	padFirst := false
+	if l.padded {
+		l.padUsed = l.padSeq
+		if len(l.live) == 1 {
+			switch s := l.live[0].seq; {
+			case l.isFree(s + 1):
+				l.padUsed = s + 1
+			case s > 0 && l.isFree(s-1):
+				l.padUsed, padFirst = s-1, true
+			}
+		}
+	}
+
+	n := int32(0)
+	if padFirst {
+		l.batch.Add(0, 0, l.seqIDs[l.padUsed], true)
+		n++
+	}
+	l.order = append(l.order[:0], l.live...)
+	slices.SortFunc(l.order, func(a, b *trace) int { return cmp.Compare(a.seq, b.seq) })
+	for _, t := range l.order {
+		l.batch.Add(t.next, t.pos, l.seqIDs[t.seq], true)
+		t.batchIdx = n
+		n++
+	}
+	clear(l.order)
+	if l.padded && !padFirst {
+		l.batch.Add(0, 0, l.seqIDs[l.padUsed], true)
+		n++
+	}
+	if s := l.prefilling; s != nil {
 		for j := 0; j < l.chunk; j++ {
 			pos := s.prefill + j
 			last := pos == len(s.tokens)-1
@@ -249,28 +345,13 @@ func (l *loop) build() int {
 			n++
 		}
 	}
-	// llama.cpp computes the output projection of a batch with a single
-	// output row by another kernel than for several rows, which rounds
-	// differently (by ~6e-8 for F16 weights). A trace's logits must not
-	// depend on how many others share its batch (stopping one trace must
-	// leave the others unchanged, and fixed seeds must reproduce traces),
-	// so a batch never has exactly one output: a padding token on a spare
-	// sequence makes it two. Its KV cell is freed after the step.
-	outputs := len(l.live)
-	if l.chunk > 0 && l.prefilling.prefill+l.chunk == len(l.prefilling.tokens) {
-		outputs++
-	}
-	l.padded = outputs == 1
-	if l.padded {
-		l.batch.Add(0, 0, l.padSeq, true)
-		n++
-	}
 	return int(n)
 }
 
 // afterDecode samples the next token of every live trace and advances the
 // prefill.
 func (l *loop) afterDecode() {
+	ready := l.ready[:0]
 	for _, t := range slices.Clone(l.live) {
 		logits, err := llama.GetLogitsIth(l.e.lctx, t.batchIdx, l.e.nVocab)
 		if err != nil || logits == nil {
@@ -278,8 +359,11 @@ func (l *loop) afterDecode() {
 			continue
 		}
 		t.pos++
-		l.emit(t, logits)
+		t.logits = logits
+		ready = append(ready, t)
 	}
+	l.ready = ready
+	l.emitAll(ready)
 	if s := l.prefilling; s != nil && l.chunk > 0 {
 		s.prefill += l.chunk
 		l.e.stats.prefill.Add(int64(l.chunk))
@@ -300,31 +384,80 @@ func (l *loop) afterDecode() {
 	}
 }
 
-// emit samples trace t's next token from logits, hands it to the trace's
-// TokenFunc and ends the trace when it is finished.
-func (l *loop) emit(t *trace, logits []float32) {
+// emitAll samples the next token of every trace of ts from its logits
+// (drawAll), then, in order, hands each token to its trace's TokenFunc and
+// ends the traces that are finished.
+func (l *loop) emitAll(ts []*trace) {
+	drawAll(l.scanners, ts)
+	for _, t := range ts {
+		l.emit(t)
+	}
+}
+
+// drawAll runs the Go-side pass of a step, draw, for every trace of ts, on
+// up to len(scanners) goroutines (the calling one included), each with its
+// own scanner. A trace's result depends only on its logits, its sampling
+// parameters and its random source, never on which goroutine drew it or
+// when: the concurrent pass gives the same bits as the sequential one.
+func drawAll(scanners []scanner, ts []*trace) {
+	workers := min(len(scanners), len(ts))
+	if workers <= 1 {
+		for _, t := range ts {
+			draw(&scanners[0], t)
+		}
+		return
+	}
+	var next atomic.Int64
+	work := func(sc *scanner) {
+		for {
+			i := next.Add(1) - 1
+			if i >= int64(len(ts)) {
+				return
+			}
+			draw(sc, ts[i])
+		}
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Go(func() { work(&scanners[w]) })
+	}
+	work(&scanners[0])
+	wg.Wait()
+}
+
+// draw is the Go-side pass over one trace's logits: the fused top-k and
+// log-sum-exp pass, then sampling with the trace's random source. It writes
+// the result into the trace and touches nothing else but sc.
+func draw(sc *scanner, t *trace) {
+	logits := t.logits
 	k := t.p.TopLogprobs
 	c := candidates(t.p)
-	sc := l.sc.scan(logits, max(k, c))
+	r := sc.scan(logits, max(k, c))
 	u := t.rng.Float64() // drawn even when greedy, so traces stay reproducible
-	samp := sc
-	samp.ids, samp.vals = sc.ids[:min(c, len(sc.ids))], sc.vals[:min(c, len(sc.vals))]
-	tok := l.sc.pick(logits, samp, t.p, u)
-
-	top := l.topLP[:min(k, len(sc.ids))]
-	ids := l.topIDs[:len(top)]
-	for i := range top {
-		top[i] = float64(sc.vals[i]) - sc.lse
-		ids[i] = sc.ids[i]
+	samp := r
+	samp.ids, samp.vals = r.ids[:min(c, len(r.ids))], r.vals[:min(c, len(r.vals))]
+	t.tok = sc.pick(logits, samp, t.p, u)
+	t.logprob = float64(logits[t.tok]) - r.lse
+	t.nTop = min(k, len(r.ids))
+	for i := range t.nTop {
+		t.top[i] = float64(r.vals[i]) - r.lse
+		t.topIDs[i] = r.ids[i]
 	}
+	t.logits = nil
+}
+
+// emit hands trace t's drawn token to its TokenFunc and ends the trace when
+// it is finished.
+func (l *loop) emit(t *trace) {
+	tok := t.tok
 	piece := l.piece(tok)
 	l.tok = engine.Token{
 		Index:       t.n,
 		ID:          tok,
 		Text:        piece,
-		Logprob:     float64(logits[tok]) - sc.lse,
-		TopLogprobs: top,
-		TopIDs:      ids,
+		Logprob:     t.logprob,
+		TopLogprobs: t.top[:t.nTop],
+		TopIDs:      t.topIDs[:t.nTop],
 	}
 	t.n++
 	t.text = append(t.text, piece...)

@@ -4,80 +4,136 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sort"
 
 	"github.com/deepconf/deepconf/engine"
 )
 
-// This file holds the Go side of a decode step: one fused pass over a
-// sequence's float32 logits that finds the maximum, the log-sum-exp and the
-// top candidates, followed by sampling from those candidates. It runs once per
-// live trace per step, over the whole vocabulary (151,936 entries for Qwen3),
-// so it avoids allocations, sorting the vocabulary, and math.Exp on the hot
-// loop.
+// This file holds the Go side of a decode step: a fused pass over a
+// sequence's float32 logits that finds the top candidates (and so the
+// maximum) in a first sweep and the log-sum-exp in a second, while the 600 KB
+// of logits are still in the core's L2 cache, followed by sampling from the
+// candidates. It runs once per live trace per step, over the whole vocabulary
+// (151,936 entries for Qwen3), so it avoids allocations, sorting the
+// vocabulary, branches per logit, and math.Exp on the hot loops.
 
-// exp2Table[j] = 2^(j/64).
-var exp2Table = func() (t [64]float64) {
+// The exponential of the hot loop is table-driven: with y = x·512/ln2
+// rounded to the integer n = 512k + j and f = y − n ∈ [−½, ½],
+//
+//	e^x = 2^k · 2^(j/512) · e^r,  r = f·ln2/512, |r| ≤ ln2/1024,
+//
+// and the quadratic 1 + r + r²/2, written in f, suffices for e^r (relative
+// error < 6e-11, the cubic term r³/6). 2^k is added to the exponent field of
+// the table entry 2^(j/512) with an integer addition, and n is read from the
+// bits of y + 1.5·2^52 (adding that constant rounds y to an integer). The
+// argument is reduced from float64(logit) − shift, which is exact for float32
+// logits, so the only roundings are those of a few float64 operations.
+//
+// Measured alternatives (BENCHMARKS.md): a 64-entry table with a cubic costs
+// about 3 more instructions per logit; float32 arithmetic is no faster
+// without SIMD and over 1000 times less accurate; Go's min and max builtins
+// cost about 6 instructions each because they handle NaN and signed zeros,
+// against 2 for the predictable branch used here.
+
+// exp2Bits[j] holds the bits of 2^(j/512) (4 KiB: it stays in L1).
+var exp2Bits = func() (t [512]uint64) {
 	for j := range t {
-		t[j] = math.Exp2(float64(j) / 64)
+		t[j] = math.Float64bits(math.Exp2(float64(j) / 512))
 	}
 	return t
 }()
 
-// Constants of the table-driven exponential: x = (64k + j)·ln2/64 + r with
-// |r| ≤ ln2/128, so e^x = 2^k · 2^(j/64) · e^r and a cubic suffices for e^r
-// (relative error < 4e-11).
 const (
-	expC     = 64 * 1.4426950408889634         // 64/ln2
-	expLn2Hi = 6.93147180369123816490e-01 / 64 // ln2/64, high part
-	expLn2Lo = 1.90821492927058770002e-10 / 64 // ln2/64, low part
-	expMagic = 6755399441055744.0              // 1.5·2^52: adding it rounds to an integer
-	expLo    = -80.0                           // inputs below are clamped: e^-80 ≈ 1.8e-35
-	expHi    = 700.0                           // inputs above are clamped (float64 overflow is at 709)
+	expC      = 512 * 1.4426950408889634 // 512/ln2
+	expQ1     = 0.6931471805599453 / 512 // ln2/512: e^r = 1 + f·(Q1 + f·Q2)
+	expQ2     = expQ1 * expQ1 / 2
+	expMagic  = 6755399441055744.0 // 1.5·2^52
+	magicBits = 0x4338000000000000 // math.Float64bits(expMagic)
+	expLo     = -80.0              // smaller x are clamped: e^-80 ≈ 1.8e-35
+	expHi     = 700.0              // larger x are clamped (float64 overflow is at 709)
+	yLo       = expLo * expC       // expLo in units of ln2/512
 )
 
-// fastExp returns e^x with a relative error below 1e-10 for
-// expLo ≤ x ≤ expHi; x outside is clamped to that range. It is the scalar form
-// of the loop in sumExp, for the few places off the hot path.
-func fastExp(x float64) float64 {
-	x = min(max(x, expLo), expHi)
-	t := x*expC + expMagic
-	n := t - expMagic
-	r := x - n*expLn2Hi - n*expLn2Lo
-	b := int64(math.Float64bits(t)&(1<<52-1)) - 1<<51 // = n as an integer
-	p := 1 + r*(1+r*(0.5+r*(1.0/6)))
-	return p * exp2Table[b&63] * math.Float64frombits(uint64((b>>6)+1023)<<52)
+// exp512 returns e^x for y = x·512/ln2, for expLo ≤ x ≤ expHi. It is the
+// scalar form of the loop body of sumExp; the two compute the same bits for
+// the same y.
+func exp512(y float64) float64 {
+	t := y + expMagic
+	f := y - (t - expMagic)
+	b := math.Float64bits(t) - magicBits // n = 512k + j, two's complement
+	p := 1 + f*(expQ1+f*expQ2)
+	return p * math.Float64frombits(exp2Bits[b&511]+(b>>9)<<52)
 }
 
-// sumExp returns Σ exp((l − shift)·scale) over logits. The exponential is
-// fastExp written out by hand and unrolled by two (the compiler does not
-// inline fastExp, and the call would cost more than the arithmetic). Each
-// argument is clamped to [expLo, expHi], so a shift far below the maximum
-// logit overflows only past e^700, which the caller checks for.
+// fastExp returns e^x with a relative error below 1e-10 for
+// expLo ≤ x ≤ expHi; x outside is clamped to that range.
+func fastExp(x float64) float64 {
+	return exp512(min(max(x, expLo), expHi) * expC)
+}
+
+// expTerm returns exp((l − shift)·scale) as the loop of sumExp computes it,
+// with c = scale·512/ln2.
+func expTerm(l float32, shift, c float64) float64 {
+	y := (float64(l) - shift) * c
+	if y < yLo {
+		y = yLo
+	}
+	return exp512(y)
+}
+
+// sumExp returns Σ exp((l − shift)·scale) over logits, for scale > 0.
+// Exponents below expLo are clamped to it (so −Inf logits count as e^-80);
+// exponents above expHi are not checked: callers pass the largest logit as
+// shift, so every exponent is ≤ 0. It is the hot loop of a decode step:
+// exp512 written out by hand (the compiler does not inline it) and unrolled by
+// four, with four accumulators. Each term equals expTerm(l, shift,
+// scale·512/ln2) bit for bit; term i goes to accumulator i mod 4, and the
+// accumulators are added as (s0 + s1) + (s2 + s3).
 func sumExp(logits []float32, shift float32, scale float64) float64 {
-	var s0, s1 float64
-	i := 0
-	for ; i+2 <= len(logits); i += 2 {
-		q := logits[i : i+2 : i+2]
-		x0 := min(max(float64(q[0]-shift)*scale, expLo), expHi)
-		x1 := min(max(float64(q[1]-shift)*scale, expLo), expHi)
-		t0 := x0*expC + expMagic
-		t1 := x1*expC + expMagic
-		n0 := t0 - expMagic
-		n1 := t1 - expMagic
-		r0 := x0 - n0*expLn2Hi - n0*expLn2Lo
-		r1 := x1 - n1*expLn2Hi - n1*expLn2Lo
-		b0 := int64(math.Float64bits(t0)&(1<<52-1)) - 1<<51
-		b1 := int64(math.Float64bits(t1)&(1<<52-1)) - 1<<51
-		p0 := 1 + r0*(1+r0*(0.5+r0*(1.0/6)))
-		p1 := 1 + r1*(1+r1*(0.5+r1*(1.0/6)))
-		s0 += p0 * exp2Table[b0&63] * math.Float64frombits(uint64((b0>>6)+1023)<<52)
-		s1 += p1 * exp2Table[b1&63] * math.Float64frombits(uint64((b1>>6)+1023)<<52)
+	s, c := float64(shift), scale*expC
+	s0, s1, s2, s3 := 0.0, 0.0, 0.0, 0.0
+	l := logits
+	for len(l) >= 4 {
+		y0 := (float64(l[0]) - s) * c
+		y1 := (float64(l[1]) - s) * c
+		y2 := (float64(l[2]) - s) * c
+		y3 := (float64(l[3]) - s) * c
+		l = l[4:]
+		// Predictable branches: far cheaper than max(y, yLo).
+		if y0 < yLo {
+			y0 = yLo
+		}
+		if y1 < yLo {
+			y1 = yLo
+		}
+		if y2 < yLo {
+			y2 = yLo
+		}
+		if y3 < yLo {
+			y3 = yLo
+		}
+		t0, t1, t2, t3 := y0+expMagic, y1+expMagic, y2+expMagic, y3+expMagic
+		f0 := y0 - (t0 - expMagic)
+		f1 := y1 - (t1 - expMagic)
+		f2 := y2 - (t2 - expMagic)
+		f3 := y3 - (t3 - expMagic)
+		b0 := math.Float64bits(t0) - magicBits
+		b1 := math.Float64bits(t1) - magicBits
+		b2 := math.Float64bits(t2) - magicBits
+		b3 := math.Float64bits(t3) - magicBits
+		p0 := 1 + f0*(expQ1+f0*expQ2)
+		p1 := 1 + f1*(expQ1+f1*expQ2)
+		p2 := 1 + f2*(expQ1+f2*expQ2)
+		p3 := 1 + f3*(expQ1+f3*expQ2)
+		s0 += p0 * math.Float64frombits(exp2Bits[b0&511]+(b0>>9)<<52)
+		s1 += p1 * math.Float64frombits(exp2Bits[b1&511]+(b1>>9)<<52)
+		s2 += p2 * math.Float64frombits(exp2Bits[b2&511]+(b2>>9)<<52)
+		s3 += p3 * math.Float64frombits(exp2Bits[b3&511]+(b3>>9)<<52)
 	}
-	if i < len(logits) {
-		s0 += fastExp(float64(logits[i]-shift) * scale)
+	acc := [4]float64{s0, s1, s2, s3}
+	for i, x := range l {
+		acc[i] += expTerm(x, s, c)
 	}
-	return s0 + s1
+	return (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 // scan is the result of the fused pass.
@@ -90,7 +146,8 @@ type scan struct {
 	vals []float32
 }
 
-// scanner owns the reusable buffers of the fused pass and of sampling.
+// scanner owns the reusable buffers of the fused pass and of sampling. A
+// scanner is used by one goroutine at a time.
 type scanner struct {
 	heapIDs  []int32
 	heapVals []float32
@@ -98,42 +155,89 @@ type scanner struct {
 	order    []int32 // full-vocabulary fallback
 }
 
-// scan makes one pass over logits computing the maximum, the log-sum-exp and
-// the n largest logits. The returned slices alias the scanner's buffers.
+// scanBlock is the number of logits the top-n pass checks at once.
+const scanBlock = 8
+
+// scan makes two passes over logits computing the maximum, the log-sum-exp
+// and the n ≥ 1 largest logits. The returned slices alias the scanner's
+// buffers.
 func (s *scanner) scan(logits []float32, n int) scan {
-	if n > len(logits) {
-		n = len(logits)
-	}
+	n = max(1, min(n, len(logits)))
 	if cap(s.heapIDs) < n {
 		s.heapIDs = make([]int32, 0, n)
 		s.heapVals = make([]float32, 0, n)
 	}
-	ids, vals := s.heapIDs[:0], s.heapVals[:0]
+	ids, vals := s.heapIDs[:n], s.heapVals[:n]
 
 	// Pass 1: a min-heap of the n largest logits (vals[0] is the smallest
-	// kept). Comparisons only; the branch that changes the heap is rarely
-	// taken once it is full, and there is no loop-carried dependency.
-	thr := float32(math.Inf(-1))
-	for i, l := range logits {
-		if l > thr || len(ids) < n {
-			if len(ids) < n {
-				ids, vals = append(ids, int32(i)), append(vals, l)
-				siftUp(ids, vals, len(ids)-1)
-			} else {
-				ids[0], vals[0] = int32(i), l
-				siftDown(ids, vals, 0)
-			}
-			if len(ids) == n {
-				thr = vals[0]
-			}
-		}
+	// kept, thr). Once the heap is full, a logit enters only when it is
+	// larger than thr, which is rare: most blocks of scanBlock logits are
+	// dismissed at once, without a branch per logit.
+	for i := range n {
+		ids[i], vals[i] = int32(i), logits[i]
+		siftUp(ids, vals, i)
 	}
-	// Heap order → descending by logit, ascending id among equals.
-	sort.Sort(byLogit{ids, vals})
+	thr := vals[0]
+	i := n
+	for {
+		i = skipBelow(logits, i, thr)
+		if i+scanBlock > len(logits) {
+			break
+		}
+		thr = offer(ids, vals, logits[i:i+scanBlock], i)
+		i += scanBlock
+	}
+	if i < len(logits) {
+		offer(ids, vals, logits[i:], i)
+	}
+	// Heap order → descending by logit, ascending id among equals: heap
+	// sort, moving the smallest kept entry to the end each time.
+	for end := n - 1; end > 0; end-- {
+		ids[0], ids[end] = ids[end], ids[0]
+		vals[0], vals[end] = vals[end], vals[0]
+		siftDown(ids[:end], vals[:end], 0)
+	}
 	s.heapIDs, s.heapVals = ids, vals
 	// Pass 2: the log-sum-exp relative to the maximum.
 	m := vals[0]
 	return scan{max: m, lse: float64(m) + math.Log(sumExp(logits, m, 1)), ids: ids, vals: vals}
+}
+
+// skipBelow returns the start of the first block of scanBlock logits from
+// logits[i:] that may hold a logit above thr, or the start of the last,
+// shorter block when there is none. It is the hot loop of pass 1: one
+// subtraction per logit and no branch but one per block.
+func skipBelow(logits []float32, i int, thr float32) int {
+	for ; i+scanBlock <= len(logits); i += scanBlock {
+		q := logits[i : i+scanBlock : i+scanBlock]
+		// l − thr is negative, so its sign bit is set, only when
+		// l ≤ thr: a logit above thr (+Inf included, and any logit
+		// when thr is −Inf) gives a positive difference, never 0 nor
+		// NaN. If all eight sign bits are set, no logit of the block
+		// can enter the heap. Equal logits (+0) and NaNs may clear a
+		// bit without being above thr: offer sorts them out.
+		neg := math.Float32bits(q[0]-thr) & math.Float32bits(q[1]-thr) &
+			math.Float32bits(q[2]-thr) & math.Float32bits(q[3]-thr) &
+			math.Float32bits(q[4]-thr) & math.Float32bits(q[5]-thr) &
+			math.Float32bits(q[6]-thr) & math.Float32bits(q[7]-thr)
+		if neg>>31 == 0 {
+			return i
+		}
+	}
+	return i
+}
+
+// offer puts the logits q, whose ids start at base, into the full min-heap
+// (ids, vals) where they are larger than its smallest entry, and returns the
+// new smallest entry.
+func offer(ids []int32, vals []float32, q []float32, base int) float32 {
+	for j, l := range q {
+		if l > vals[0] {
+			ids[0], vals[0] = int32(base+j), l
+			siftDown(ids, vals, 0)
+		}
+	}
+	return vals[0]
 }
 
 // less orders the heap: a smaller logit is "less"; among equal logits the
@@ -175,18 +279,6 @@ func siftDown(ids []int32, vals []float32, i int) {
 		vals[i], vals[c] = vals[c], vals[i]
 		i = c
 	}
-}
-
-type byLogit struct {
-	ids  []int32
-	vals []float32
-}
-
-func (b byLogit) Len() int           { return len(b.ids) }
-func (b byLogit) Less(i, j int) bool { return less(b.ids, b.vals, j, i) }
-func (b byLogit) Swap(i, j int) {
-	b.ids[i], b.ids[j] = b.ids[j], b.ids[i]
-	b.vals[i], b.vals[j] = b.vals[j], b.vals[i]
 }
 
 // candidates is how many top logits the fused pass keeps for sampling with
@@ -262,12 +354,14 @@ func (s *scanner) pick(logits []float32, sc scan, p engine.Sampling, u float64) 
 // nucleus is wider than the candidate window); without top-p, by one scan of
 // the cumulative tempered mass.
 func (s *scanner) pickFull(logits []float32, max float32, invT, topP, full, u float64) int32 {
+	// The terms are those of full = sumExp(logits, max, invT).
+	shift, c64 := float64(max), invT*expC
 	if topP >= 1 {
 		target := u * full
 		c := 0.0
 		last := int32(0)
 		for i, l := range logits {
-			c += fastExp(float64(l-max) * invT)
+			c += expTerm(l, shift, c64)
 			if target < c {
 				return int32(i)
 			}
@@ -293,7 +387,7 @@ func (s *scanner) pickFull(logits []float32, max float32, invT, topP, full, u fl
 	})
 	keep, c := len(order), 0.0
 	for i, id := range order {
-		c += fastExp(float64(logits[id]-max) * invT)
+		c += expTerm(logits[id], shift, c64)
 		if c >= topP*full {
 			keep = i + 1
 			break
@@ -302,7 +396,7 @@ func (s *scanner) pickFull(logits []float32, max float32, invT, topP, full, u fl
 	target := u * c
 	c = 0
 	for _, id := range order[:keep] {
-		c += fastExp(float64(logits[id]-max) * invT)
+		c += expTerm(logits[id], shift, c64)
 		if target < c {
 			return id
 		}

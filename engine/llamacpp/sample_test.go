@@ -1,6 +1,7 @@
 package llamacpp
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -60,16 +61,29 @@ func TestFastExp(t *testing.T) {
 
 func TestSumExp(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, n := range []int{0, 1, 2, 3, 1001} {
+	for _, n := range []int{0, 1, 2, 3, 4, 5, 7, 1001, 1003} {
 		l := randomLogits(r, n, 4)
+		if n > 5 {
+			l[5] = float32(math.Inf(-1)) // clamped to e^expLo
+		}
 		for _, scale := range []float64{1, 1 / 0.6} {
+			// Reference: math.Exp of the exact float64 difference.
 			want := 0.0
 			for _, x := range l {
-				want += math.Exp(float64(x-1.5) * scale)
+				want += math.Exp(max((float64(x)-1.5)*scale, expLo))
 			}
 			got := sumExp(l, 1.5, scale)
 			if math.Abs(got-want) > 1e-10*want {
 				t.Errorf("n=%d scale=%v: sumExp %v, want %v", n, scale, got, want)
+			}
+			// The scalar form gives the same bits, summed in the
+			// same order.
+			var s [4]float64
+			for i, x := range l {
+				s[i%4] += expTerm(x, 1.5, scale*expC)
+			}
+			if terms := (s[0] + s[1]) + (s[2] + s[3]); got != terms {
+				t.Errorf("n=%d scale=%v: sumExp %v, sum of expTerm %v", n, scale, got, terms)
 			}
 		}
 	}
@@ -241,5 +255,117 @@ func BenchmarkScanTop20(b *testing.B) {
 	for b.Loop() {
 		s := sc.scan(logits, 20)
 		sc.pick(logits, s, p, 0.5)
+	}
+}
+
+// TestDrawAllConcurrentMatchesSequential checks that the step's Go-side
+// pass gives every trace the same bits whether it runs on one goroutine or
+// on several: a trace's token, logprob and top logprobs must not depend on
+// scheduling.
+func TestDrawAllConcurrentMatchesSequential(t *testing.T) {
+	const vocab, traces, steps = 151936, 10, 3
+	r := rand.New(rand.NewPCG(9, 10))
+	params := []engine.Sampling{
+		{Temperature: 0.6, TopP: 0.95, TopK: 20, TopLogprobs: 20},
+		{Temperature: 1, TopP: 1, TopK: 0, TopLogprobs: 5},      // whole-vocabulary sampling
+		{Temperature: 1.3, TopP: 0.9, TopK: 0, TopLogprobs: 20}, // nucleus wider than the window
+		{Temperature: 0, TopP: 1, TopLogprobs: 1},
+		{Temperature: 0.7, TopP: 0.8, TopK: 50, TopLogprobs: 20},
+	}
+	// logits[step][trace]
+	logits := make([][][]float32, steps)
+	for s := range logits {
+		logits[s] = make([][]float32, traces)
+		for i := range logits[s] {
+			l := randomLogits(r, vocab, 0.5+float64(i%4))
+			if i%3 == 0 {
+				l[r.IntN(vocab)] = 30 // peaked
+			}
+			if i%5 == 1 {
+				for j := 0; j < vocab; j += 11 {
+					l[j] = float32(math.Inf(-1))
+				}
+			}
+			logits[s][i] = l
+		}
+	}
+	type result struct {
+		tok     int32
+		logprob float64
+		top     []float64
+		ids     []int32
+	}
+	run := func(workers int) [][]result {
+		ts := make([]*trace, traces)
+		for i := range ts {
+			p := params[i%len(params)]
+			p.Seed = uint64(100 + i)
+			ts[i] = &trace{p: p, rng: newRand(p.Seed)}
+		}
+		scanners := make([]scanner, workers)
+		out := make([][]result, steps)
+		for s := range steps {
+			for i, tr := range ts {
+				tr.logits = logits[s][i]
+			}
+			drawAll(scanners, ts)
+			for _, tr := range ts {
+				out[s] = append(out[s], result{tr.tok, tr.logprob,
+					slices.Clone(tr.top[:tr.nTop]), slices.Clone(tr.topIDs[:tr.nTop])})
+			}
+		}
+		return out
+	}
+	want := run(1)
+	for _, workers := range []int{2, 3, 8} {
+		got := run(workers)
+		for s := range steps {
+			for i := range traces {
+				g, w := got[s][i], want[s][i]
+				if g.tok != w.tok || math.Float64bits(g.logprob) != math.Float64bits(w.logprob) ||
+					!slices.Equal(g.ids, w.ids) || !slices.EqualFunc(g.top, w.top, func(a, b float64) bool {
+					return math.Float64bits(a) == math.Float64bits(b)
+				}) {
+					t.Errorf("%d workers, step %d, trace %d: %+v, sequential %+v", workers, s, i, g, w)
+				}
+			}
+		}
+	}
+	// The sequential pass itself agrees with the reference.
+	for i := range traces {
+		lse, order := refLogSoftmax(logits[steps-1][i])
+		w := want[steps-1][i]
+		for j := range w.top {
+			if ref := float64(logits[steps-1][i][order[j]]) - lse; math.Abs(w.top[j]-ref) > 1e-5 {
+				t.Errorf("trace %d: top[%d] = %v, reference %v", i, j, w.top[j], ref)
+			}
+		}
+	}
+}
+
+// BenchmarkDrawAll measures the Go-side pass of one decode step with n live
+// traces over Qwen3's vocabulary, on one goroutine and on two.
+func BenchmarkDrawAll(b *testing.B) {
+	const vocab = 151936
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, n := range []int{1, 8} {
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("n=%d/workers=%d", n, workers), func(b *testing.B) {
+				ts := make([]*trace, n)
+				logits := make([][]float32, n)
+				for i := range ts {
+					p := engine.Sampling{Temperature: 0.6, TopP: 0.95, TopK: 20, TopLogprobs: 20, Seed: uint64(i)}
+					ts[i] = &trace{p: p, rng: newRand(p.Seed)}
+					logits[i] = randomLogits(r, vocab, 1)
+				}
+				scanners := make([]scanner, workers)
+				for b.Loop() {
+					for i, t := range ts {
+						t.logits = logits[i]
+					}
+					drawAll(scanners, ts)
+				}
+			})
+		}
 	}
 }
