@@ -25,8 +25,10 @@
 //     text collide in the map, so fewer than k values can come back; vLLM's
 //     return_tokens_as_token_ids ("token_id:123" keys, set it through
 //     Config.ExtraBody) avoids that and gives ids;
-//   - Ollama's /v1/completions, which carries the chat-style content list on
-//     a completions choice.
+//   - the chat-style content list on a completions choice, the shape of
+//     Ollama's /v1/completions chunks. Ollama v0.17.4 declares the member
+//     but never fills it: its /v1/completions sends no logprobs, so the probe
+//     refuses completions mode there. Use chat mode with Ollama.
 //
 // A chunk may carry zero, one or several token entries (speculative
 // decoding, stream intervals), and every entry is handed to the TokenFunc in

@@ -138,7 +138,7 @@ func (e *Engine) probe(ctx context.Context, ep *endpoint) error {
 			ep.display, len(models), strings.Join(models, ", "))
 	}
 	if models != nil {
-		listed := slices.Contains(models, e.model)
+		listed := modelListed(models, e.model)
 		f["model_listed"] = listed
 		if !listed {
 			warn("model %q is not in the server's model list (%s)", e.model, strings.Join(models, ", "))
@@ -149,7 +149,7 @@ func (e *Engine) probe(ctx context.Context, ep *endpoint) error {
 	f["server"] = ep.kind
 	f["server_version"] = ep.version
 	if ep.kind == "ollama" && e.cfg.Mode == Completions {
-		warn("Ollama applies the model's template to /v1/completions prompts, so the client-rendered prompt is templated twice unless the model's TEMPLATE is {{ .Prompt }}; use chat mode with Ollama")
+		warn("Ollama's /v1/completions sends no logprobs (v0.17.4 never fills them) and applies the model's template to the prompt, so the client-rendered prompt is templated twice unless the model's TEMPLATE is {{ .Prompt }}; use chat mode with Ollama")
 	}
 
 	k := e.cfg.TopLogprobs
@@ -232,6 +232,14 @@ func (e *Engine) probe(ctx context.Context, ep *endpoint) error {
 		f["warnings"] = warnings
 	}
 	return nil
+}
+
+// modelListed reports whether the model name appears in a /v1/models list.
+// A name without a tag also matches its ":latest" entry: Ollama lists a model
+// created as "deepconf-tiny" as "deepconf-tiny:latest" and accepts both names.
+func modelListed(models []string, name string) bool {
+	return slices.Contains(models, name) ||
+		(!strings.Contains(name, ":") && slices.Contains(models, name+":latest"))
 }
 
 // listModels returns the model ids of GET /v1/models and the owned_by of the
