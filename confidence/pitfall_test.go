@@ -3,8 +3,9 @@ package confidence
 // One test per correctness pitfall of DEEPCONF.md §11 that concerns this
 // package. Not here: P4 (raw vs processed log-probabilities) and P5
 // (token/chunk alignment) are properties of the engines' data, which this
-// package takes as given one position at a time; P12 and P14 are
-// controller decisions.
+// package takes as given one position at a time (TestPitfallP4RawDistribution
+// in engine/llamacpp, TestPitfallP5EntriesNotChunks in engine/openai); P12
+// and P14 are controller decisions (controller/pitfall_test.go).
 
 import (
 	"math"

@@ -223,6 +223,34 @@ func TestTopLogprobsAreALogDistribution(t *testing.T) {
 	}
 }
 
+// TestPitfallP4RawDistribution: the top-k log-probabilities (and the
+// sampled token's) are those of the raw distribution, before temperature,
+// top-k and top-p (DEEPCONF.md P4), so confidences do not change with the
+// sampling parameters. The first token of every trace comes from the same
+// prompt logits: its top-20 must be identical under any sampling.
+func TestPitfallP4RawDistribution(t *testing.T) {
+	e := newTestEngine(t, tinyQ8(t), Config{})
+	s := open(t, e, "Hi")
+	var first []float64
+	for _, p := range []engine.Sampling{
+		{Temperature: 0.2, TopP: 0.5, TopK: 5, MaxTokens: 2, TopLogprobs: 20},
+		{Temperature: 1.5, TopP: 1, MaxTokens: 2, TopLogprobs: 20},
+		{Temperature: 0, TopP: 1, MaxTokens: 2, TopLogprobs: 20},
+	} {
+		r := sampleAll(t, s, p, []uint64{9}, nil)[0]
+		if len(r.tops) == 0 {
+			t.Fatalf("sampling %+v: no tokens", p)
+		}
+		if first == nil {
+			first = r.tops[0]
+			continue
+		}
+		if !slices.Equal(r.tops[0], first) {
+			t.Errorf("sampling %+v: first token's top logprobs %v, want the raw ones %v", p, r.tops[0], first)
+		}
+	}
+}
+
 func cmpFloat(a, b float64) int {
 	switch {
 	case a < b:
