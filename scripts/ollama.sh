@@ -5,7 +5,7 @@
 # Appendix), serves a generated real-vocabulary Qwen3 test model and prints
 # the variables the engine/openai integration tests read:
 #
-#   scripts/ollama.sh build             # binary in .deepconf/ollama/bin (cached)
+#   scripts/ollama.sh build             # binary in the cache below (once per machine)
 #   eval "$(scripts/ollama.sh start)"   # start the server, export DEEPCONF_OLLAMA_*
 #   go test -run Ollama ./engine/openai/
 #   scripts/ollama.sh stop
@@ -16,10 +16,15 @@
 #   DEEPCONF_OLLAMA_RAW_MODEL     deepconf-tiny-raw: TEMPLATE {{ .Prompt }}
 #   DEEPCONF_OLLAMA_NUM_PARALLEL  the server's OLLAMA_NUM_PARALLEL
 #
-# Everything it writes goes under the git-ignored .deepconf/ollama/: bin/,
-# models/ (OLLAMA_MODELS), the test model, Modelfiles, serve.log, serve.pid,
-# env and the logs of the build steps. Only the export lines go to stdout;
-# progress goes to stderr. build and start are idempotent; start builds first.
+# The binary is built once per machine into a cache outside the clone,
+# DEEPCONF_OLLAMA_CACHE (default ~/.cache/deepconf/ollama-v0.17.4-<march>), from
+# a copy of the stub header kept there too: the Go build cache keys the C/C++
+# compilation on the -I path, so a path inside the clone would make every new
+# clone recompile llama.cpp (about 3 minutes). Everything else goes under the
+# git-ignored .deepconf/ollama/: models/ (OLLAMA_MODELS), the test model,
+# Modelfiles, serve.log, serve.pid, env and the logs of the steps. Only the
+# export lines go to stdout; progress goes to stderr. build and start are
+# idempotent; start builds first.
 #
 # Environment: OLLAMA_PORT (default: a free port chosen by the kernel),
 # OLLAMA_NUM_PARALLEL (default 4), DEEPCONF_OLLAMA_THREADS (the models'
@@ -31,10 +36,11 @@ readonly VERSION=0.17.4
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT
 readonly DIR=$ROOT/.deepconf/ollama
-readonly BIN=$DIR/bin/ollama
-readonly STUB=$ROOT/scripts/ollama-stub
-readonly MODEL_NAME=deepconf-tiny
 readonly MARCH=${DEEPCONF_OLLAMA_MARCH:-x86-64-v3}
+readonly CACHE=${DEEPCONF_OLLAMA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/deepconf/ollama-v$VERSION-$MARCH}
+readonly BIN=$CACHE/bin/ollama
+readonly STUB=$CACHE/stub
+readonly MODEL_NAME=deepconf-tiny
 readonly THREADS=${DEEPCONF_OLLAMA_THREADS:-1}
 
 log() { printf 'ollama.sh: %s\n' "$*" >&2; }
@@ -69,26 +75,28 @@ install_headers() {
 }
 
 cmd_build() {
-	mkdir -p "$DIR/bin"
-	exec 8>"$DIR/build.lock"
+	mkdir -p "$DIR" "$CACHE/bin"
+	exec 8>"$CACHE/build.lock"
 	flock 8
 	if binary_ok; then
 		log "$BIN is version $VERSION"
 		return
 	fi
 	install_headers
+	rm -rf "$STUB"
+	cp -R "$ROOT/scripts/ollama-stub" "$STUB"
 	log "building ollama v$VERSION (about 3 min cold on 2 cores; the Go build cache makes rebuilds fast)"
 	local start=$SECONDS
 	# The -ldflags set the version that `ollama --version` and GET /api/version
 	# report; a module-proxy build says 0.0.0 otherwise. -march matters: ggml's
 	# own cgo flags have none and a baseline build runs 3–12× slower (§4.3).
 	(
-		cd "$DIR"
+		cd "$CACHE"
 		CGO_ENABLED=1 \
 			CGO_CPPFLAGS="-I$STUB" \
 			CGO_CFLAGS="-O3 -march=$MARCH" \
 			CGO_CXXFLAGS="-O3 -march=$MARCH" \
-			GOBIN="$DIR/bin" \
+			GOBIN="$CACHE/bin" \
 			go install -ldflags="-X github.com/ollama/ollama/version.Version=$VERSION" \
 			"github.com/ollama/ollama@v$VERSION"
 	)
