@@ -85,7 +85,7 @@ cmd_build() {
 	install_headers
 	rm -rf "$STUB"
 	cp -R "$ROOT/scripts/ollama-stub" "$STUB"
-	log "building ollama v$VERSION (about 3 min cold on 2 cores; the Go build cache makes rebuilds fast)"
+	log "building ollama v$VERSION (about 4 min on 2 cores, once per machine; log: $CACHE/build.log)"
 	local start=$SECONDS
 	# The -ldflags set the version that `ollama --version` and GET /api/version
 	# report; a module-proxy build says 0.0.0 otherwise. -march matters: ggml's
@@ -99,7 +99,7 @@ cmd_build() {
 			GOBIN="$CACHE/bin" \
 			go install -ldflags="-X github.com/ollama/ollama/version.Version=$VERSION" \
 			"github.com/ollama/ollama@v$VERSION"
-	)
+	) >"$CACHE/build.log" 2>&1 || { tail -n 30 "$CACHE/build.log" >&2; die "go install failed (log: $CACHE/build.log)"; }
 	binary_ok || die "$BIN does not report version $VERSION after the build"
 	log "built $BIN in $((SECONDS - start)) s"
 }
