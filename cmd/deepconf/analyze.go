@@ -42,6 +42,19 @@ type analyzeOptions struct {
 	Data         string
 }
 
+// defaultAnalyzeOptions are the defaults of the analyze flags, which deepconf
+// run uses for the analysis of a finished run.
+func defaultAnalyzeOptions() analyzeOptions {
+	return analyzeOptions{
+		Scoring:   analysis.ScoringRefusal,
+		Split:     "median",
+		Level:     analysis.DefaultLevel,
+		Resamples: 2000,
+		Seed:      analysis.DefaultSeed,
+		RiskBins:  analysis.DefaultRiskBins,
+	}
+}
+
 // newAnalyzeCmd returns the "analyze" command, which scores a run directory
 // and writes analysis.json, a readable summary and the exports. Its
 // baselines are replayed from the run's stored traces (package sweep).
@@ -61,6 +74,7 @@ func newAnalyzeCmd() *cobra.Command {
 
 func analyzeCommand(hooks analyzeHooks) *cobra.Command {
 	var o analyzeOptions
+	d := defaultAnalyzeOptions()
 	cmd := &cobra.Command{
 		Use:   "analyze DIR [--scoring refusal|seed|both] [--split median|seed|VALUE] [--export csv,parquet,md,latex] [--out DIR]",
 		Short: "Score a run: categories, overall metrics, the hypothesis test, risk curve, diagnostics and exports",
@@ -91,16 +105,16 @@ The prototype's predictions.jsonl has no ground truth; pass its benchmark with -
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Scoring, "scoring", analysis.ScoringRefusal, "refusal, seed or both")
-	f.StringVar(&o.Split, "split", "median", "confidence split: median, seed or a value")
+	f.StringVar(&o.Scoring, "scoring", d.Scoring, "refusal, seed or both")
+	f.StringVar(&o.Split, "split", d.Split, "confidence split: median, seed or a value")
 	f.StringVar(&o.Export, "export", "", "comma-separated exports: csv, parquet, md, latex (or all)")
 	f.BoolVar(&o.ExportTokens, "export-tokens", false, "include the per-token confidences and log-probabilities in the trace exports")
 	f.StringVar(&o.Out, "out", "", "output directory (default: the run directory)")
 	f.IntVar(&o.MaxTraces, "max-traces", 0, "budget of the token-savings baseline (default: run.json's max_traces, else 10)")
-	f.Float64Var(&o.Level, "level", analysis.DefaultLevel, "confidence level of the intervals")
-	f.IntVar(&o.Resamples, "bootstrap", 2000, "bootstrap resamples of the AUROC interval")
-	f.Uint64Var(&o.Seed, "seed", analysis.DefaultSeed, "seed of the bootstrap")
-	f.IntVar(&o.RiskBins, "risk-bins", analysis.DefaultRiskBins, "quantile bins of the risk curve")
+	f.Float64Var(&o.Level, "level", d.Level, "confidence level of the intervals")
+	f.IntVar(&o.Resamples, "bootstrap", d.Resamples, "bootstrap resamples of the AUROC interval")
+	f.Uint64Var(&o.Seed, "seed", d.Seed, "seed of the bootstrap")
+	f.IntVar(&o.RiskBins, "risk-bins", d.RiskBins, "quantile bins of the risk curve")
 	f.StringVar(&o.Benchmark, "benchmark", "", "benchmark whose gold labels to use for predictions without any (prototype runs)")
 	f.StringVar(&o.Data, "data", "", "local file or directory of --benchmark")
 	return cmd

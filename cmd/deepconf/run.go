@@ -23,6 +23,7 @@ import (
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/deepconf/deepconf/store"
+	"github.com/deepconf/deepconf/sweep"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -40,6 +41,7 @@ type runFlags struct {
 	Shard        string
 	Concurrency  int
 	ConfigFile   string
+	NoAnalyze    bool
 	Mapping      benchmark.Mapping
 	Harmful      string
 
@@ -106,6 +108,7 @@ shards with deepconf merge.`,
 	fs.StringVar(&f.Shard, "shard", "", "run shard i of n (i/n, 0-based): instances whose index ≡ i mod n")
 	fs.IntVar(&f.Concurrency, "concurrency", 0, "instances sampled at once (0: --parallel, or the endpoints' in-flight capacity)")
 	fs.StringVar(&f.ConfigFile, "config", "", "JSON file of flag values (flag name → value); command-line flags win")
+	fs.BoolVar(&f.NoAnalyze, "no-analyze", false, "do not analyze the finished run (analysis.json, figures, report.html); deepconf analyze DIR does it later")
 	fs.StringVar(&f.Mapping.Prompt, "prompt-field", "prompt", "prompt field of a custom benchmark file")
 	fs.StringVar(&f.Mapping.Label, "label-field", "", "prompt-label field of a custom benchmark file")
 	fs.StringVar(&f.Harmful, "harmful-values", "", "comma-separated --label-field values meaning harmful (default 1,true,harmful,unsafe,toxic,yes)")
@@ -387,7 +390,7 @@ func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, l
 	}
 	fmt.Fprintf(log, "deepconf: %s: %d instances (%d done), policy %s, output %s\n", f.Benchmark, len(ins), len(ins)-len(todo), f.Policy, out)
 	if len(todo) == 0 {
-		return finishRun(dir, stdout)
+		return finishRun(ctx, dir, f, false, stdout, log)
 	}
 
 	conc := f.Concurrency
@@ -433,7 +436,7 @@ func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, l
 		fmt.Fprintf(log, "deepconf: %d instances skipped (prompt too long for the context); raise --ctx and run again to add them\n", skipped)
 		return nil
 	}
-	return finishRun(dir, stdout)
+	return finishRun(ctx, dir, f, true, stdout, log)
 }
 
 // maxTraces is the per-instance trace budget (the prototype's max_traces,
@@ -558,13 +561,32 @@ func sampleAll(ctx context.Context, e engine.Engine, det refusal.Detector, pc co
 	return skipped, firstErr
 }
 
-// finishRun marks the run finished and prints where the outputs are.
-func finishRun(dir *store.Dir, stdout io.Writer) error {
+// finishRun marks the run finished, prints where the outputs are and, unless
+// --no-analyze or --shard, analyses it as deepconf analyze DIR does
+// (analysis.json, figures, report.html). A run that was already finished is
+// analysed again only when it has no analysis.json. A failed analysis loses
+// nothing: the run's files are saved before it starts.
+func finishRun(ctx context.Context, dir *store.Dir, f *runFlags, fresh bool, stdout, log io.Writer) error {
 	now := time.Now().UTC()
 	dir.Run().Finished = &now
 	if err := dir.SaveRun(); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d instances in %s (%s, %s, %s)\n", dir.Completed(), dir.Path(), record.RunFile, record.TracesFile, record.PredictionsFile)
+	switch {
+	case f.NoAnalyze:
+		return nil
+	case f.Shard != "":
+		fmt.Fprintf(log, "deepconf: shard %s done; join the shards with deepconf merge, then run deepconf analyze on the merged directory\n", f.Shard)
+		return nil
+	case !fresh:
+		if _, err := os.Stat(filepath.Join(dir.Path(), record.AnalysisFile)); err == nil {
+			return nil
+		}
+	}
+	hooks := analyzeHooks{Report: analyzeReport, Baselines: sweep.Baselines(sweep.BaselineOptions{})}
+	if err := runAnalyze(ctx, dir.Path(), defaultAnalyzeOptions(), hooks, stdout, log); err != nil {
+		return fmt.Errorf("the run is complete and saved in %s, but its analysis failed: %w (deepconf analyze %s retries it)", dir.Path(), err, dir.Path())
+	}
 	return nil
 }

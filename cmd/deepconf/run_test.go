@@ -98,7 +98,47 @@ func TestRunXSTestTinyModel(t *testing.T) {
 			if err := json.Unmarshal(b, &run); err != nil || !run.RandomModel || run.Finished == nil {
 				t.Errorf("run.json: %v, random %v, finished %v", err, run.RandomModel, run.Finished)
 			}
+			// A finished run is analysed as deepconf analyze does it.
+			for _, f := range []string{record.AnalysisFile, "report.html", "figures"} {
+				if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+					t.Errorf("the finished run has no %s: %v", f, err)
+				}
+			}
 		})
+	}
+}
+
+// TestRunAnalysisOptOut: --no-analyze and --shard leave the analysis to
+// deepconf analyze; running the command again on the finished run analyses it
+// when analysis.json is missing.
+func TestRunAnalysisOptOut(t *testing.T) {
+	bin := buildDeepconf(t)
+	data := filepath.Join(sharedData(t), "xstest")
+	run := func(out string, extra ...string) string {
+		args := append([]string{"run", "--model", "test:tiny", "--threads", "1", "--benchmark", "xstest", "--data", data,
+			"--num-instances", "3", "--policy", "single", "--max-tokens", "8", "--output-dir", out}, extra...)
+		b, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, b)
+		}
+		return string(b)
+	}
+	analysed := func(out string) bool {
+		_, err := os.Stat(filepath.Join(out, record.AnalysisFile))
+		return err == nil
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	run(out, "--no-analyze")
+	if analysed(out) {
+		t.Error("--no-analyze wrote analysis.json")
+	}
+	run(out)
+	if !analysed(out) {
+		t.Error("running again on the finished run did not analyse it")
+	}
+	shard := filepath.Join(t.TempDir(), "shard")
+	if msg := run(shard, "--shard", "0/2"); analysed(shard) || !strings.Contains(msg, "deepconf merge") {
+		t.Errorf("a shard was analysed (%v) or the hint is missing:\n%s", analysed(shard), msg)
 	}
 }
 
