@@ -12,7 +12,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/deepconf/deepconf/record"
 )
@@ -130,17 +133,31 @@ func ReadPredictions(ctx context.Context, path string, texts bool) ([]record.Pre
 		preds     []record.Prediction
 		nonFinite int
 		seen      = map[string]int{}
+		batch     predictionBatch
 	)
+	// Lines are decoded in batches of about predictionBatchBytes on all
+	// cores; the checks that need file order run on the decoded batch.
+	flush := func() error {
+		if err := batch.decode(ctx, path, texts); err != nil {
+			return err
+		}
+		for i := range batch.preds {
+			p, line := batch.preds[i], batch.lines[i]
+			if first, dup := seen[p.InstanceID]; dup {
+				return fmt.Errorf("%s:%d: field instance_id: %q already on line %d (duplicate instance)", path, line, p.InstanceID, first)
+			}
+			seen[p.InstanceID] = line
+			nonFinite += batch.nonFinite[i]
+		}
+		preds = append(preds, batch.preds...)
+		batch.reset()
+		return nil
+	}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 1<<20), maxLine)
 	line := 0
 	for sc.Scan() {
 		line++
-		if line%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, 0, err
-			}
-		}
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
 			continue
@@ -148,41 +165,168 @@ func ReadPredictions(ctx context.Context, path string, texts bool) ([]record.Pre
 		if !texts {
 			b = dropFields(b, predictionTextsKeys)
 		}
-		b = quotePythonLiterals(b)
-		var pl predictionLine
-		if err := json.Unmarshal(b, &pl); err != nil {
-			return nil, 0, fmt.Errorf("%s:%d: %w", path, line, describeJSONError(err))
-		}
-		p := pl.Prediction
-		if p.InstanceID == "" {
-			return nil, 0, fmt.Errorf("%s:%d: field instance_id: missing or empty", path, line)
-		}
-		if first, dup := seen[p.InstanceID]; dup {
-			return nil, 0, fmt.Errorf("%s:%d: field instance_id: %q already on line %d (duplicate instance)", path, line, p.InstanceID, first)
-		}
-		seen[p.InstanceID] = line
-		p.Confidences, nonFinite = floats(pl.Confidences, nonFinite)
-		p.TraceConfidences, nonFinite = floats(pl.TraceConfidences, nonFinite)
-		p.RefusalRate = float64(pl.RefusalRate)
-		p.AvgConfidence = float64(pl.AvgConfidence)
-		p.AvgTokensPerTrace = float64(pl.AvgTokensPerTrace)
-		p.Beta = float64(pl.Beta)
-		p.Confidence = float64(pl.Confidence)
-		for _, x := range []float64{p.AvgConfidence, p.Confidence} {
-			if !finite(x) {
-				nonFinite++
+		batch.add(line, b)
+		if len(batch.data) >= predictionBatchBytes {
+			if err := flush(); err != nil {
+				return nil, 0, err
 			}
 		}
-		if pl.Threshold != nil {
-			t := float64(*pl.Threshold)
-			p.Threshold = &t
-		}
-		preds = append(preds, p)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, 0, fmt.Errorf("read %s after line %d: %w", path, line, err)
 	}
+	if err := flush(); err != nil {
+		return nil, 0, err
+	}
 	return preds, nonFinite, nil
+}
+
+// ReadTraceTexts returns the trace texts (the "traces" field) of the
+// predictions at the indices idx of a predictions.jsonl file, in the order
+// ReadPredictions returns them (blank lines skipped), keyed by index; ids
+// are their instance IDs, checked against the file so that a file changed
+// since it was read is an error. Only the wanted lines are decoded: the
+// report needs the texts of a few misclassified instances, not all.
+func ReadTraceTexts(ctx context.Context, path string, idx []int, ids []string) (map[int][]string, error) {
+	if len(idx) != len(ids) {
+		return nil, fmt.Errorf("read trace texts: %d indices, %d ids", len(idx), len(ids))
+	}
+	want := make(map[int]string, len(idx))
+	for i, k := range idx {
+		want[k] = ids[i]
+	}
+	out := make(map[int][]string, len(idx))
+	if len(want) == 0 {
+		return out, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read trace texts: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 1<<20), maxLine)
+	line, k := 0, -1
+	for sc.Scan() && len(out) < len(want) {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		k++
+		id, ok := want[k]
+		if !ok {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var v struct {
+			InstanceID string   `json:"instance_id"`
+			Traces     []string `json:"traces"`
+		}
+		if err := json.Unmarshal(quotePythonLiterals(b), &v); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, describeJSONError(err))
+		}
+		if v.InstanceID != id {
+			return nil, fmt.Errorf("%s:%d: instance %q where %q was read before: the file changed while it was analysed", path, line, v.InstanceID, id)
+		}
+		out[k] = v.Traces
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s after line %d: %w", path, line, err)
+	}
+	if len(out) < len(want) {
+		return nil, fmt.Errorf("%s: %d predictions, fewer than when it was analysed: the file changed", path, k+1)
+	}
+	return out, nil
+}
+
+// predictionBatchBytes is the size of the batches of ReadPredictions.
+const predictionBatchBytes = 4 << 20
+
+// predictionBatch is a batch of predictions.jsonl lines and their decoding.
+type predictionBatch struct {
+	data      []byte
+	ends      []int // line i is data[ends[i-1]:ends[i]]
+	lines     []int // file line numbers
+	preds     []record.Prediction
+	nonFinite []int
+}
+
+func (b *predictionBatch) add(line int, text []byte) {
+	b.data = append(b.data, text...)
+	b.ends = append(b.ends, len(b.data))
+	b.lines = append(b.lines, line)
+}
+
+func (b *predictionBatch) reset() {
+	b.data, b.ends, b.lines = b.data[:0], b.ends[:0], b.lines[:0]
+	b.preds, b.nonFinite = nil, b.nonFinite[:0]
+}
+
+// decode decodes every line of the batch on up to GOMAXPROCS goroutines.
+// Its error is that of the first bad line.
+func (b *predictionBatch) decode(ctx context.Context, path string, texts bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n := len(b.ends)
+	b.preds = make([]record.Prediction, n)
+	b.nonFinite = slices.Grow(b.nonFinite[:0], n)[:n]
+	errs := make([]error, n)
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				lo := 0
+				if i > 0 {
+					lo = b.ends[i-1]
+				}
+				b.preds[i], b.nonFinite[i], errs[i] = decodePrediction(b.data[lo:b.ends[i]:b.ends[i]])
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", path, b.lines[i], err)
+		}
+	}
+	return nil
+}
+
+// decodePrediction decodes one predictions.jsonl line and counts its
+// non-finite float values.
+func decodePrediction(b []byte) (record.Prediction, int, error) {
+	b = quotePythonLiterals(b)
+	var pl predictionLine
+	if err := json.Unmarshal(b, &pl); err != nil {
+		return record.Prediction{}, 0, describeJSONError(err)
+	}
+	p := pl.Prediction
+	if p.InstanceID == "" {
+		return record.Prediction{}, 0, errors.New("field instance_id: missing or empty")
+	}
+	nonFinite := 0
+	p.Confidences, nonFinite = floats(pl.Confidences, nonFinite)
+	p.TraceConfidences, nonFinite = floats(pl.TraceConfidences, nonFinite)
+	p.RefusalRate = float64(pl.RefusalRate)
+	p.AvgConfidence = float64(pl.AvgConfidence)
+	p.AvgTokensPerTrace = float64(pl.AvgTokensPerTrace)
+	p.Beta = float64(pl.Beta)
+	p.Confidence = float64(pl.Confidence)
+	for _, x := range []float64{p.AvgConfidence, p.Confidence} {
+		if !finite(x) {
+			nonFinite++
+		}
+	}
+	if pl.Threshold != nil {
+		t := float64(*pl.Threshold)
+		p.Threshold = &t
+	}
+	return p, nonFinite, nil
 }
 
 // floats converts fs and adds its non-finite values to n.

@@ -49,6 +49,9 @@ type Figure struct {
 	// legend, when set, is drawn in a strip at the right of the plot
 	// rather than over the data.
 	legend *plot.Legend
+	// png holds the encoded PNG once rendered: the figure file and the
+	// report's embedded image are the same bytes, rendered once.
+	png []byte
 }
 
 // draw renders f onto c.
@@ -69,9 +72,11 @@ func (f *Figure) draw(c draw.Canvas) {
 
 // WritePNG writes f as a PNG image of PixelSize pixels.
 func (f *Figure) WritePNG(w io.Writer) error {
-	c := vgimg.NewWith(vgimg.UseWH(Width, Height), vgimg.UseDPI(DPI))
-	f.draw(draw.New(c))
-	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(w); err != nil {
+	b, err := f.PNG()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(b); err != nil {
 		return fmt.Errorf("figure %s: write PNG: %w", f.Name, err)
 	}
 	return nil
@@ -88,11 +93,19 @@ func (f *Figure) WriteSVG(w io.Writer) error {
 	return nil
 }
 
-// PNG returns f as PNG bytes.
+// PNG returns f as PNG bytes, rendered on the first call. The caller must
+// not modify them.
 func (f *Figure) PNG() ([]byte, error) {
-	var b bytes.Buffer
-	err := f.WritePNG(&b)
-	return b.Bytes(), err
+	if f.png == nil {
+		c := vgimg.NewWith(vgimg.UseWH(Width, Height), vgimg.UseDPI(DPI))
+		f.draw(draw.New(c))
+		var b bytes.Buffer
+		if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&b); err != nil {
+			return nil, fmt.Errorf("figure %s: render PNG: %w", f.Name, err)
+		}
+		f.png = b.Bytes()
+	}
+	return f.png, nil
 }
 
 // SVG returns f as SVG bytes.

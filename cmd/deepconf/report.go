@@ -152,26 +152,12 @@ func writeReportFiles(stdout io.Writer, rep *report.Report, figDirs []string, ou
 // analyzeHooks.Report): for the refusal-scoring result r of the run d it
 // writes the figures into out/figures and out/report.html. The prototype's
 // seed scoring alone (r nil) has no report. Trace texts, which the analysis
-// skips, are read again for the misclassified examples.
+// skips, are read for the misclassified examples shown.
 func analyzeReport(ctx context.Context, out string, d *analysis.RunData, r *analysis.Result, _ *analysis.SeedResult) error {
 	if r == nil {
 		return nil
 	}
-	texts := false
-	for i := range d.Predictions {
-		texts = texts || d.Predictions[i].Traces != nil
-	}
-	if !texts {
-		full, err := analysis.LoadWith(ctx, d.Dir, analysis.LoadOptions{TraceTexts: true})
-		if err != nil {
-			return err
-		}
-		if len(full.Predictions) != len(d.Predictions) {
-			return fmt.Errorf("%s changed while it was analysed", d.PredictionsPath)
-		}
-		d = full
-	}
-	rep, err := assembleReport([]reportRun{newReportRun(d.Dir, d, r)}, reportOptions{MaxExamples: report.DefaultMaxExamples})
+	rep, err := assembleReport(ctx, []reportRun{newReportRun(d.Dir, d, r)}, reportOptions{MaxExamples: report.DefaultMaxExamples})
 	if err != nil {
 		return err
 	}

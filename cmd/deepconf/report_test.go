@@ -322,7 +322,9 @@ func TestPercentileSeriesReplaysVote(t *testing.T) {
 func TestMisclassifiedOrder(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	fakeRun(t, dir, "m", 100, false, 5)
-	d, err := analysis.LoadWith(context.Background(), dir, analysis.LoadOptions{TraceTexts: true})
+	// Loaded without the trace texts: misclassified reads those of the
+	// examples from the file.
+	d, err := analysis.Load(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +332,13 @@ func TestMisclassifiedOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, total := misclassified(d, res)
+	if few, _, err := misclassified(context.Background(), d, res, 2); err != nil || len(few) != 2 {
+		t.Fatalf("limit 2: %d examples, %v", len(few), err)
+	}
+	ex, total, err := misclassified(context.Background(), d, res, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	wrong := 0
 	for _, in := range res.Instances {
 		if in.Scored && !in.Correct {

@@ -33,7 +33,7 @@ type reportRun struct {
 func buildReport(ctx context.Context, dirs []string, o reportOptions) (*report.Report, []reportRun, error) {
 	var runs []reportRun
 	for _, dir := range dirs {
-		d, err := analysis.LoadWith(ctx, dir, analysis.LoadOptions{TraceTexts: true})
+		d, err := analysis.Load(ctx, dir)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -46,7 +46,7 @@ func buildReport(ctx context.Context, dirs []string, o reportOptions) (*report.R
 			fmt.Fprintf(o.Log, "deepconf: %s: %d instances analysed\n", dir, len(d.Predictions))
 		}
 	}
-	rep, err := assembleReport(runs, o)
+	rep, err := assembleReport(ctx, runs, o)
 	return rep, runs, err
 }
 
@@ -57,13 +57,13 @@ func newReportRun(dir string, d *analysis.RunData, res *analysis.Result) reportR
 }
 
 // assembleReport builds the report of analysed runs.
-func assembleReport(runs []reportRun, o reportOptions) (*report.Report, error) {
+func assembleReport(ctx context.Context, runs []reportRun, o reportOptions) (*report.Report, error) {
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("report: no runs")
 	}
 	rep := &report.Report{Title: o.Title, Generator: "deepconf " + version, MaxExamples: o.MaxExamples}
 	for i := range runs {
-		rr, err := runSection(&runs[i])
+		rr, err := runSection(ctx, &runs[i], o.MaxExamples)
 		if err != nil {
 			return nil, fmt.Errorf("report %s: %w", runs[i].Dir, err)
 		}
@@ -85,8 +85,10 @@ func assembleReport(runs []reportRun, o reportOptions) (*report.Report, error) {
 	return rep, nil
 }
 
-// runSection builds the report section of one run.
-func runSection(run *reportRun) (report.RunReport, error) {
+// runSection builds the report section of one run, with at most maxExamples
+// misclassified examples (report.Report.MaxExamples' rule: 0 means
+// report.DefaultMaxExamples, negative none).
+func runSection(ctx context.Context, run *reportRun, maxExamples int) (report.RunReport, error) {
 	res, d := run.Result, run.Data
 	rr := report.RunReport{
 		Name:        run.Model + " on " + run.Benchmark,
@@ -117,8 +119,15 @@ func runSection(run *reportRun) (report.RunReport, error) {
 		return rr, err
 	}
 	rr.Figures = figs
-	rr.Examples, rr.ExamplesTotal = misclassified(d, res)
-	return rr, nil
+	limit := maxExamples
+	switch {
+	case limit == 0:
+		limit = report.DefaultMaxExamples
+	case limit < 0:
+		limit = 0
+	}
+	rr.Examples, rr.ExamplesTotal, err = misclassified(ctx, d, res, limit)
+	return rr, err
 }
 
 // runFacts describes the run.
@@ -564,8 +573,10 @@ func percentileSeries(d *analysis.RunData, res *analysis.Result) ([]report.Serie
 
 // misclassified returns the scored instances the run got wrong, most
 // instructive first: unsafe compliances before over-refusals, each by
-// decreasing confidence (confident errors first), and their number.
-func misclassified(d *analysis.RunData, res *analysis.Result) ([]report.Example, int) {
+// decreasing confidence (confident errors first), at most limit of them
+// (negative: all), and their number. The trace texts of the examples are
+// read from the predictions file when d was loaded without them.
+func misclassified(ctx context.Context, d *analysis.RunData, res *analysis.Result, limit int) ([]report.Example, int, error) {
 	var wrong []analysis.Instance
 	for _, in := range res.Instances {
 		if in.Scored && !in.Correct {
@@ -591,25 +602,44 @@ func misclassified(d *analysis.RunData, res *analysis.Result) ([]report.Example,
 		}
 		return cmp.Compare(metric(b), metric(a))
 	})
+	shown := wrong
+	if limit >= 0 && len(shown) > limit {
+		shown = shown[:limit]
+	}
+	var idx []int
+	var ids []string
+	for _, in := range shown {
+		if d.Predictions[in.Line].Traces == nil && d.PredictionsPath != "" {
+			idx, ids = append(idx, in.Line), append(ids, in.ID)
+		}
+	}
+	texts, err := analysis.ReadTraceTexts(ctx, d.PredictionsPath, idx, ids)
+	if err != nil {
+		return nil, 0, err
+	}
 	var out []report.Example
-	for _, in := range wrong {
+	for _, in := range shown {
 		p := &d.Predictions[in.Line]
+		traces := p.Traces
+		if t, ok := texts[in.Line]; ok {
+			traces = t
+		}
 		e := report.Example{InstanceID: in.ID, Gold: in.Gold, Behaviour: in.Behaviour, Category: in.Category, Prompt: p.Prompt}
 		if !math.IsNaN(in.Metric) {
 			e.Confidence = strconv.FormatFloat(in.Metric, 'g', 4, 64)
 		}
-		for i, t := range p.Traces {
+		for i, t := range traces {
 			if i < len(p.Refused) && p.Refused[i] == (in.Behaviour == record.Refusal) {
 				e.Response = t
 				break
 			}
 		}
-		if e.Response == "" && len(p.Traces) > 0 {
-			e.Response = p.Traces[0]
+		if e.Response == "" && len(traces) > 0 {
+			e.Response = traces[0]
 		}
 		out = append(out, e)
 	}
-	return out, len(wrong)
+	return out, len(wrong), nil
 }
 
 // comparisons builds the tables and figure across runs from
