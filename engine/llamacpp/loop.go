@@ -247,7 +247,7 @@ func (l *loop) admit() {
 // llama.cpp splits a batch into micro-batches whose sequences have
 // consecutive ids in batch order (llama_batch_allocr::split_equal with
 // sequential = true), and every micro-batch reads all the weights again: a
-// step over the traces on sequences 4, 3, 2, 1 cost four forward passes, one
+// step over the traces on sequences 4, 3, 2, 1 costs four forward passes, one
 // over 1, 2, 3, 4 costs one. So the batch lists the traces by ascending
 // sequence, traces take the lowest free sequence (filling the holes that
 // finished traces leave), and prompts take the highest, out of the traces'
