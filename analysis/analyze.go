@@ -111,7 +111,7 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	r := &Result{Dir: d.Dir, Scoring: ScoringRefusal, Level: o.Level, Policy: majorityPolicy(d.Predictions)}
+	r := &Result{Dir: d.Dir, Scoring: ScoringRefusal, Level: o.Level, Policy: d.MajorityPolicy()}
 	if d.Run != nil {
 		r.RandomModel = d.Run.RandomModel
 	}
@@ -168,12 +168,12 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	return r, nil
 }
 
-// majorityPolicy returns the most frequent policy of preds ("" when none
-// is recorded); ties go to the first seen.
-func majorityPolicy(preds []record.Prediction) string {
+// MajorityPolicy returns the most frequent policy of the run's predictions
+// ("" when none is recorded); ties go to the first seen.
+func (d *RunData) MajorityPolicy() string {
 	counts := map[string]int{}
 	best, bestN := "", 0
-	for _, p := range preds {
+	for _, p := range d.Predictions {
 		if p.Policy == "" {
 			continue
 		}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/deepconf/deepconf/internal/jsonline"
 	"github.com/deepconf/deepconf/record"
 )
 
@@ -458,7 +459,7 @@ func skipValue(b []byte, i int) int {
 	}
 	switch b[i] {
 	case '"':
-		return skipString(b, i)
+		return jsonline.StringEnd(b, i)
 	case '[':
 	default:
 		return -1
@@ -482,7 +483,7 @@ func skipValue(b []byte, i int) int {
 		case ']':
 			return j + 1
 		case '"':
-			if j = skipString(b, j); j < 0 {
+			if j = jsonline.StringEnd(b, j); j < 0 {
 				return -1
 			}
 		default: // nested array or object
@@ -490,27 +491,6 @@ func skipValue(b []byte, i int) int {
 		}
 	}
 	return -1
-}
-
-// skipString returns the index just after the JSON string starting at b[i]
-// (a quote), or −1 when it is not terminated.
-func skipString(b []byte, i int) int {
-	j := i + 1
-	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return -1
-		}
-		q := j + k
-		n := 0
-		for p := q - 1; p > i && b[p] == '\\'; p-- {
-			n++
-		}
-		if n%2 == 0 {
-			return q + 1
-		}
-		j = q + 1
-	}
 }
 
 // ScanMode says which bulky fields ScanTraces decodes.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/deepconf/deepconf/internal/jsonline"
 	"github.com/deepconf/deepconf/record"
 )
 
@@ -123,7 +124,7 @@ func valueSpan(b []byte, key string, open byte) (s span, found bool, err error) 
 	}
 	var end int
 	if open == '"' {
-		end = stringEnd(b, j)
+		end = jsonline.StringEnd(b, j)
 	} else {
 		end = flatArrayEnd(b, j)
 	}
@@ -146,27 +147,6 @@ func flatArrayEnd(b []byte, i int) int {
 		return -1
 	}
 	return i + 1 + k + 1
-}
-
-// stringEnd returns the index just after the JSON string starting at
-// b[i] == '"', or −1 when it is not terminated.
-func stringEnd(b []byte, i int) int {
-	j := i + 1
-	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return -1
-		}
-		q := j + k
-		n := 0
-		for p := q - 1; p > i && b[p] == '\\'; p-- {
-			n++
-		}
-		if n%2 == 0 {
-			return q + 1
-		}
-		j = q + 1
-	}
 }
 
 // nullSpans replaces the values at spans (in any order, not overlapping)

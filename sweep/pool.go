@@ -267,7 +267,7 @@ func tokensGenerated(p *record.Prediction) int {
 // runs, only a policy name), the defaults of the recorded or the
 // predictions' most frequent policy (deepconf when none).
 func RunConfig(d *analysis.RunData) (cfg controller.Config, fromRun bool, err error) {
-	policy := majorityPolicy(d.Predictions)
+	policy := d.MajorityPolicy()
 	var raw map[string]any
 	if d.Run != nil {
 		if m, ok := d.Run.Config["policy"].(map[string]any); ok {
@@ -295,23 +295,6 @@ func RunConfig(d *analysis.RunData) (cfg controller.Config, fromRun bool, err er
 		return c, false, fmt.Errorf("%s: config.policy: %w", record.RunFile, err)
 	}
 	return c, fromRun, nil
-}
-
-// majorityPolicy returns the most frequent policy of preds (ties: the first
-// seen), or "".
-func majorityPolicy(preds []record.Prediction) string {
-	counts := map[string]int{}
-	best, bestN := "", 0
-	for _, p := range preds {
-		if p.Policy == "" {
-			continue
-		}
-		counts[p.Policy]++
-		if counts[p.Policy] > bestN {
-			best, bestN = p.Policy, counts[p.Policy]
-		}
-	}
-	return best
 }
 
 // checkDetector reports whether the labels of detector are available.
