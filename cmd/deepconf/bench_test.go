@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -11,13 +9,7 @@ import (
 
 func runBench(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := newBenchCmd()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err = cmd.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
+	return execute(newBenchCmd(), args...)
 }
 
 func TestBenchEngineJSON(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -20,13 +19,8 @@ import (
 // runCompareCmd runs deepconf compare in-process and returns its stdout.
 func runCompareCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := newCompareCmd()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), err
+	out, _, err := execute(newCompareCmd(), args...)
+	return out, err
 }
 
 // comparisonJSON is the part of compare's JSON output the tests read.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,13 +9,8 @@ import (
 
 func runData(t *testing.T, args ...string) (stdout string, err error) {
 	t.Helper()
-	cmd := newDataCmd()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err = cmd.ExecuteContext(context.Background())
-	return out.String(), err
+	out, _, err := execute(newDataCmd(), args...)
+	return out, err
 }
 
 // dataDir returns ../shared/data relative to the repository root.

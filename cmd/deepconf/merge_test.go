@@ -23,13 +23,7 @@ import (
 // stderr.
 func runMergeCmd(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
-	cmd := newMergeCmd()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
+	return execute(newMergeCmd(), args...)
 }
 
 // TestMergeMatchesSingleRun runs a benchmark whole and as shards with the

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,13 +13,8 @@ import (
 
 func runModels(t *testing.T, args ...string) (stdout string, err error) {
 	t.Helper()
-	cmd := newModelsCmd()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err = cmd.ExecuteContext(context.Background())
-	return out.String(), err
+	out, _, err := execute(newModelsCmd(), args...)
+	return out, err
 }
 
 func TestModelsGen(t *testing.T) {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -55,13 +53,7 @@ func probeServer(t *testing.T, logprobs bool, wantAuth string) *httptest.Server 
 
 func runProbe(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
-	cmd := newProbeCmd()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
+	return execute(newProbeCmd(), args...)
 }
 
 func TestProbeCmd(t *testing.T) {

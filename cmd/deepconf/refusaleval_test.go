@@ -24,13 +24,7 @@ import (
 
 func runRefusalEvalCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := newRefusalEvalCmd()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err = cmd.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
+	return execute(newRefusalEvalCmd(), args...)
 }
 
 // readRefusalEvalReport parses report.json of an output directory.

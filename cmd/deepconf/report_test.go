@@ -113,13 +113,8 @@ func fakeRun(t *testing.T, dir, model string, n int, random bool, seed uint64) {
 
 func runReportCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := newReportCmd()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), err
+	out, _, err := execute(newReportCmd(), args...)
+	return out, err
 }
 
 var runFigureNames = []string{report.NameAccuracy, report.NameViolin, report.NameTraces, report.NameConfusion, report.NamePercentile, report.NameRisk}

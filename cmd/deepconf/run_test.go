@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/deepconf/deepconf/record"
+	"github.com/spf13/cobra"
 )
 
 // buildDeepconf builds the command once per test binary.
@@ -232,4 +234,15 @@ func diffLines(t *testing.T, want, got []byte) {
 			return
 		}
 	}
+}
+
+// execute runs cmd with args as the deepconf binary would and returns what
+// it wrote to standard output and standard error.
+func execute(cmd *cobra.Command, args ...string) (stdout, stderr string, err error) {
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err = cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
 }

@@ -17,13 +17,7 @@ import (
 
 func runSweepCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := newSweepCmd()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err = cmd.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
+	return execute(newSweepCmd(), args...)
 }
 
 // tinyRun runs deepconf run on 10 XSTest prompts with the generated tiny
