@@ -8,6 +8,7 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/ebitengine/purego v0.10.0
 	github.com/gofrs/flock v0.13.0
+	github.com/google/renameio/v2 v2.0.2
 	github.com/hybridgroup/yzma v1.28.0
 	github.com/parquet-go/parquet-go v0.32.0
 	github.com/spf13/cobra v1.10.2
