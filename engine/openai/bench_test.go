@@ -151,10 +151,10 @@ func BenchmarkHTTPStream(b *testing.B) {
 	}
 }
 
-// BenchmarkSSEParseEncodingJSON is the baseline of INFERENCE.md §9: a
-// bufio.Scanner over the data lines and encoding/json into minimal structs,
-// over the same in-memory stream (the NaN-free case; encoding/json would
-// reject NaN literals).
+// BenchmarkSSEParseEncodingJSON is the naive client the package
+// documentation compares with: a bufio.Scanner over the data lines and
+// encoding/json into minimal structs, over the same in-memory stream (the
+// NaN-free case; encoding/json would reject NaN literals).
 func BenchmarkSSEParseEncodingJSON(b *testing.B) {
 	type top struct {
 		Token   string  `json:"token"`

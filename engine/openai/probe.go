@@ -103,7 +103,7 @@ func (e *Engine) probeAll(ctx context.Context) error {
 	return nil
 }
 
-// probe runs the start-up capability probe on ep (DEEPCONF.md §7): it lists
+// probe runs the start-up capability probe on ep: it lists
 // the models, identifies the server, then streams a short generation with
 // top_logprobs = k and checks (a) that streamed chunks carry logprobs, (b)
 // how many top logprobs come back, (c) whether the first top entry is the
