@@ -35,9 +35,10 @@ func short(cfg Config) Config {
 	return cfg
 }
 
-// silentListener accepts TCP connections and never answers: the server of
-// "accepts connections but never answers". It returns the listener's URL.
-func silentListener(t *testing.T) string {
+// tcpServer accepts TCP connections and hands each to handle on its own
+// goroutine; it returns the server's URL. The connections are closed at the
+// end of the test.
+func tcpServer(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -54,7 +55,7 @@ func silentListener(t *testing.T) string {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
-			go io.Copy(io.Discard, c) // read the request, never write
+			go handle(c)
 		}
 	}()
 	t.Cleanup(func() {
@@ -68,26 +69,19 @@ func silentListener(t *testing.T) string {
 	return "http://" + ln.Addr().String()
 }
 
-// closingListener accepts TCP connections, reads the request and closes
-// them without an answer.
+// silentListener is the server of "accepts connections but never
+// answers": it reads the requests and never writes.
+func silentListener(t *testing.T) string {
+	return tcpServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+}
+
+// closingListener reads the request and closes the connection without an
+// answer.
 func closingListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Read(make([]byte, 4096))
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return "http://" + ln.Addr().String()
+	return tcpServer(t, func(c net.Conn) {
+		c.Read(make([]byte, 4096))
+		c.Close()
+	})
 }
 
 // refusedAddr returns host:port where nothing listens.
@@ -123,7 +117,7 @@ func silent(w http.ResponseWriter, r *http.Request) {
 // roleChunk is the role-only first chunk of a chat stream (no token).
 const roleChunk = `{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}`
 
-// contains reports the strings of want that s lacks.
+// lacks returns the strings of want that s does not contain.
 func lacks(s string, want ...string) []string {
 	var out []string
 	for _, w := range want {
