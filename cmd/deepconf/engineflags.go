@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/engine/llamacpp"
@@ -34,6 +35,8 @@ type engineFlags struct {
 	Ctx       int      `json:"ctx"`
 	KVUnified bool     `json:"kv_unified"`
 	Verbose   bool     `json:"-"`
+	// Timeouts do not change results, so run.json does not record them.
+	Timeouts serverTimeouts `json:"-"`
 }
 
 // defaultModel is the main job's default: the real Qwen3-0.6B from the Hub.
@@ -54,6 +57,39 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.Ctx, "ctx", 0, "context per sequence in tokens for the embedded engine (0: max tokens + 1024)")
 	fs.BoolVar(&f.KVUnified, "kv-unified", false, "one shared KV cache (faster, but traces are no longer bit-reproducible)")
 	fs.BoolVar(&f.Verbose, "verbose-engine", false, "show llama.cpp's log")
+	f.Timeouts.register(fs)
+}
+
+// serverTimeouts are the --endpoint client's timeout flags, shared by the
+// commands that talk to servers.
+type serverTimeouts struct {
+	Connect, FirstByte, Idle time.Duration
+}
+
+func (t *serverTimeouts) register(fs *pflag.FlagSet) {
+	fs.DurationVar(&t.Connect, "connect-timeout", openai.DefaultConnectTimeout, "longest wait to connect to an --endpoint server (DNS, TCP, TLS); 1s..10m")
+	fs.DurationVar(&t.FirstByte, "first-byte-timeout", openai.DefaultFirstByteTimeout, "longest wait for the first streamed event of an --endpoint request (the server's queue and the prompt's prefill); 1s..24h")
+	fs.DurationVar(&t.Idle, "idle-timeout", openai.DefaultIdleTimeout, "longest gap between two streamed events of an --endpoint request; 1s..24h")
+}
+
+// apply range-checks the flags and sets them in cfg.
+func (t serverTimeouts) apply(cfg *openai.Config) error {
+	for _, c := range []struct {
+		flag   string
+		v      time.Duration
+		lo, hi time.Duration
+		set    *time.Duration
+	}{
+		{"connect-timeout", t.Connect, time.Second, 10 * time.Minute, &cfg.ConnectTimeout},
+		{"first-byte-timeout", t.FirstByte, time.Second, 24 * time.Hour, &cfg.FirstByteTimeout},
+		{"idle-timeout", t.Idle, time.Second, 24 * time.Hour, &cfg.IdleTimeout},
+	} {
+		if c.v < c.lo || c.v > c.hi {
+			return fmt.Errorf("--%s %v: must be in [%v, %v]", c.flag, c.v, c.lo, c.hi)
+		}
+		*c.set = c.v
+	}
+	return nil
 }
 
 // isTestModel reports whether the model is a generated random-weight model.
@@ -62,6 +98,10 @@ func (f *engineFlags) isTestModel() bool { return strings.HasPrefix(f.Model, "te
 // openEngine builds the engine the flags describe. maxTokens sizes the
 // embedded engine's context when --ctx is 0.
 func (f *engineFlags) openEngine(ctx context.Context, k, maxTokens int, log io.Writer) (engine.Engine, error) {
+	var timeouts openai.Config
+	if err := f.Timeouts.apply(&timeouts); err != nil {
+		return nil, err
+	}
 	if len(f.Endpoints) > 0 {
 		mode := openai.Chat
 		switch f.APIMode {
@@ -76,13 +116,16 @@ func (f *engineFlags) openEngine(ctx context.Context, k, maxTokens int, log io.W
 			model = "" // let the server name its only model, or fail clearly
 		}
 		return openai.New(ctx, openai.Config{
-			Endpoints:   f.Endpoints,
-			Model:       model,
-			APIKey:      f.APIKey,
-			Mode:        mode,
-			MaxInFlight: f.InFlight,
-			TopLogprobs: k,
-			Logger:      slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			Endpoints:        f.Endpoints,
+			Model:            model,
+			APIKey:           f.APIKey,
+			Mode:             mode,
+			MaxInFlight:      f.InFlight,
+			TopLogprobs:      k,
+			ConnectTimeout:   timeouts.ConnectTimeout,
+			FirstByteTimeout: timeouts.FirstByteTimeout,
+			IdleTimeout:      timeouts.IdleTimeout,
+			Logger:           slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		})
 	}
 	path, err := f.resolveModel(ctx, log)

@@ -17,6 +17,7 @@ func newProbeCmd() *cobra.Command {
 		cfg       openai.Config
 		mode      string
 		endpoints []string
+		timeouts  serverTimeouts
 	)
 	cmd := &cobra.Command{
 		Use:   "probe --endpoint URL [--endpoint URL]... [--model NAME]",
@@ -28,11 +29,19 @@ what it found: how many top logprobs come back, whether the first one is the sam
 null, non-finite and -9999 values, and whether the values are raw or temperature-processed.
 
 The API key comes from --api-key, else $DEEPCONF_API_KEY, else $OPENAI_API_KEY (prefer the
-environment: command lines are visible to other users). It is never printed.`,
+environment: command lines are visible to other users). It is never printed.
+
+A server that does not connect within --connect-timeout, send its first event within
+--first-byte-timeout or continue a stream within --idle-timeout fails with that timeout named;
+while a request waits, a "waiting for" line is logged every 30 s. The probe does not retry a
+timed-out request.`,
 		Example: `  deepconf probe --endpoint http://gpu1:8000/v1 --model Qwen/Qwen3-8B
   deepconf probe --endpoint http://localhost:11434 --model qwen3:0.6b --top-logprobs 5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := timeouts.apply(&cfg); err != nil {
+				return err
+			}
 			cfg.Endpoints = endpoints
 			cfg.Mode = openai.Mode(mode)
 			cfg.SkipPrefill = true
@@ -53,6 +62,7 @@ environment: command lines are visible to other users). It is never printed.`,
 	f.StringVar(&cfg.APIKey, "api-key", "", "API key (default $DEEPCONF_API_KEY, then $OPENAI_API_KEY)")
 	f.StringVar(&mode, "mode", string(openai.Chat), "API: chat (/v1/chat/completions) or completions (/v1/completions, client-side template)")
 	f.IntVar(&cfg.TopLogprobs, "top-logprobs", engine.MaxTopLogprobs, "k, the number of top logprobs to request")
+	timeouts.register(f)
 	cmd.MarkFlagRequired("endpoint")
 	return cmd
 }

@@ -36,11 +36,6 @@ const (
 // endpoint.
 const DefaultMaxInFlight = 8
 
-// DefaultStallTimeout is the default time a stream may go without a byte
-// before it is treated as cut. It is long because a busy server can queue a
-// request for minutes before its first chunk.
-const DefaultStallTimeout = 10 * time.Minute
-
 // APIKeyFromEnv returns the API key from the environment: DEEPCONF_API_KEY,
 // else OPENAI_API_KEY, else "".
 func APIKeyFromEnv() string {
@@ -77,9 +72,22 @@ type Config struct {
 	TopLogprobs int
 	// Retry bounds retries; the zero value gives the defaults.
 	Retry Retry
-	// StallTimeout is how long a stream may go without data before it is
-	// treated as cut; 0 means DefaultStallTimeout.
-	StallTimeout time.Duration
+	// ConnectTimeout bounds DNS lookup, TCP connect and TLS handshake of
+	// each request; 0 means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// FirstByteTimeout bounds the wait from the connection to the response
+	// headers and the first event of the stream (the server's queue and
+	// the prompt's prefill); 0 means DefaultFirstByteTimeout.
+	FirstByteTimeout time.Duration
+	// IdleTimeout bounds the gap between two events of a stream; 0 means
+	// DefaultIdleTimeout. Comment lines (keep-alives) do not count as
+	// events.
+	IdleTimeout time.Duration
+	// WaitLogInterval is the least time between two "waiting for" lines
+	// of one endpoint, logged at level Warn while a request waits for a
+	// connection, its first token or its next token; 0 means
+	// DefaultWaitLogInterval, a negative value turns the lines off.
+	WaitLogInterval time.Duration
 	// ExtraBody holds extra JSON members merged into every generation
 	// request, overriding the client's own (for example
 	// {"return_tokens_as_token_ids": true} for vLLM). Servers ignore
@@ -97,7 +105,8 @@ type Config struct {
 	// a one-token request so that the server's prefix cache holds the
 	// prompt before the traces start, and to learn PromptTokens.
 	SkipPrefill bool
-	// Logger receives retry and probe warnings; nil discards them.
+	// Logger receives retry and probe warnings and the "waiting for"
+	// lines; nil discards them.
 	Logger *slog.Logger
 	// Sleep waits between retries; nil means a timer. Tests inject a
 	// recorder here.
@@ -135,8 +144,13 @@ type endpoint struct {
 	version string
 	// probe holds the capability-probe findings for Info.
 	probe map[string]any
+	// models is the server's model list as read by the probe, or nil.
+	models []string
 	// load is the number of requests in flight (guarded by Engine.mu).
 	load int
+	// lastWaitLog is when a "waiting for" line was last logged for this
+	// endpoint (guarded by Engine.mu).
+	lastWaitLog time.Time
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -167,8 +181,24 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	case cfg.TopLogprobs < 1 || cfg.TopLogprobs > engine.MaxTopLogprobs:
 		return nil, fmt.Errorf("openai: top logprobs %d: must be in 1..%d", cfg.TopLogprobs, engine.MaxTopLogprobs)
 	}
-	if cfg.StallTimeout <= 0 {
-		cfg.StallTimeout = DefaultStallTimeout
+	for _, t := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"connect timeout", &cfg.ConnectTimeout, DefaultConnectTimeout},
+		{"first-byte timeout", &cfg.FirstByteTimeout, DefaultFirstByteTimeout},
+		{"idle timeout", &cfg.IdleTimeout, DefaultIdleTimeout},
+	} {
+		switch {
+		case *t.v == 0:
+			*t.v = t.def
+		case *t.v < 0:
+			return nil, fmt.Errorf("openai: %s %v: must be > 0 (0: the default, %v)", t.name, *t.v, t.def)
+		}
+	}
+	if cfg.WaitLogInterval == 0 {
+		cfg.WaitLogInterval = DefaultWaitLogInterval
 	}
 	e := &Engine{
 		cfg:   cfg,
@@ -213,28 +243,33 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if e.model == "" {
 		e.Close()
-		return nil, errors.New("openai: no model name configured, and the server does not list exactly one model")
+		return nil, errors.New("openai: no model name configured; without the probe the server's only model cannot be picked")
 	}
 	return e, nil
 }
 
 // newHTTPClient returns a client for streaming. HTTP/1.1 is used on purpose:
 // every trace gets its own TCP connection, and closing that connection is
-// the abort signal every server honours (INFERENCE.md §8). Compression is
-// off so that SSE chunks are not buffered by a gzip layer. There is no
-// overall timeout: streams can last minutes; stalls are caught by
-// Config.StallTimeout.
+// the abort signal every server honours. Compression is off so that SSE
+// chunks are not buffered by a gzip layer. The transport has no timeouts of
+// its own and the client no overall timeout (streams last minutes): every
+// request has a watchdog that enforces Config.ConnectTimeout,
+// FirstByteTimeout and IdleTimeout, also with a caller's HTTPClient.
 func newHTTPClient(maxInFlight int) *http.Client {
-	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	d := &net.Dialer{KeepAlive: 30 * time.Second}
 	return &http.Client{Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           d.DialContext,
 		MaxIdleConnsPerHost:   maxInFlight,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   30 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
 	}}
+}
+
+// limits returns the timeouts of generation requests.
+func (e *Engine) limits() limits {
+	return limits{connect: e.cfg.ConnectTimeout, firstByte: e.cfg.FirstByteTimeout, idle: e.cfg.IdleTimeout, flags: true}
 }
 
 // normalizeEndpoint checks an endpoint URL and returns its base (scheme,

@@ -60,6 +60,9 @@ func TestNewConfigErrors(t *testing.T) {
 		{"duplicate", Config{Endpoints: []string{"http://h/v1", "http://h"}, Model: "m", SkipProbe: true}, "listed twice"},
 		{"bad endpoint", Config{Endpoints: []string{"http://h", "h2:80"}, Model: "m"}, "endpoint 2"},
 		{"no model", Config{Endpoints: []string{"http://h"}, SkipProbe: true}, "no model name"},
+		{"connect timeout", Config{Endpoints: []string{"http://h"}, Model: "m", ConnectTimeout: -time.Second}, "connect timeout -1s: must be > 0"},
+		{"first-byte timeout", Config{Endpoints: []string{"http://h"}, Model: "m", FirstByteTimeout: -1}, "first-byte timeout -1ns"},
+		{"idle timeout", Config{Endpoints: []string{"http://h"}, Model: "m", IdleTimeout: -time.Minute}, "idle timeout -1m0s"},
 	}
 	for _, tt := range tests {
 		_, err := New(context.Background(), tt.cfg)

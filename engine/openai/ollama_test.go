@@ -38,7 +38,7 @@ import (
 
 // qwen3Vocab is the number of rows of Qwen3's output matrix (Qwen3
 // config.json vocab_size = 151936: 151,643 BPE entries, 26 added tokens and
-// padding; the generated test models have the same, INFERENCE.md §6.2).
+// padding; the generated test models have the same).
 const qwen3Vocab = 151936
 
 // Token counts of ollamaPrompt rendered by engine.RenderQwen3, from the

@@ -60,6 +60,10 @@ type trace struct {
 	stats     *probeStats
 	tok       engine.Token
 	p         parser
+
+	// noTimeoutRetry makes a timed-out attempt final (the probe: a user
+	// waits for it, and the timeout already says what is wrong).
+	noTimeoutRetry bool
 }
 
 // resetAttempt forgets what a failed attempt received (no token of it
@@ -146,7 +150,8 @@ func (s *session) run(ctx context.Context, sp engine.Sampling, fn engine.TokenFu
 			r.Finish = ""
 			return r, fmt.Errorf("openai: %w after %d tokens: %w", engine.ErrInterrupted, st.delivered, err)
 		}
-		if !isRetryable(err) || attempt >= e.retry.MaxRetries {
+		var te *timeoutError
+		if !isRetryable(err) || attempt >= e.retry.MaxRetries || st.noTimeoutRetry && errors.As(err, &te) {
 			if attempt > 0 {
 				return engine.Result{}, fmt.Errorf("openai: %w (gave up after %d attempts)", err, attempt+1)
 			}
@@ -277,18 +282,30 @@ func (s *session) attempt(ctx context.Context, ep *endpoint, sp engine.Sampling,
 	}
 	// Each attempt has its own context: cancelling it aborts the request
 	// and closes its connection, which is how a stopped trace frees the
-	// server (DEEPCONF.md §6 step 3, P15).
-	reqCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// The stall watchdog covers the wait for the response headers and
-	// every gap between events.
-	w := &watchdog{d: e.cfg.StallTimeout}
-	w.t = time.AfterFunc(w.d, func() {
-		w.fired.Store(true)
-		cancel()
-	})
-	defer w.t.Stop()
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, ep.base+path, bytes.NewReader(body))
+	// server (docs/method.md, pitfall P15). The watchdog cancels it when
+	// a timeout expires.
+	what := "POST " + path
+	reqCtx, w := e.watch(ctx, ep, what, e.limits(), true)
+	defer w.stop()
+	err = s.exchange(reqCtx, w, ep, what, path, body, st)
+	if err != nil && !errors.Is(err, errStopped) {
+		if te := w.timedOut(); te != nil {
+			return te
+		}
+	}
+	if se := (*statusError)(nil); errors.As(err, &se) && se.status == http.StatusNotFound && ep.models == nil && ctx.Err() == nil {
+		// Name the models the server has, when it says.
+		if ids, _, lerr := e.listModels(ctx, ep); lerr == nil {
+			se.models = ids
+		}
+	}
+	return err
+}
+
+// exchange sends the request of an attempt and reads its answer.
+func (s *session) exchange(ctx context.Context, w *watchdog, ep *endpoint, what, path string, body []byte, st *trace) error {
+	e := s.e
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.base+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("%s: build request: %w", ep.display, err)
 	}
@@ -297,14 +314,12 @@ func (s *session) attempt(ctx context.Context, ep *endpoint, sp engine.Sampling,
 	req.Header.Set("Accept", "text/event-stream")
 	resp, err := e.client.Do(req)
 	if err != nil {
-		if w.fired.Load() {
-			return w.err(ep)
-		}
-		return &streamError{endpoint: ep.display, msg: "request failed", err: err}
+		return connectionError(ep, what, err)
 	}
 	defer resp.Body.Close()
+	w.gotHeaders()
 	if resp.StatusCode != http.StatusOK {
-		return e.statusError(ep, resp)
+		return e.statusError(ep, what, resp)
 	}
 	switch mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt {
 	case "application/json":
@@ -316,18 +331,7 @@ func (s *session) attempt(ctx context.Context, ep *endpoint, sp engine.Sampling,
 		return &malformedError{endpoint: ep.display, event: 0, data: e.redact(snippet(raw, 0)),
 			err: errors.New("the server answered with an HTML page, not an event stream (check the endpoint URL)")}
 	}
-	return s.readStream(reqCtx, cancel, w, ep, resp.Body, st)
-}
-
-// watchdog cancels a request that goes without data for d.
-type watchdog struct {
-	d     time.Duration
-	t     *time.Timer
-	fired atomic.Bool
-}
-
-func (w *watchdog) err(ep *endpoint) error {
-	return &streamError{endpoint: ep.display, msg: fmt.Sprintf("stream stalled: no data for %v", w.d)}
+	return s.readStream(ctx, w, ep, resp.Body, st)
 }
 
 // checkEnd validates the end of a stream: it must have had a finish_reason
@@ -339,10 +343,10 @@ func (st *trace) checkEnd(ep *endpoint) error {
 	return nil
 }
 
-// statusError turns a non-200 response into an error with the server's
-// message (API key redacted). Context-overflow messages wrap
-// engine.ErrContextOverflow.
-func (e *Engine) statusError(ep *endpoint, resp *http.Response) error {
+// statusError turns a non-200 response to what ("POST /v1/…") into an error
+// with the server's message (API key redacted). Context-overflow messages
+// wrap engine.ErrContextOverflow.
+func (e *Engine) statusError(ep *endpoint, what string, resp *http.Response) error {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	msg := errorMessage(raw)
 	if msg == "" {
@@ -354,6 +358,9 @@ func (e *Engine) statusError(ep *endpoint, resp *http.Response) error {
 	msg = e.redact(msg)
 	se := &statusError{
 		endpoint:   ep.display,
+		what:       what,
+		keySent:    e.key != "",
+		models:     ep.models,
 		status:     resp.StatusCode,
 		message:    msg,
 		retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
@@ -375,17 +382,17 @@ func (e *Engine) serverError(ep *endpoint, msg string) error {
 	return &streamError{endpoint: ep.display, msg: "server error in stream: " + msg}
 }
 
-// readStream reads the SSE stream of one attempt.
-func (s *session) readStream(ctx context.Context, cancel context.CancelFunc, w *watchdog, ep *endpoint, body io.Reader, st *trace) error {
+// readStream reads the SSE stream of one attempt. Every event restarts the
+// watchdog's idle period; the TokenFunc stopping the trace cancels ctx.
+func (s *session) readStream(ctx context.Context, w *watchdog, ep *endpoint, body io.Reader, st *trace) error {
 	e := s.e
-	w.t.Reset(w.d)
 	sr := newSSEReader(body, sseBufferSize)
 	for {
 		data, kind, err := sr.next()
 		if err != nil {
 			switch {
-			case w.fired.Load():
-				return w.err(ep)
+			case w.timedOut() != nil:
+				return w.timedOut()
 			case ctx.Err() != nil:
 				return ctx.Err()
 			case err == io.EOF && st.finish != "":
@@ -396,7 +403,7 @@ func (s *session) readStream(ctx context.Context, cancel context.CancelFunc, w *
 			}
 			return &streamError{endpoint: ep.display, msg: "stream cut", err: err}
 		}
-		w.t.Reset(w.d)
+		w.event()
 		if kind == eventError {
 			msg := errorMessage(data)
 			if msg == "" {
@@ -414,7 +421,7 @@ func (s *session) readStream(ctx context.Context, cancel context.CancelFunc, w *
 			return e.serverError(ep, msg)
 		}
 		if !st.consume(&st.p.c) {
-			cancel()
+			w.cancel()
 			return errStopped
 		}
 	}
