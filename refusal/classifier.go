@@ -10,7 +10,7 @@ import (
 	"sync"
 )
 
-// The shipped models (see models/README.md for how they were made).
+// The shipped models; models/README.md says how they were made.
 var (
 	//go:embed models/classifier-v1.model
 	classifierModelFile []byte
