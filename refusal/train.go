@@ -287,22 +287,7 @@ func bestThreshold(probs []float64, ys []bool) (float64, float64) {
 	best, bestF1 := 0.5, -1.0
 	for k := 10; k <= 90; k++ {
 		th := float64(k) / 100
-		var tp, fp, fn int
-		for i, p := range probs {
-			pred := p >= th
-			switch {
-			case pred && ys[i]:
-				tp++
-			case pred && !ys[i]:
-				fp++
-			case !pred && ys[i]:
-				fn++
-			}
-		}
-		f1 := 0.0
-		if tp > 0 {
-			f1 = 2 * float64(tp) / float64(2*tp+fp+fn)
-		}
+		_, _, f1 := prfAt(probs, ys, th)
 		if f1 > bestF1+1e-12 || math.Abs(f1-bestF1) <= 1e-12 && math.Abs(th-0.5) < math.Abs(best-0.5) {
 			best, bestF1 = th, f1
 		}

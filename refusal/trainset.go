@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -192,7 +193,9 @@ func loadLabelledFile(ctx context.Context, path string, src LabelledSource) (Loa
 }
 
 // labelText is a label value as text: strings trimmed, booleans
-// true/false, numbers in decimal; "" for null and other types.
+// true/false, numbers in decimal; "" for null and other types. It reads
+// the raw values LoadMapped keeps in Metadata the way the benchmark
+// package compares label values (its helper is unexported).
 func labelText(v any) string {
 	switch v := v.(type) {
 	case string:
@@ -215,6 +218,7 @@ func labelText(v any) string {
 	return ""
 }
 
+// orDefault returns v, or def when v is empty.
 func orDefault(v, def []string) []string {
 	if len(v) == 0 {
 		return def
@@ -222,13 +226,10 @@ func orDefault(v, def []string) []string {
 	return v
 }
 
+// containsFold reports whether v is in list, ignoring case and the list
+// entries' surrounding space.
 func containsFold(list []string, v string) bool {
-	for _, s := range list {
-		if strings.EqualFold(strings.TrimSpace(s), v) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(list, func(s string) bool { return strings.EqualFold(strings.TrimSpace(s), v) })
 }
 
 // disjointValues fails when a value is in two of the lists.
