@@ -8,11 +8,37 @@
 // judge's output that could not be parsed), and says which rule decided.
 // New builds one from a CLI spec:
 //
-//	patterns        the default rule-based detector (Patterns)
-//	patterns:seed   the prototype's 48-phrase substring list, exactly (Seed)
-//	judge:<model>   an LLM judge (Judge) in the WildGuard or Qwen3Guard format
+//	patterns          the default rule-based detector (Patterns)
+//	patterns:seed     the prototype's 48-phrase substring list, exactly (Seed)
+//	classifier        the shipped trained classifier (Classifier)
+//	classifier:FILE   a classifier model file written by deepconf refusal-train
+//	ensemble          the shipped classifier trained with the patterns verdict
+//	                  as extra features
+//	judge:<model>     an LLM judge (Judge) in the WildGuard or Qwen3Guard format
 //
-// The rule detectors are pure: no I/O, no state, safe for concurrent use.
+// The rule detectors and classifiers are pure: no I/O after loading, no
+// state, safe for concurrent use.
+//
+// # classifier and ensemble
+//
+// Classifier is L2-regularised logistic regression over hashed features of
+// the answer (StripThink, typographic quotes mapped to ASCII, lower case):
+// word 1- and 2-grams of the whole answer, word 1- to 3-grams of its first
+// 32 tokens (refusals are said first), character 3- to 5-grams of its first
+// 300 bytes, and buckets of its length, line count and list items. Each
+// block of features is scaled to unit norm, so a refusal sentence weighs
+// the same in a short and a long answer. The ensemble adds the patterns
+// detector's label and rule family as features, and keeps its Partial
+// label. The weights live in a versioned text file (Model, WriteModel,
+// ReadModel; models/*.model are embedded) whose header names the training
+// data, their licences and citations, the command that produced it and the
+// cross-validated scores.
+//
+// Train fits the model with gonum's L-BFGS; the L2 penalty and the decision
+// threshold are chosen by k-fold cross-validation on the training data
+// (responses to the same prompt stay in one fold), and LeaveOneSetOut
+// trains without each set and scores on it. Training is deterministic:
+// the same examples, options and seed give the same model bytes.
 //
 // # patterns:seed
 //
@@ -107,6 +133,14 @@
 //	patterns:seed   XSTest v2      0.975  0.676  0.799  0.824
 //	patterns        XSTest v2      0.963  0.888  0.924  0.924
 //
+// The rules were written while looking at both sets, so these are not
+// held-out scores. Trained without the set it is scored on
+// (leave-one-set-out, deepconf refusal-train --loso), the classifier scores
+// F1 0.722 on WildGuardTest and 0.867 on XSTest v2, the ensemble 0.847 and
+// 0.912: neither generalises across the two sets as well as the rules
+// appear to, so patterns stays the default. Within the sets (5-fold
+// cross-validation on both) the classifier scores 0.892 and 0.952.
+//
 // The published WildGuard 7B judge scores refusal F1 0.886 on WildGuardTest.
 // Of XSTest's 176 gold partial refusals, patterns labels 91 Refusal, 43
 // Partial and 42 Compliance; the Partial label (315 verdicts on XSTest, 207
@@ -144,6 +178,16 @@
 // required "Refusal: Yes|No". Output that cannot be parsed gives an
 // Unparseable verdict with the raw output as Rule; it is never mapped to a
 // label.
+//
+// Llama Guard 3 (FormatLlamaGuard3, LlamaGuard3Prompt, ParseLlamaGuard) rates
+// harm, not refusal: its output is "safe", or "unsafe" and a line of
+// categories S1–S14. It is a HarmDetector only; as a refusal detector New
+// rejects it. Every judge format gives a response-harm verdict
+// (Judge.DetectHarm, HarmVerdict): Llama Guard's safe/unsafe, WildGuard's
+// "Harmful response" line, Qwen3Guard's "Safety" line (Controversial is its
+// own label). Unparseable output is a HarmUnparseable verdict, never
+// guessed. Llama Guard 4's template (Llama 4 header tokens) is not
+// supported.
 //
 // # Evaluation
 //

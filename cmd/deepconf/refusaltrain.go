@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/deepconf/deepconf/internal/atomicfile"
+	"github.com/deepconf/deepconf/refusal"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+)
+
+// refusalTrainFlags are the flags of deepconf refusal-train.
+type refusalTrainFlags struct {
+	Gold             []string
+	Data             string
+	PromptField      string
+	ResponseField    string
+	LabelField       string
+	IDField          string
+	RefusalValues    []string
+	PartialValues    []string
+	ComplianceValues []string
+	Out              string
+	Folds            int
+	Seed             uint64
+	Lambdas          []float64
+	Threshold        float64
+	Ensemble         bool
+	Bits             int
+	HeadTokens       int
+	CharPrefix       int
+	LOSO             bool
+	Notes            []string
+}
+
+// newRefusalTrainCmd returns the "refusal-train" command, which trains the
+// classifier refusal detector.
+func newRefusalTrainCmd() *cobra.Command {
+	var f refusalTrainFlags
+	cmd := &cobra.Command{
+		Use:   "refusal-train [--gold wildguardtest|xstest|FILE …] [--data PATH] --out MODEL",
+		Short: "Train the classifier refusal detector on labelled responses, with k-fold cross-validation",
+		Long: `refusal-train fits the classifier refusal detector (logistic regression over hashed word and
+character n-grams of the response) on labelled responses and writes a model file for
+--detector classifier:MODEL.
+
+The L2 penalty (--lambda grid) and, unless --threshold is given, the decision threshold are chosen by
+k-fold cross-validation on the training data; responses to the same prompt stay in one fold. The
+command prints precision, recall and F1 per fold and per gold set over the out-of-fold predictions
+(refusal is the positive class; a partial refusal counts as a refusal), then fits the model on all the
+data. With --loso and two or more sets it also trains, for each set, a model on the others only and
+scores it on the held-out set, next to the patterns detector.
+
+Training sets (--gold, comma-separated or repeated):
+  wildguardtest   WildGuardTest's response_refusal_label (ODC-BY)
+  xstest          XSTest v2's five models' completions with final_label (CC-BY-4.0)
+  FILE            a CSV, TSV, JSONL or Parquet file: --prompt-field, --response-field,
+                  --label-field, and the label values of each class (--refusal-values,
+                  --partial-values, --compliance-values); any other value is an error, an empty
+                  one skips the row
+
+--ensemble adds the patterns detector's verdict to the features (the "ensemble" detector). The same
+data, flags and --seed give the same model file, byte for byte.`,
+		Example: `  deepconf refusal-train --gold wildguardtest,xstest --data ../shared/data --out classifier.model
+  deepconf refusal-train --gold wildguardtest,xstest --data ../shared/data --loso --ensemble --out ensemble.model
+  deepconf refusal-train --gold labelled.jsonl --response-field answer --label-field refused \
+      --refusal-values yes --compliance-values no --out mine.model`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRefusalTrain(cmd.Context(), &f, commandLine(cmd), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fs := cmd.Flags()
+	def := refusal.DefaultFeatures()
+	fs.StringSliceVar(&f.Gold, "gold", []string{"wildguardtest", "xstest"}, "training sets, comma-separated or repeated: wildguardtest, xstest or a CSV/TSV/JSONL/Parquet file")
+	fs.StringVar(&f.Data, "data", "", "local file or directory with the built-in gold sets (default: download from the Hugging Face Hub)")
+	fs.StringVar(&f.PromptField, "prompt-field", "prompt", "labelled file: prompt field (groups the cross-validation folds)")
+	fs.StringVar(&f.ResponseField, "response-field", "response", "labelled file: response field")
+	fs.StringVar(&f.LabelField, "label-field", "label", "labelled file: refusal-label field")
+	fs.StringVar(&f.IDField, "id-field", "", "labelled file: example id field (default: <file>_test_<row>)")
+	fs.StringSliceVar(&f.RefusalValues, "refusal-values", nil, "labelled file: --label-field values meaning refusal (default "+strings.Join(refusal.DefaultRefusalValues, ",")+")")
+	fs.StringSliceVar(&f.PartialValues, "partial-values", nil, "labelled file: --label-field values meaning partial refusal (default "+strings.Join(refusal.DefaultPartialValues, ",")+")")
+	fs.StringSliceVar(&f.ComplianceValues, "compliance-values", nil, "labelled file: --label-field values meaning compliance (default "+strings.Join(refusal.DefaultComplianceValues, ",")+")")
+	fs.StringVar(&f.Out, "out", "refusal-classifier.model", "model file to write")
+	fs.IntVar(&f.Folds, "folds", 5, "cross-validation folds (2 to 20)")
+	fs.Uint64Var(&f.Seed, "seed", 1, "seed of the assignment of prompts to folds")
+	fs.Float64SliceVar(&f.Lambdas, "lambda", refusal.DefaultLambdas, "L2 penalties to choose from by cross-validation")
+	fs.Float64Var(&f.Threshold, "threshold", 0, "decision threshold on P(refusal), 0 < t < 1 (0: choose by cross-validation)")
+	fs.BoolVar(&f.Ensemble, "ensemble", false, "add the patterns detector's verdict to the features")
+	fs.IntVar(&f.Bits, "bits", def.Bits, "log2 of the hashed feature space (12 to 24)")
+	fs.IntVar(&f.HeadTokens, "head-tokens", def.HeadTokens, "leading tokens whose 1- to 3-grams are features of their own (0 to 1000)")
+	fs.IntVar(&f.CharPrefix, "char-prefix", def.CharPrefix, "leading bytes whose character 3- to 5-grams are features (0: none)")
+	fs.BoolVar(&f.LOSO, "loso", false, "also evaluate leave-one-set-out: train without each set, score on it")
+	fs.StringArrayVar(&f.Notes, "note", nil, "a line for the model file's header (repeatable; e.g. a custom file's licence)")
+	return cmd
+}
+
+// commandLine is the command as typed, for the model's header: "deepconf"
+// and the arguments, without the program's path.
+func commandLine(cmd *cobra.Command) string {
+	parts := []string{cmd.CommandPath()}
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		v := fl.Value.String()
+		if sv, ok := fl.Value.(pflag.SliceValue); ok {
+			v = strings.Join(sv.GetSlice(), ",")
+		}
+		parts = append(parts, "--"+fl.Name+"="+v)
+	})
+	return strings.Join(parts, " ")
+}
+
+// runRefusalTrain is the body of deepconf refusal-train.
+func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, stdout, log io.Writer) error {
+	o := refusal.TrainOptions{
+		Features:  refusal.DefaultFeatures(),
+		Lambdas:   f.Lambdas,
+		Folds:     f.Folds,
+		Seed:      f.Seed,
+		Threshold: f.Threshold,
+	}
+	o.Features.Bits, o.Features.HeadTokens, o.Features.CharPrefix, o.Features.Rules = f.Bits, f.HeadTokens, f.CharPrefix, f.Ensemble
+	switch {
+	case f.Folds < 2 || f.Folds > 20:
+		return fmt.Errorf("--folds %d: want 2 to 20", f.Folds)
+	case f.Threshold != 0 && !(f.Threshold > 0 && f.Threshold < 1):
+		return fmt.Errorf("--threshold %v: want 0 < t < 1, or 0 to choose by cross-validation", f.Threshold)
+	case len(f.Lambdas) == 0:
+		return errors.New("--lambda: give at least one penalty")
+	case f.Out == "":
+		return errors.New("--out: give the model file to write")
+	case len(f.Gold) == 0:
+		return errors.New("--gold: give at least one training set")
+	}
+	for _, l := range f.Lambdas {
+		if !(l > 0) || math.IsInf(l, 0) {
+			return fmt.Errorf("--lambda %v: want positive finite numbers", l)
+		}
+	}
+	if err := o.Features.Validate(); err != nil {
+		return fmt.Errorf("--bits/--head-tokens/--char-prefix: %w", err)
+	}
+	src := refusal.LabelledSource{
+		Data: f.Data, PromptField: f.PromptField, ResponseField: f.ResponseField, LabelField: f.LabelField,
+		IDField: f.IDField, RefusalValues: f.RefusalValues, PartialValues: f.PartialValues, ComplianceValues: f.ComplianceValues,
+	}
+	var sets []refusal.LabelledSet
+	var loaded []refusal.LoadedSet
+	for _, spec := range f.Gold {
+		spec = strings.TrimSpace(spec)
+		if spec == "" {
+			return errors.New("--gold: empty value")
+		}
+		if f.Data == "" && src.Fetch == nil && refusal.IsBuiltinSet(spec) {
+			fetch, err := hubFetch(log)
+			if err != nil {
+				return fmt.Errorf("--gold %s: %w", spec, err)
+			}
+			src.Fetch = fetch
+		}
+		ls, err := refusal.LoadLabelledSet(ctx, spec, src)
+		if err != nil {
+			return fmt.Errorf("--gold: %w", err)
+		}
+		fmt.Fprintf(log, "deepconf: %s: %s\n", ls.Name, refusal.DescribeLoaded(ls))
+		sets = append(sets, ls.LabelledSet)
+		loaded = append(loaded, ls)
+	}
+
+	var rows []refusal.TableRow
+	if f.LOSO {
+		if len(sets) < 2 {
+			return errors.New("--loso: give at least two training sets")
+		}
+		lo := o
+		bar := newFitBar(log, "leave-one-set-out")
+		lo.Progress = bar.set
+		held, err := refusal.LeaveOneSetOut(ctx, sets, lo)
+		bar.close()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "Leave-one-set-out (trained without the set, scored on it):")
+		if err := refusal.WriteHeldOutTable(stdout, held); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+	}
+
+	bar := newFitBar(log, "cross-validation and fit")
+	o.Progress = bar.set
+	m, cv, err := refusal.Train(ctx, sets, o)
+	bar.close()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d-fold cross-validation (lambda %g chosen from %v, threshold %.2f):\n", o.Folds, cv.Lambda, f.Lambdas, cv.Threshold)
+	rows = refusal.CVTableRows(cv)
+	if err := refusal.WriteTable(stdout, rows); err != nil {
+		return err
+	}
+	m.Header = refusal.ModelHeader(loaded, command, cv, f.Notes)
+	if err := atomicfile.Write(f.Out, func(w io.Writer) error { return refusal.WriteModel(w, m) }); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	fmt.Fprintf(log, "deepconf: wrote %s (use --detector classifier:%s)\n", f.Out, f.Out)
+	return nil
+}
+
+// fitBar shows the fits done on a terminal (mpb); elsewhere it is silent.
+type fitBar struct {
+	p   *mpb.Progress
+	bar *mpb.Bar
+	log io.Writer
+}
+
+func newFitBar(log io.Writer, name string) *fitBar {
+	b := &fitBar{log: log}
+	if isTerminal(log) {
+		b.p = mpb.New(mpb.WithOutput(log), mpb.WithWidth(40))
+	} else {
+		fmt.Fprintf(log, "deepconf: %s…\n", name)
+	}
+	if b.p != nil {
+		b.bar = b.p.AddBar(0,
+			mpb.PrependDecorators(decor.Name(name+" "), decor.CountersNoUnit("%d/%d fits")),
+			mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO)))
+	}
+	return b
+}
+
+func (b *fitBar) set(done, total int) {
+	if b.bar == nil {
+		return
+	}
+	b.bar.SetTotal(int64(total), false)
+	b.bar.SetCurrent(int64(done))
+}
+
+func (b *fitBar) close() {
+	if b.p == nil {
+		return
+	}
+	b.bar.SetTotal(-1, true)
+	b.p.Wait()
+}
