@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/deepconf/deepconf/stats"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -165,11 +166,11 @@ func newViolin(values []float64, x, halfWidth float64, c color.RGBA) (violin, er
 	s := slices.Clone(values)
 	slices.Sort(s)
 	v.Min, v.Max = s[0], s[len(s)-1]
-	v.Q1, v.Med, v.Q3 = quantile7(s, 0.25), quantile7(s, 0.5), quantile7(s, 0.75)
+	v.Q1, v.Med, v.Q3 = stats.Quantile(s, 0.25), stats.Quantile(s, 0.5), stats.Quantile(s, 0.75)
 	if len(s) < 2 || v.Min == v.Max {
 		return v, nil
 	}
-	h, err := SilvermanBandwidth(s)
+	h, err := stats.SilvermanBandwidth(s)
 	if err != nil {
 		return v, err
 	}
@@ -177,7 +178,7 @@ func newViolin(values []float64, x, halfWidth float64, c color.RGBA) (violin, er
 	for i := range v.Ys {
 		v.Ys[i] = v.Min + (v.Max-v.Min)*float64(i)/float64(violinPoints-1)
 	}
-	v.Dens, err = GaussianKDE(s, h, v.Ys)
+	v.Dens, err = stats.GaussianKDE(s, h, v.Ys)
 	if err != nil {
 		return v, err
 	}
