@@ -413,3 +413,17 @@ func TestLabels(t *testing.T) {
 		}
 	}
 }
+
+func TestGoldLabels(t *testing.T) {
+	labels, err := GoldLabels(context.Background(), "synthetic", Options{SyntheticSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"synthetic_unsafe_0": "harmful", "synthetic_unsafe_1": "harmful", "synthetic_safe_0": "benign", "synthetic_safe_1": "benign"}
+	if !reflect.DeepEqual(labels, want) {
+		t.Errorf("GoldLabels = %v, want %v", labels, want)
+	}
+	if _, err := GoldLabels(context.Background(), "nope", Options{}); err == nil || !strings.Contains(err.Error(), "gold labels: unknown benchmark") {
+		t.Errorf("unknown benchmark: %v", err)
+	}
+}

@@ -45,9 +45,8 @@
 //
 // # Tables
 //
-// Table.WriteMarkdown writes a GitHub-flavoured Markdown table with every
-// Markdown special character escaped (EscapeMarkdown); Table.WriteLaTeX a
-// booktabs table with LaTeX's special characters and the common symbols
-// escaped (EscapeLaTeX). Columns whose cells all look numeric are
-// right-aligned in every format.
+// A run's tables are package table's Tables; Report.WriteMarkdown and
+// Report.WriteLaTeX write all of them with table.WriteMarkdown and
+// table.WriteLaTeX, and the HTML right-aligns the columns table.Numeric
+// finds numeric.
 package report

@@ -116,7 +116,7 @@ func TestSweepReproducesRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
-	for _, s := range []string{"WARNING: the model is a generated random-weight test model", "10/10", "0.0%", "Unswept values are the run's own configuration"} {
+	for _, s := range []string{"WARNING: the model is a generated random-weight test model", "10/10", "0.000", "Unswept values are the run's own configuration"} {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("sweep output lacks %q:\n%s", s, stdout)
 		}
