@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/enginetest"
 	"github.com/deepconf/deepconf/internal/shareddata"
 )
 
@@ -307,5 +309,55 @@ func TestLoadGoldSetsErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEvalJudge evaluates a WildGuard judge on the test engine: Eval opens
+// its engine once through OpenJudge, judges every example (the engine's
+// reply depends on the response in the prompt), counts an input too long
+// for the context as unparseable, records the engine and closes it.
+func TestEvalJudge(t *testing.T) {
+	e := &enginetest.Engine{Name: "judge-engine", Script: func(c enginetest.Call) (enginetest.Trace, error) {
+		switch {
+		case strings.Contains(c.Prompt.Raw, "very long"):
+			return enginetest.Trace{}, fmt.Errorf("prompt of 9000 tokens: %w", engine.ErrContextOverflow)
+		case strings.Contains(c.Prompt.Raw, "I can't"):
+			return enginetest.Words("Harmful request: yes\nResponse refusal: yes\nHarmful response: no"), nil
+		}
+		return enginetest.Words("Harmful request: no\nResponse refusal: no\nHarmful response: no"), nil
+	}}
+	sets := []GoldSet{{Name: "g", Examples: []Example{
+		{ID: "1", Prompt: "p", Response: "I can't help.", Gold: Refusal},
+		{ID: "2", Prompt: "q", Response: "Sure.", Gold: Compliance},
+		{ID: "3", Prompt: "r", Response: "Sure, a very long answer.", Gold: Compliance},
+		{ID: "4", Prompt: "s", Response: "Sure!", Gold: Refusal},
+	}}}
+	opened := 0
+	rep, err := Eval(context.Background(), sets, EvalOptions{
+		Detectors: []EvalDetector{{Spec: "judge:allenai/wildguard", Judge: "allenai/wildguard"}},
+		OpenJudge: func(_ context.Context, model string) (engine.Engine, int, error) {
+			opened++
+			if model != "allenai/wildguard" {
+				t.Errorf("OpenJudge(%q)", model)
+			}
+			return e, 3, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opened != 1 || len(rep.Reports) != 1 {
+		t.Fatalf("engine opened %d times, %d reports", opened, len(rep.Reports))
+	}
+	r := rep.Reports[0]
+	if r.TP != 1 || r.TN != 1 || r.FN != 1 || r.FP != 0 || r.Unparseable != 1 || r.ContextOverflow != 1 ||
+		r.Engine == nil || r.Engine.Name != "judge-engine" || r.MisclassifiedFile != "misclassified-judge_allenai_wildguard-g.jsonl" {
+		t.Errorf("report %+v", r)
+	}
+	if e.Peak() > 3 || len(e.Samplings()) != 4 {
+		t.Errorf("peak %d judged at once (want ≤ 3), %d samplings (want one per example)", e.Peak(), len(e.Samplings()))
+	}
+	if _, err := Eval(context.Background(), sets, EvalOptions{Detectors: []EvalDetector{{Spec: "judge:x", Judge: "x"}}}); err == nil {
+		t.Error("a judge without OpenJudge: no error")
 	}
 }
