@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/deepconf/deepconf/internal/shareddata"
 )
 
 // Expected prompts computed by hand from SEED_SYSTEM.md §5:
@@ -357,7 +359,7 @@ func TestLoadFetch(t *testing.T) {
 }
 
 func TestLocate(t *testing.T) {
-	data := sharedData(t)
+	data := shareddata.Dir(t)
 	b, _ := Lookup("xstest-completions")
 	paths, err := b.Locate(data)
 	if err != nil || len(paths) != 5 || filepath.Base(paths[4]) != "xstest_v2_completions_mistralinstruct.csv" {
