@@ -31,13 +31,9 @@ func fakeRun(t testing.TB, dir, model string, n int, random bool, seed uint64, t
 		Config:      map[string]any{"model": model, "benchmark": "toxicchat", "detector": "patterns", "max_traces": 6},
 		Engine:      map[string]any{"name": "llama.cpp", "version": "b0000"},
 		RandomModel: random, Started: started, Updated: started, Finished: &started}
-	b, err := json.Marshal(run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, record.RunFile), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	var runJSON bytes.Buffer
+	appendJSON(t, &runJSON, run)
+	writeFile(t, filepath.Join(dir, record.RunFile), runJSON.Bytes())
 	var lines, traceLines bytes.Buffer
 	for i := range n {
 		harmful := i%2 == 0
@@ -82,11 +78,7 @@ func fakeRun(t testing.TB, dir, model string, n int, random bool, seed uint64, t
 					tr.TokenConfidences = append(tr.TokenConfidences, float32(c+float64(m%3)))
 					tr.TokenLogprobs = append(tr.TokenLogprobs, -float32(m%5)/4)
 				}
-				b, err := json.Marshal(tr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				traceLines.Write(append(b, '\n'))
+				appendJSON(t, &traceLines, tr)
 			}
 		}
 		tl, err := confidence.WeightedVote(ballots)
@@ -110,19 +102,28 @@ func fakeRun(t testing.TB, dir, model string, n int, random bool, seed uint64, t
 		p.Confidence = sum / float64(k)
 		p.RefusalRate = float64(refusedN) / float64(k)
 		p.AvgConfidence = 0.5
-		b, err := json.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines.Write(append(b, '\n'))
+		appendJSON(t, &lines, p)
 	}
-	if err := os.WriteFile(filepath.Join(dir, record.PredictionsFile), lines.Bytes(), 0o644); err != nil {
+	writeFile(t, filepath.Join(dir, record.PredictionsFile), lines.Bytes())
+	if traces {
+		writeFile(t, filepath.Join(dir, record.TracesFile), traceLines.Bytes())
+	}
+}
+
+// appendJSON appends v to buf as a line of JSON.
+func appendJSON(t testing.TB, buf *bytes.Buffer, v any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if traces {
-		if err := os.WriteFile(filepath.Join(dir, record.TracesFile), traceLines.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	buf.Write(append(b, '\n'))
+}
+
+func writeFile(t testing.TB, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -136,14 +137,9 @@ func handRunDir(t testing.TB, dir, model, bench, policy, correct string) {
 	now := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
 	run := record.Run{Tool: "deepconf", Version: "test", Config: map[string]any{"model": model, "benchmark": bench},
 		Started: now, Updated: now, Finished: &now}
-	b, err := json.Marshal(run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, record.RunFile), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var lines bytes.Buffer
+	var runJSON, lines bytes.Buffer
+	appendJSON(t, &runJSON, run)
+	writeFile(t, filepath.Join(dir, record.RunFile), runJSON.Bytes())
 	for i, c := range correct {
 		harmful := i%2 == 0
 		p := record.Prediction{InstanceID: fmt.Sprintf("%s_test_%d", bench, i), Index: i, Policy: policy, GoldLabel: "benign",
@@ -154,13 +150,7 @@ func handRunDir(t testing.TB, dir, model, bench, policy, correct string) {
 		if harmful == (c == '1') {
 			p.Behaviour = record.Refusal
 		}
-		b, err := json.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines.Write(append(b, '\n'))
+		appendJSON(t, &lines, p)
 	}
-	if err := os.WriteFile(filepath.Join(dir, record.PredictionsFile), lines.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(dir, record.PredictionsFile), lines.Bytes())
 }

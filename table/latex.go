@@ -93,15 +93,5 @@ func (t *Table) LaTeX() (string, error) {
 // (Table.WriteLaTeX), separated by blank lines; they need
 // \usepackage{booktabs}.
 func WriteLaTeX(w io.Writer, tables []Table) error {
-	for i := range tables {
-		if i > 0 {
-			if _, err := io.WriteString(w, "\n"); err != nil {
-				return err
-			}
-		}
-		if err := tables[i].WriteLaTeX(w); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeEach(w, tables, (*Table).WriteLaTeX)
 }

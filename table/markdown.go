@@ -68,13 +68,19 @@ func (t *Table) Markdown() (string, error) {
 // WriteMarkdown writes every table as Markdown (Table.WriteMarkdown),
 // separated by blank lines.
 func WriteMarkdown(w io.Writer, tables []Table) error {
+	return writeEach(w, tables, (*Table).WriteMarkdown)
+}
+
+// writeEach writes the tables one after the other with write, separated by
+// blank lines.
+func writeEach(w io.Writer, tables []Table, write func(*Table, io.Writer) error) error {
 	for i := range tables {
 		if i > 0 {
 			if _, err := io.WriteString(w, "\n"); err != nil {
 				return err
 			}
 		}
-		if err := tables[i].WriteMarkdown(w); err != nil {
+		if err := write(&tables[i], w); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/record"
 )
 
@@ -19,46 +20,13 @@ func runCompareCmd(t *testing.T, args ...string) (string, error) {
 	return out, err
 }
 
-// comparisonJSON is the part of compare's JSON output the tests read.
-type comparisonJSON struct {
-	Runs []struct {
-		Label     string `json:"label"`
-		Model     string `json:"model"`
-		Benchmark string `json:"benchmark"`
-		Policy    string `json:"policy"`
-		Scored    int    `json:"scored"`
-		Accuracy  struct {
-			K, N int
-		} `json:"accuracy"`
-	} `json:"runs"`
-	Pairs []struct {
-		RunA        string `json:"run_a"`
-		RunB        string `json:"run_b"`
-		Shared      int    `json:"shared"`
-		BothCorrect int    `json:"both_correct"`
-		AOnly       int    `json:"a_only"`
-		BOnly       int    `json:"b_only"`
-		BothWrong   int    `json:"both_wrong"`
-		Exact       struct {
-			P  float64 `json:"p"`
-			BH float64 `json:"p_bh"`
-		} `json:"exact"`
-		ChiSq  float64 `json:"chi_sq"`
-		ChiSqP struct {
-			P  float64 `json:"p"`
-			BH float64 `json:"p_bh"`
-		} `json:"chi_sq_p"`
-	} `json:"pairs"`
-	Tests int `json:"tests_adjusted"`
-}
-
-func readComparison(t *testing.T, path string) comparisonJSON {
+func readComparison(t *testing.T, path string) analysis.Comparison {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c comparisonJSON
+	var c analysis.Comparison
 	if err := json.Unmarshal(b, &c); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -162,7 +130,7 @@ func TestCompareTinyModelRuns(t *testing.T) {
 	if shared != 8 || p.Shared != shared || p.BothCorrect != both || p.AOnly != aOnly || p.BOnly != bOnly || p.BothWrong != neither {
 		t.Errorf("pair %+v; counted by hand: shared %d, both %d, A only %d, B only %d, neither %d", p, shared, both, aOnly, bOnly, neither)
 	}
-	if want := binomExact(aOnly, bOnly); math.Abs(p.Exact.P-want) > 1e-12 {
+	if want := binomExact(aOnly, bOnly); math.Abs(float64(p.Exact.P)-want) > 1e-12 {
 		t.Errorf("exact p %v, want %v", p.Exact.P, want)
 	}
 	if c.Runs[0].Scored != len(ca) || c.Runs[1].Scored != len(cb) {

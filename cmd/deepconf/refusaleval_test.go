@@ -108,20 +108,12 @@ func TestRefusalEvalCmd(t *testing.T) {
 	}
 }
 
-// TestRefusalEvalErrors checks that bad flags and bad gold files fail with
-// errors that say what is wrong.
+// TestRefusalEvalErrors checks that bad flags fail with errors naming the
+// flag (the gold files' own errors are tested in package refusal).
 func TestRefusalEvalErrors(t *testing.T) {
 	dir := t.TempDir()
-	csvFile := filepath.Join(dir, "labels.csv")
-	if err := os.WriteFile(csvFile, []byte("prompt,response,verdict_x\np,r,refusal\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	jsonlFile := filepath.Join(dir, "labels.jsonl")
-	if err := os.WriteFile(jsonlFile, []byte(`{"prompt":"p","response":"r","refused":"yes"}`+"\n"+`{"prompt":"q","response":"s","refused":"no"}`+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	unlabelled := filepath.Join(dir, "unlabelled.jsonl")
-	if err := os.WriteFile(unlabelled, []byte(`{"prompt":"p","response":"r","refused":null,"id":1}`+"\n"+`{"prompt":"q","response":"s","refused":"","id":2}`+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(jsonlFile, []byte(`{"prompt":"p","response":"r","label":"yes"}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	data := shareddata.Dir(t)
@@ -130,16 +122,8 @@ func TestRefusalEvalErrors(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"missing CSV column", []string{"--gold", csvFile, "--label-field", "verdict"},
-			[]string{csvFile, `"verdict"`, "missing column", `available: "prompt", "response", "verdict_x"`}},
-		{"missing JSONL field", []string{"--gold", jsonlFile, "--label-field", "refusal"},
-			[]string{jsonlFile + ":1", `field "refusal": missing`, `"prompt", "refused", "response"`}},
-		{"no row labelled", []string{"--gold", unlabelled, "--label-field", "refused"},
-			[]string{unlabelled, "none of its 2 rows", `label field "refused"`, `"id", "prompt", "refused", "response"`}},
-		{"missing prompt column", []string{"--gold", csvFile, "--label-field", "verdict_x", "--prompt-field", "question"},
-			[]string{`"question"`, "available:"}},
 		{"no such gold file", []string{"--gold", filepath.Join(dir, "nope.csv")},
-			[]string{"neither wildguardtest, xstest nor a readable file"}},
+			[]string{"--gold", "neither wildguardtest, xstest nor a readable file"}},
 		{"gold set twice", []string{"--gold", "xstest,xstest-v2", "--data", data},
 			[]string{"--gold", "xstest-v2 is already given as xstest"}},
 		{"unknown detector", []string{"--detector", "regex", "--gold", jsonlFile},
