@@ -1,7 +1,6 @@
 package refusal
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -37,18 +36,9 @@ func readMisclassifiedFile(t *testing.T, path string) []Misclassification {
 		t.Fatal(err)
 	}
 	defer fh.Close()
-	var out []Misclassification
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var m Misclassification
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("%s:%d: %v", path, len(out)+1, err)
-		}
-		out = append(out, m)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+	out, err := ReadMisclassified(fh)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -45,18 +44,9 @@ func readMisclassified(t *testing.T, path string) []refusal.Misclassification {
 		t.Fatal(err)
 	}
 	defer fh.Close()
-	var out []refusal.Misclassification
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var m refusal.Misclassification
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("%s:%d: %v", path, len(out)+1, err)
-		}
-		out = append(out, m)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+	out, err := refusal.ReadMisclassified(fh)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 	return out
 }
