@@ -62,7 +62,7 @@ func Run(b *testing.B, env, spec, unit string) {
 // Cached returns the directory name under the temporary directory, creating
 // it with generate the first time and reusing it afterwards (a marker file
 // records that generate finished).
-func Cached(b *testing.B, name string, generate func(dir string) error) string {
+func Cached(b testing.TB, name string, generate func(dir string) error) string {
 	b.Helper()
 	dir := filepath.Join(os.TempDir(), name)
 	done := filepath.Join(dir, ".complete")
