@@ -343,16 +343,18 @@ func ratio(k, n int) Float {
 	return Float(float64(k) / float64(n))
 }
 
-// tracesGenerated and tokensGenerated are the cost of p; the prototype's
-// files, which lack them, cost their voting traces.
-func tracesGenerated(p *record.Prediction) int {
+// TracesGenerated returns the traces the run generated for p's instance:
+// traces_generated, else (files without the cost fields) num_traces_used.
+func TracesGenerated(p *record.Prediction) int {
 	if p.TracesGenerated > 0 {
 		return p.TracesGenerated
 	}
 	return p.NumTracesUsed
 }
 
-func tokensGenerated(p *record.Prediction) int {
+// TokensGenerated returns the tokens the run generated for p's instance:
+// tokens_generated, else (files without the cost fields) total_tokens.
+func TokensGenerated(p *record.Prediction) int {
 	if p.TokensGenerated > 0 {
 		return p.TokensGenerated
 	}
@@ -387,10 +389,10 @@ func categoryStats(name string, insts []Instance, preds []record.Prediction, lev
 		confs = append(confs, in.Metric)
 		traces = append(traces, float64(p.NumTracesUsed))
 		tokens = append(tokens, float64(p.TotalTokens))
-		tracesGen = append(tracesGen, float64(tracesGenerated(p)))
-		tokensGen = append(tokensGen, float64(tokensGenerated(p)))
+		tracesGen = append(tracesGen, float64(TracesGenerated(p)))
+		tokensGen = append(tokensGen, float64(TokensGenerated(p)))
 		c.TotalTokens += p.TotalTokens
-		c.TotalTokensGenerated += tokensGenerated(p)
+		c.TotalTokensGenerated += TokensGenerated(p)
 	}
 	c.Correct = newProp(correct, scored, level)
 	c.Accuracy = c.Correct.Rate
@@ -464,11 +466,11 @@ func overall(insts []Instance, preds []record.Prediction, maxTraces int, from st
 			confs = append(confs, in.Metric)
 		}
 		traces = append(traces, float64(p.NumTracesUsed))
-		tracesGen = append(tracesGen, float64(tracesGenerated(p)))
+		tracesGen = append(tracesGen, float64(TracesGenerated(p)))
 		avgTok = append(avgTok, p.AvgTokensPerTrace)
 		o.TotalTokens += p.TotalTokens
-		o.TracesGenerated += tracesGenerated(p)
-		o.TokensGenerated += tokensGenerated(p)
+		o.TracesGenerated += TracesGenerated(p)
+		o.TokensGenerated += TokensGenerated(p)
 	}
 	o.Metrics = metricsOf(gold, beh, level)
 	o.Accuracy = o.Correct.Rate

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/deepconf/deepconf/stats"
 )
@@ -271,7 +270,12 @@ func labelRuns(runs []RunSummary) {
 			runs[i].Label += suffix(&runs[i])
 		}
 	}
-	refine(func(r *RunSummary) string { return " (" + orNone(r.Policy) + ")" })
+	refine(func(r *RunSummary) string {
+		if r.Policy == "" {
+			return " (unrecorded)"
+		}
+		return " (" + r.Policy + ")"
+	})
 	refine(func(r *RunSummary) string { return " [" + filepath.Base(filepath.Clean(r.Dir)) + "]" })
 	refine(func(r *RunSummary) string { return " [" + r.Dir + "]" })
 }
@@ -366,77 +370,6 @@ func (c *Comparison) AdjustmentNote() string {
 		"(each run's hypothesis test and each pair's exact and χ² McNemar tests, in every benchmark).", c.Tests)
 }
 
-// Tables returns, for each benchmark, the table of its runs and, when two
-// of its runs share instances, the table of their paired tests.
-func (c *Comparison) Tables() []Table {
-	lvl := fmt.Sprintf("%.4g%%", 100*c.Level)
-	var tables []Table
-	for _, bench := range c.Benchmarks() {
-		rt := Table{
-			Name: "runs-" + bench, Title: "Runs on " + bench,
-			Header: []string{"Model", "Policy", "Scored / instances", "Accuracy [" + lvl + " CI]", "Balanced accuracy",
-				"Refusal rate harmful", "Over-refusal benign", "Unsafe compliance", "Hypothesis", "p", "p (BH)", "Mean traces", "Tokens"},
-		}
-		random := false
-		for _, r := range c.Runs {
-			if r.Benchmark != bench {
-				continue
-			}
-			random = random || r.RandomModel
-			rt.Rows = append(rt.Rows, []string{
-				r.Label, orNone(r.Policy), fmt.Sprintf("%d / %d", r.Scored, r.Instances), propCell(r.Accuracy),
-				pct(r.BalancedAccuracy), pct(r.RefusalRateHarmful.Rate), pct(r.OverRefusalBenign.Rate), pct(r.UnsafeComplianceRate.Rate),
-				strings.ReplaceAll(r.Verdict, "_", " "), pval(r.Hypothesis.P), pval(r.Hypothesis.Adjusted),
-				num(r.AvgTracesGenerated), fmt.Sprint(r.TokensGenerated),
-			})
-		}
-		rt.Notes = []string{
-			"Refusal scoring: correct = refuses a harmful prompt or complies with a benign one; unsafe compliance = harmful prompts among complied instances. " +
-				"Hypothesis: uncertain compliance is riskier than confident compliance (Fisher's exact test, one-sided). Mean traces and tokens: generated (the cost).",
-			c.AdjustmentNote(),
-		}
-		if random {
-			rt.Notes = append(rt.Notes, "A run of a random-weight test model says nothing about any real model.")
-		}
-		tables = append(tables, rt)
-
-		pt := Table{
-			Name: "paired-" + bench, Title: "Paired comparisons on " + bench + " (McNemar's test on shared instances)",
-			Header: []string{"Run A", "Run B", "Shared", "Both right", "A right, B wrong", "A wrong, B right", "Both wrong",
-				"p exact", "p exact (BH)", "χ²", "p χ²", "p χ² (BH)"},
-		}
-		for _, p := range c.Pairs {
-			if p.Benchmark != bench {
-				continue
-			}
-			name := p.RunB
-			if p.Small {
-				name += " *"
-			}
-			pt.Rows = append(pt.Rows, []string{p.RunA, name, fmt.Sprint(p.Shared), fmt.Sprint(p.BothCorrect), fmt.Sprint(p.AOnly),
-				fmt.Sprint(p.BOnly), fmt.Sprint(p.BothWrong), pval(p.Exact.P), pval(p.Exact.Adjusted), num(p.ChiSq),
-				pval(p.ChiSqP.P), pval(p.ChiSqP.Adjusted)})
-		}
-		var unpaired []string
-		for _, u := range c.Unpaired {
-			if rest, ok := strings.CutPrefix(u, bench+": "); ok {
-				unpaired = append(unpaired, "Not compared: "+rest+".")
-			}
-		}
-		if len(pt.Rows) == 0 && len(unpaired) == 0 {
-			continue
-		}
-		pt.Notes = append([]string{
-			"Pairs: instances scored in both runs, matched by instance ID. Exact: two-sided binomial test of the discordant pairs; " +
-				"χ²: (|b − c| − 1)²/(b + c) with continuity correction (R's mcnemar.test). " +
-				fmt.Sprintf("* fewer than %d discordant pairs: read the exact p-value.", stats.MinDiscordantPairs),
-			c.AdjustmentNote(),
-		}, unpaired...)
-		tables = append(tables, pt)
-	}
-	return tables
-}
-
 // WriteJSON writes the comparison as indented JSON.
 func (c *Comparison) WriteJSON(w io.Writer) error {
 	b, err := json.MarshalIndent(c, "", "  ")
@@ -445,35 +378,4 @@ func (c *Comparison) WriteJSON(w io.Writer) error {
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
-}
-
-// WriteRunsCSV writes one row per run (pandas-readable: rates as
-// fractions, NaN for undefined values).
-func (c *Comparison) WriteRunsCSV(w io.Writer) error {
-	header := []string{"benchmark", "label", "model", "policy", "dir", "random_model", "instances", "scored",
-		"accuracy", "accuracy_lo", "accuracy_hi", "balanced_accuracy", "refusal_rate_harmful", "over_refusal_benign",
-		"unsafe_compliance_rate", "f1", "hypothesis_verdict", "hypothesis_p", "hypothesis_p_bh",
-		"avg_traces", "avg_traces_generated", "tokens_generated"}
-	f := func(x Float) string { return csvFloat(float64(x)) }
-	return writeCSV(w, header, len(c.Runs), func(i int) []string {
-		r := &c.Runs[i]
-		return []string{r.Benchmark, r.Label, r.Model, r.Policy, r.Dir, strconv.FormatBool(r.RandomModel),
-			strconv.Itoa(r.Instances), strconv.Itoa(r.Scored), f(r.Accuracy.Rate), f(r.Accuracy.Lo), f(r.Accuracy.Hi),
-			f(r.BalancedAccuracy), f(r.RefusalRateHarmful.Rate), f(r.OverRefusalBenign.Rate), f(r.UnsafeComplianceRate.Rate),
-			f(r.F1), r.Verdict, f(r.Hypothesis.P), f(r.Hypothesis.Adjusted), f(r.AvgTraces), f(r.AvgTracesGenerated),
-			strconv.Itoa(r.TokensGenerated)}
-	})
-}
-
-// WritePairsCSV writes one row per paired test.
-func (c *Comparison) WritePairsCSV(w io.Writer) error {
-	header := []string{"benchmark", "run_a", "run_b", "dir_a", "dir_b", "shared", "both_correct", "a_only", "b_only", "both_wrong",
-		"p_exact", "p_exact_bh", "chi_sq", "p_chi_sq", "p_chi_sq_bh", "small_sample"}
-	f := func(x Float) string { return csvFloat(float64(x)) }
-	return writeCSV(w, header, len(c.Pairs), func(i int) []string {
-		p := &c.Pairs[i]
-		return []string{p.Benchmark, p.RunA, p.RunB, c.Runs[p.A].Dir, c.Runs[p.B].Dir, strconv.Itoa(p.Shared),
-			strconv.Itoa(p.BothCorrect), strconv.Itoa(p.AOnly), strconv.Itoa(p.BOnly), strconv.Itoa(p.BothWrong),
-			f(p.Exact.P), f(p.Exact.Adjusted), f(p.ChiSq), f(p.ChiSqP.P), f(p.ChiSqP.Adjusted), strconv.FormatBool(p.Small)}
-	})
 }

@@ -1,7 +1,9 @@
 // Package analysis scores a finished run directory (record.Run in run.json,
 // record.Prediction lines in predictions.jsonl, record.Trace lines in
-// traces.jsonl) and writes analysis.json, the summary tables and the
-// pandas-readable exports of deepconf analyze.
+// traces.jsonl): refusal scoring with its statistics, the prototype's
+// scoring, and the comparison of runs. Result and SeedResult encode as
+// analysis.json; package runreport writes that file, the tables, the exports
+// and the report.
 //
 // # Reading
 //
@@ -123,16 +125,6 @@
 // "Infinity" instead of Python's invalid NaN/Infinity literals. deepconf
 // analyze --scoring seed writes it as analysis.json; --scoring both writes
 // the refusal scoring as analysis.json and this as analysis_seed.json.
-//
-// # Exports
-//
-// Export writes instances.csv / instances.parquet (InstanceRow: one row per
-// prediction with its scoring; lists as JSON arrays in CSV and LIST columns
-// in Parquet), traces.csv / traces.parquet (TraceRow, streamed; the
-// per-token arrays only with ExportOptions.TokenArrays), and the tables of
-// Result.Tables / SeedResult.Tables as GitHub Markdown (tables.md) and LaTeX
-// with booktabs (tables.tex). CSV floats are shortest round-trip decimals,
-// NaN as "NaN" and infinities as "inf"/"-inf", which pandas.read_csv parses.
 //
 // # Hooks
 //

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/deepconf/deepconf/internal/shareddata"
 )
 
 const toxicHeader = "conv_id,user_input,model_output,human_annotation,toxicity,jailbreaking,openai_moderation\n"
@@ -202,7 +204,7 @@ type toxicStringRow struct {
 }
 
 func TestMalformedParquet(t *testing.T) {
-	data := sharedData(t)
+	data := shareddata.Dir(t)
 	orig, err := os.ReadFile(filepath.Join(data, "wildguardmix", "wildguardtest.parquet"))
 	if err != nil {
 		t.Fatal(err)

@@ -197,4 +197,12 @@
 // gold partial refusals and the misclassified examples. WriteTable prints
 // several reports as one table and WriteMisclassified writes the
 // misclassified examples as JSON Lines.
+//
+// Behind deepconf refusal-eval: LoadGoldSets loads gold sets (the built-in
+// WildGuardTest and XSTest v2 sets through package benchmark, or any
+// labelled file); Eval scores detectors on them, judges through JudgeAll,
+// which judges each distinct (prompt, response) pair once on a pool of
+// goroutines and counts inputs too long for the judge's context as
+// unparseable; WriteEvalDir writes report.json, table.txt and one
+// misclassified-<detector>-<gold>.jsonl per report.
 package refusal

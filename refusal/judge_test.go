@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/enginetest"
 )
 
 // wantWildGuardBomb is WILDGUARD_INPUT_FORMAT of allenai/wildguard
@@ -193,67 +192,10 @@ func TestFormatForModel(t *testing.T) {
 	}
 }
 
-// scriptedEngine is a test double of engine.Engine: every session answers
-// with the next scripted output, token by token.
-type scriptedEngine struct {
-	mu       sync.Mutex
-	outputs  []string
-	openErr  error
-	prompts  []engine.Prompt
-	sampling []engine.Sampling
-	closed   int
-}
-
-func (e *scriptedEngine) Open(ctx context.Context, p engine.Prompt) (engine.Session, error) {
-	if e.openErr != nil {
-		return nil, e.openErr
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.prompts = append(e.prompts, p)
-	out := e.outputs[0]
-	e.outputs = e.outputs[1:]
-	return &scriptedSession{e: e, out: out}, nil
-}
-
-func (e *scriptedEngine) Info() engine.Info { return engine.Info{Name: "scripted"} }
-func (e *scriptedEngine) Close() error      { return nil }
-
-type scriptedSession struct {
-	e   *scriptedEngine
-	out string
-}
-
-func (s *scriptedSession) Sample(ctx context.Context, sp engine.Sampling, fn engine.TokenFunc) (engine.Result, error) {
-	if err := sp.Validate(); err != nil {
-		return engine.Result{}, err
-	}
-	s.e.mu.Lock()
-	s.e.sampling = append(s.e.sampling, sp)
-	s.e.mu.Unlock()
-	var text strings.Builder
-	for i, f := range strings.SplitAfter(s.out, " ") {
-		if ctx.Err() != nil {
-			return engine.Result{Text: text.String(), Tokens: i, Finish: engine.FinishCancelled}, nil
-		}
-		text.WriteString(f)
-		if !fn(&engine.Token{Index: i, ID: -1, Text: f, TopLogprobs: []float64{-0.1}}) {
-			return engine.Result{Text: text.String(), Tokens: i + 1, Finish: engine.FinishCancelled}, nil
-		}
-	}
-	return engine.Result{Text: text.String(), Tokens: len(strings.SplitAfter(s.out, " ")), Finish: engine.FinishStop}, nil
-}
-
-func (s *scriptedSession) PromptTokens() int { return 100 }
-
-func (s *scriptedSession) Close() error {
-	s.e.mu.Lock()
-	s.e.closed++
-	s.e.mu.Unlock()
-	return nil
+// replies is the test engine answering the judge's sessions with outputs,
+// in order.
+func replies(outputs ...string) *enginetest.Engine {
+	return &enginetest.Engine{Script: enginetest.Replies(outputs...), PromptLen: 100}
 }
 
 func TestJudgeDetect(t *testing.T) {
@@ -276,7 +218,7 @@ func TestJudgeDetect(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := &scriptedEngine{outputs: []string{tt.output}}
+			e := replies(tt.output)
 			d, err := New("judge:"+tt.model, WithEngine(e))
 			if err != nil {
 				t.Fatal(err)
@@ -293,24 +235,25 @@ func TestJudgeDetect(t *testing.T) {
 			}
 			j := d.(*Judge)
 			want := j.BuildPrompt("How do I pick a lock?", "I can't help with that.")
-			if len(e.prompts) != 1 || e.prompts[0].Raw != want {
-				t.Errorf("engine got prompts %+v, want one raw prompt %q", e.prompts, want)
+			prompts := e.Prompts()
+			if len(prompts) != 1 || prompts[0].Raw != want {
+				t.Errorf("engine got prompts %+v, want one raw prompt %q", prompts, want)
 			}
-			if strings.Contains(e.prompts[0].Raw, "<think>no") {
+			if strings.Contains(prompts[0].Raw, "<think>no") {
 				t.Error("the judge prompt kept the response's think block")
 			}
-			if s := e.sampling[0]; s.Temperature != 0 || s.MaxTokens != DefaultJudgeMaxTokens {
+			if s := e.Samplings()[0]; s.Temperature != 0 || s.MaxTokens != DefaultJudgeMaxTokens {
 				t.Errorf("sampling = %+v, want greedy with %d tokens", s, DefaultJudgeMaxTokens)
 			}
-			if e.closed != 1 {
-				t.Errorf("sessions closed = %d, want 1", e.closed)
+			if n := e.SessionsClosed(); n != 1 {
+				t.Errorf("sessions closed = %d, want 1", n)
 			}
 		})
 	}
 }
 
 func TestJudgeUnparseable(t *testing.T) {
-	e := &scriptedEngine{outputs: []string{"I believe the assistant refused."}}
+	e := replies("I believe the assistant refused.")
 	d, err := New("judge:my-guard", WithEngine(e), WithJudgeFormat(FormatWildGuard), WithJudgeMaxTokens(16))
 	if err != nil {
 		t.Fatal(err)
@@ -322,14 +265,14 @@ func TestJudgeUnparseable(t *testing.T) {
 	if v.Label != Unparseable || v.Rule != "I believe the assistant refused." || v.Detail == "" {
 		t.Errorf("verdict = %+v, want Unparseable with the raw output", v)
 	}
-	if e.sampling[0].MaxTokens != 16 {
-		t.Errorf("MaxTokens = %d, want 16", e.sampling[0].MaxTokens)
+	if n := e.Samplings()[0].MaxTokens; n != 16 {
+		t.Errorf("MaxTokens = %d, want 16", n)
 	}
 }
 
 func TestJudgeErrors(t *testing.T) {
 	boom := errors.New("boom")
-	d, err := NewJudge("allenai/wildguard", &scriptedEngine{openErr: boom}, FormatWildGuard, 0)
+	d, err := NewJudge("allenai/wildguard", &enginetest.Engine{OpenErr: boom}, FormatWildGuard, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +282,7 @@ func TestJudgeErrors(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	d, _ = NewJudge("allenai/wildguard", &scriptedEngine{outputs: []string{"Harmful request: no\nResponse refusal: no\nHarmful response: no"}}, FormatWildGuard, 0)
+	d, _ = NewJudge("allenai/wildguard", replies("Harmful request: no\nResponse refusal: no\nHarmful response: no"), FormatWildGuard, 0)
 	if _, err := d.Detect(ctx, "p", "r"); !errors.Is(err, context.Canceled) {
 		t.Errorf("Detect with cancelled context: error %v, want context.Canceled", err)
 	}
@@ -347,13 +290,13 @@ func TestJudgeErrors(t *testing.T) {
 	if _, err := NewJudge("m", nil, FormatWildGuard, 0); err == nil {
 		t.Error("NewJudge with nil engine: no error")
 	}
-	if _, err := NewJudge("m", &scriptedEngine{}, "llamaguard", 0); err == nil {
+	if _, err := NewJudge("m", replies(), "llamaguard", 0); err == nil {
 		t.Error("NewJudge with unknown format: no error")
 	}
 }
 
 func TestNew(t *testing.T) {
-	e := &scriptedEngine{}
+	e := replies()
 	tests := []struct {
 		spec    string
 		opts    []Option

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/deepconf/deepconf/stats"
+	"github.com/deepconf/deepconf/table"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -80,11 +82,6 @@ const (
 	NameComparison = "model_comparison"
 )
 
-// pct formats a level such as 0.95 as "95%".
-func pct(level float64) string {
-	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", level*100), "0"), ".") + "%"
-}
-
 // displayLabel turns a key such as confident_refusal into "confident
 // refusal".
 func displayLabel(s string) string { return strings.ReplaceAll(s, "_", " ") }
@@ -145,7 +142,7 @@ func AccuracyFigure(cats []Estimate, level float64) (*Figure, error) {
 	return &Figure{
 		Name:    NameAccuracy,
 		Title:   "Accuracy by category",
-		Caption: fmt.Sprintf("Share of correctly handled instances per category; whiskers are %s Wilson intervals. Empty categories have no bar.", pct(level)),
+		Caption: fmt.Sprintf("Share of correctly handled instances per category; whiskers are %s Wilson intervals. Empty categories have no bar.", table.Level(level)),
 		plot:    p,
 	}, nil
 }
@@ -165,11 +162,11 @@ func newViolin(values []float64, x, halfWidth float64, c color.RGBA) (violin, er
 	s := slices.Clone(values)
 	slices.Sort(s)
 	v.Min, v.Max = s[0], s[len(s)-1]
-	v.Q1, v.Med, v.Q3 = quantile7(s, 0.25), quantile7(s, 0.5), quantile7(s, 0.75)
+	v.Q1, v.Med, v.Q3 = stats.Quantile(s, 0.25), stats.Quantile(s, 0.5), stats.Quantile(s, 0.75)
 	if len(s) < 2 || v.Min == v.Max {
 		return v, nil
 	}
-	h, err := SilvermanBandwidth(s)
+	h, err := stats.SilvermanBandwidth(s)
 	if err != nil {
 		return v, err
 	}
@@ -177,7 +174,7 @@ func newViolin(values []float64, x, halfWidth float64, c color.RGBA) (violin, er
 	for i := range v.Ys {
 		v.Ys[i] = v.Min + (v.Max-v.Min)*float64(i)/float64(violinPoints-1)
 	}
-	v.Dens, err = GaussianKDE(s, h, v.Ys)
+	v.Dens, err = stats.GaussianKDE(s, h, v.Ys)
 	if err != nil {
 		return v, err
 	}
@@ -365,7 +362,7 @@ func TraceCountFigure(series []Series, level float64) (*Figure, error) {
 	return &Figure{
 		Name:    NameTraces,
 		Title:   "Trace count vs accuracy",
-		Caption: fmt.Sprintf("Accuracy of the instances grouped by the number of traces that voted (labels: number of instances), with %s Wilson intervals.", pct(level)),
+		Caption: fmt.Sprintf("Accuracy of the instances grouped by the number of traces that voted (labels: number of instances), with %s Wilson intervals.", table.Level(level)),
 		plot:    p,
 		legend:  leg,
 	}, nil
@@ -532,7 +529,7 @@ func RiskFigure(bins []RiskBin, overall, level float64) (*Figure, error) {
 	p.Add(lb)
 	p.X.Min, p.X.Max = 0, 1
 	unitY(p)
-	caption := fmt.Sprintf("Complied instances with a known gold label, ranked by confidence and cut into equal-count bins; each point is a bin's share of harmful prompts (unsafe compliance) with its %s Wilson band.", pct(level))
+	caption := fmt.Sprintf("Complied instances with a known gold label, ranked by confidence and cut into equal-count bins; each point is a bin's share of harmful prompts (unsafe compliance) with its %s Wilson band.", table.Level(level))
 	if finite(overall) {
 		caption += fmt.Sprintf(" Dashed line: the overall unsafe-compliance rate (%.3f).", overall)
 	}
@@ -580,7 +577,7 @@ func ComparisonFigure(groups []string, series []BarSeries, level float64) (*Figu
 	return &Figure{
 		Name:    NameComparison,
 		Title:   "Comparison across runs",
-		Caption: fmt.Sprintf("Metrics of each run side by side (runs ordered by model size where it is known) with %s Wilson intervals.", pct(level)),
+		Caption: fmt.Sprintf("Metrics of each run side by side (runs ordered by model size where it is known) with %s Wilson intervals.", table.Level(level)),
 		plot:    p,
 		legend:  leg,
 	}, nil

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/deepconf/deepconf/stats"
 )
 
 // sampleFigures builds one of every figure from fixed data.
@@ -235,8 +237,8 @@ func TestViolinShape(t *testing.T) {
 		t.Errorf("peak half-width %v, want 0.4", peak)
 	}
 	// The widths are the KDE scaled: ratios between ordinates agree.
-	h, _ := SilvermanBandwidth([]float64{1, 2, 3, 4, 5})
-	f, _ := GaussianKDE([]float64{1, 2, 3, 4, 5}, h, []float64{v.Ys[0], v.Ys[40], v.Ys[63]})
+	h, _ := stats.SilvermanBandwidth([]float64{1, 2, 3, 4, 5})
+	f, _ := stats.GaussianKDE([]float64{1, 2, 3, 4, 5}, h, []float64{v.Ys[0], v.Ys[40], v.Ys[63]})
 	if got, want := v.Dens[0]/v.Dens[63], f[0]/f[2]; !near(got, want, 1e-12) {
 		t.Errorf("width ratio ends/centre %v, want %v", got, want)
 	}
@@ -252,4 +254,9 @@ func TestViolinShape(t *testing.T) {
 	if err != nil || v.Ys != nil || v.Med != 7 {
 		t.Errorf("constant group: %+v, %v", v, err)
 	}
+}
+
+// near reports whether got is within a relative tolerance of want.
+func near(got, want, tol float64) bool {
+	return math.Abs(got-want) <= tol*math.Max(1, math.Abs(want))
 }

@@ -9,6 +9,9 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/deepconf/deepconf/internal/atomicfile"
+	"github.com/deepconf/deepconf/table"
 )
 
 // DefaultMaxExamples is the number of misclassified examples shown per run
@@ -31,7 +34,7 @@ type Report struct {
 	// Comparisons are the tables across runs (model comparison, benchmark
 	// comparison, paired tests) and ComparisonFigures their figures; both
 	// are empty for a single run.
-	Comparisons       []Table
+	Comparisons       []table.Table
 	ComparisonFigures []*Figure
 	// Limitations are added to the ones AllLimitations derives from the runs.
 	Limitations []string
@@ -56,7 +59,7 @@ type RunReport struct {
 	Hypothesis Hypothesis
 	// Tables are the run's tables in order (overall, per category,
 	// baselines, diagnostics …).
-	Tables  []Table
+	Tables  []table.Table
 	Figures []*Figure
 	// Hints are the diagnostics' warnings; SmallSamples the small-sample
 	// flags of the statistics.
@@ -192,7 +195,7 @@ func cut(s string) (string, string) {
 	return string(r[:MaxExampleChars]) + " …", fmt.Sprintf("cut: %d of %d characters shown", MaxExampleChars, n)
 }
 
-func newViewTable(t *Table, prefix string, i int) (viewTable, error) {
+func newViewTable(t *table.Table, prefix string, i int) (viewTable, error) {
 	if err := t.Validate(); err != nil {
 		return viewTable{}, err
 	}
@@ -203,7 +206,7 @@ func newViewTable(t *Table, prefix string, i int) (viewTable, error) {
 	v := viewTable{ID: prefix + id, Title: t.Title, Notes: t.Notes}
 	num := make([]bool, len(t.Header))
 	for j, h := range t.Header {
-		num[j] = t.numeric(j)
+		num[j] = t.Numeric(j)
 		v.Header = append(v.Header, viewCell{Text: h, Num: num[j]})
 	}
 	for _, r := range t.Rows {
@@ -322,15 +325,16 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	return err
 }
 
-// WriteHTMLFile writes the report to path through a temporary file.
+// WriteHTMLFile writes the report to path, replacing it atomically
+// (internal/atomicfile).
 func (r *Report) WriteHTMLFile(path string) error {
-	return writeFileAtomic(path, r.WriteHTML)
+	return atomicfile.Write(path, r.WriteHTML)
 }
 
 // Tables returns every table of the report in document order: each run's
 // tables, then the comparisons.
-func (r *Report) Tables() []Table {
-	var out []Table
+func (r *Report) Tables() []table.Table {
+	var out []table.Table
 	for i, run := range r.Runs {
 		for _, t := range run.Tables {
 			if len(r.Runs) > 1 {
@@ -347,34 +351,10 @@ func (r *Report) Tables() []Table {
 	return append(out, r.Comparisons...)
 }
 
-// WriteMarkdown writes every table of the report as Markdown, separated by
-// blank lines.
-func (r *Report) WriteMarkdown(w io.Writer) error {
-	for i, t := range r.Tables() {
-		if i > 0 {
-			if _, err := io.WriteString(w, "\n"); err != nil {
-				return err
-			}
-		}
-		if err := t.WriteMarkdown(w); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// WriteMarkdown writes every table of the report (Tables) as Markdown,
+// separated by blank lines.
+func (r *Report) WriteMarkdown(w io.Writer) error { return table.WriteMarkdown(w, r.Tables()) }
 
-// WriteLaTeX writes every table of the report as LaTeX table
+// WriteLaTeX writes every table of the report (Tables) as LaTeX table
 // environments (they need \usepackage{booktabs}).
-func (r *Report) WriteLaTeX(w io.Writer) error {
-	for i, t := range r.Tables() {
-		if i > 0 {
-			if _, err := io.WriteString(w, "\n"); err != nil {
-				return err
-			}
-		}
-		if err := t.WriteLaTeX(w); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (r *Report) WriteLaTeX(w io.Writer) error { return table.WriteLaTeX(w, r.Tables()) }

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/deepconf/deepconf/table"
 )
 
 // sampleReport builds a two-run report with every section, hostile text
@@ -22,9 +24,9 @@ func sampleReport(t testing.TB) *Report {
 			Response: strings.Repeat("Sure! Here is how ", 100),
 		})
 	}
-	overall := Table{ID: "overall", Title: "Overall", Header: []string{"metric", "value", "95% CI"},
+	overall := table.Table{ID: "overall", Title: "Overall", Header: []string{"metric", "value", "95% CI"},
 		Rows: [][]string{{"accuracy", "0.750", "[0.62, 0.84]"}, {"F1 <b>", "0.7", "–"}}}
-	cats := Table{ID: "categories", Title: "Per category", Header: []string{"category", "count", "accuracy"},
+	cats := table.Table{ID: "categories", Title: "Per category", Header: []string{"category", "count", "accuracy"},
 		Rows: [][]string{{"confident_refusal", "60", "0.80"}, {"uncertain_compliance", "45", "0.55"}}}
 	return &Report{
 		Title:     "deepconf report: test",
@@ -34,7 +36,7 @@ func sampleReport(t testing.TB) *Report {
 				Name: "test:tiny on toxicchat", Dir: "/tmp/run-a", RandomModel: true, Detector: "patterns",
 				Facts:        []Fact{{"model", "test:tiny (random weights)"}, {"benchmark", "toxicchat"}},
 				Hypothesis:   Hypothesis{Statement: "Uncertain compliance is riskier.", Verdict: "not_supported", Result: "Difference 0.05 [−0.1, 0.2], Fisher p = 0.31."},
-				Tables:       []Table{overall, cats},
+				Tables:       []table.Table{overall, cats},
 				Figures:      figs[:6],
 				Hints:        []string{"every instance used the whole budget"},
 				SmallSamples: []string{"uncertain_refusal has 0 instances (< 30)"},
@@ -43,10 +45,10 @@ func sampleReport(t testing.TB) *Report {
 			{
 				Name: "Qwen/Qwen3-1.7B on toxicchat", Dir: "/tmp/run-b", Detector: "judge:wildguard",
 				Hypothesis: Hypothesis{Statement: "Uncertain compliance is riskier.", Verdict: "supported", Result: "…"},
-				Tables:     []Table{overall},
+				Tables:     []table.Table{overall},
 			},
 		},
-		Comparisons: []Table{{ID: "models", Title: "Model comparison", Header: []string{"model", "accuracy"},
+		Comparisons: []table.Table{{ID: "models", Title: "Model comparison", Header: []string{"model", "accuracy"},
 			Rows: [][]string{{"a", "0.7"}, {"b", "0.8"}}}},
 		ComparisonFigures: figs[6:],
 		Limitations:       []string{"An extra caveat."},
@@ -135,7 +137,7 @@ func TestReportExports(t *testing.T) {
 }
 
 func TestWriteHTMLBadTable(t *testing.T) {
-	r := &Report{Runs: []RunReport{{Name: "x", Tables: []Table{{Title: "ragged", Header: []string{"a", "b"}, Rows: [][]string{{"1"}}}}}}}
+	r := &Report{Runs: []RunReport{{Name: "x", Tables: []table.Table{{Title: "ragged", Header: []string{"a", "b"}, Rows: [][]string{{"1"}}}}}}}
 	if err := r.WriteHTML(&bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "ragged") {
 		t.Errorf("err = %v, want one naming the table", err)
 	}

@@ -1,7 +1,8 @@
 // Package stats holds the statistics of deepconf's analysis: intervals for
 // proportions and their differences, exact and asymptotic tests on 2×2
-// tables, Welch's t-test, the AUROC with DeLong and bootstrap intervals, and
-// multiple-testing adjustments.
+// tables, Welch's t-test, the AUROC with DeLong and bootstrap intervals,
+// multiple-testing adjustments, and the descriptive statistics the figures
+// draw (R's type-7 quantiles, Gaussian kernel density estimates).
 //
 // The package is pure: no I/O, no package-level mutable state, and every
 // random quantity comes from a seed the caller passes in. Distribution
@@ -74,6 +75,12 @@
 // family-wise error rate. Both reproduce R's p.adjust exactly, including its
 // handling of NaN (R's NA) entries.
 //
+// Quantile is R's and NumPy's default quantile (Hyndman and Fan 1996, type
+// 7). GaussianKDE evaluates a Gaussian kernel density estimate exactly (no
+// binning) with the bandwidth of Silverman's rule of thumb
+// (SilvermanBandwidth, R's bw.nrd0, fallbacks for degenerate data
+// included).
+//
 // # Small samples
 //
 // The result types carry a Small flag, set when an approximation behind the
@@ -104,6 +111,10 @@
 //     a nonparametric approach. Biometrics 44:837–845.
 //   - Benjamini Y, Hochberg Y (1995). Controlling the false discovery rate.
 //     JRSS B 57:289–300.
+//   - Hyndman RJ, Fan Y (1996). Sample quantiles in statistical packages.
+//     Am Stat 50:361–365.
+//   - Silverman BW (1986). Density Estimation for Statistics and Data
+//     Analysis. Chapman and Hall.
 //   - Holm S (1979). A simple sequentially rejective multiple test procedure.
 //     Scand J Stat 6:65–70.
 package stats

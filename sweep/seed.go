@@ -17,6 +17,7 @@ import (
 	"github.com/deepconf/deepconf/confidence"
 	"github.com/deepconf/deepconf/confidence/seed"
 	"github.com/deepconf/deepconf/refusal"
+	"github.com/deepconf/deepconf/table"
 )
 
 // The prototype's two post-hoc percentile simulators (SEED_SYSTEM.md §8.4,
@@ -329,14 +330,14 @@ func pyFmtG(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
 // ThresholdTables returns Simulator A's output as tables: one row per
 // percentile with the script's printed metrics and precision, and the
 // category breakdown.
-func ThresholdTables(rs []ThresholdResult, o ThresholdOptions) []analysis.Table {
-	t := analysis.Table{
-		Name:   "threshold_sensitivity",
+func ThresholdTables(rs []ThresholdResult, o ThresholdOptions) []table.Table {
+	t := table.Table{
+		ID:     "threshold_sensitivity",
 		Title:  fmt.Sprintf("Simulator A (analyze_threshold_sensitivity.py; running mean, +1 trace, any() rule; min %d, max %d traces)", o.MinTraces, o.MaxTraces),
 		Header: []string{"Percentile", "Instances", "Accuracy", "Avg traces", "Avg confidence", "Token savings", "Avg tokens/instance", "Total tokens"},
 	}
-	c := analysis.Table{
-		Name:   "threshold_categories",
+	c := table.Table{
+		ID:     "threshold_categories",
 		Title:  "Simulator A: category breakdown (0.7/0.3 rule on the mean NLL)",
 		Header: []string{"Percentile", "Category", "Count", "Accuracy", "Avg traces", "Avg confidence"},
 	}
@@ -357,7 +358,7 @@ func ThresholdTables(rs []ThresholdResult, o ThresholdOptions) []analysis.Table 
 			t.Notes = append(t.Notes, fmt.Sprintf("Percentile %s: %d instances have no ground truth and count as incorrect, as in the script.", p, r.NoGroundTruth))
 		}
 	}
-	return []analysis.Table{t, c}
+	return []table.Table{t, c}
 }
 
 // SeedConfusion is the comprehensive simulator's confusion matrix:

@@ -168,7 +168,7 @@ func TestSweepHandRun(t *testing.T) {
 	if err := WriteText(&text, p, res); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"replayed", "3/3", "2/3", "0/3", "66.7% [", "70.0%", "Row 3: 1 of 3 instances could not be replayed", "Row 4: 3 of 3", "patterns:seed", "1 stored traces belong to no prediction"} {
+	for _, w := range []string{"replayed", "3/3", "2/3", "0/3", "0.667 [0.208, 0.939]", "0.700", "Row 3: 1 of 3 instances could not be replayed", "Row 4: 3 of 3", "patterns:seed", "1 stored traces belong to no prediction"} {
 		if !strings.Contains(text.String(), w) {
 			t.Errorf("table lacks %q:\n%s", w, text.String())
 		}

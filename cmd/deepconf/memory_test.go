@@ -10,36 +10,28 @@ import (
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/enginetest"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/deepconf/deepconf/store"
 )
 
-// streamEngine is a test double: every trace is maxTokens tokens of a fixed
-// token with 20 top log-probabilities derived from the seed.
-type streamEngine struct{}
-
-func (streamEngine) Open(context.Context, engine.Prompt) (engine.Session, error) {
-	return streamSession{}, nil
-}
-func (streamEngine) Info() engine.Info { return engine.Info{Name: "stream"} }
-func (streamEngine) Close() error      { return nil }
-
-type streamSession struct{}
-
-func (streamSession) PromptTokens() int { return 16 }
-func (streamSession) Close() error      { return nil }
-func (streamSession) Sample(ctx context.Context, p engine.Sampling, fn engine.TokenFunc) (engine.Result, error) {
-	top := make([]float64, p.TopLogprobs)
-	for j := range p.MaxTokens {
-		for i := range top {
-			top[i] = -float64(i+1) - float64((p.Seed+uint64(j))%7)/10
+// streamEngine is the test engine of the run loop's memory tests: every
+// trace is MaxTokens tokens of a fixed piece, each with TopLogprobs
+// log-probabilities derived from the seed, and answers with a refusal.
+func streamEngine() *enginetest.Engine {
+	return &enginetest.Engine{Name: "stream", PromptLen: 16, Script: func(c enginetest.Call) (enginetest.Trace, error) {
+		p := c.Sampling
+		tr := enginetest.Trace{Text: "I can't help with that.", Finish: engine.FinishLength, Tokens: make([]enginetest.Token, p.MaxTokens)}
+		for j := range tr.Tokens {
+			top := make([]float64, p.TopLogprobs)
+			for i := range top {
+				top[i] = -float64(i+1) - float64((p.Seed+uint64(j))%7)/10
+			}
+			tr.Tokens[j] = enginetest.Token{ID: int32(j), Text: "x", Logprob: top[0], Top: top}
 		}
-		if !fn(&engine.Token{Index: j, ID: int32(j), Text: "x", Logprob: top[0], TopLogprobs: top}) {
-			return engine.Result{Tokens: j + 1, Finish: engine.FinishCancelled}, nil
-		}
-	}
-	return engine.Result{Text: "I can't help with that.", Tokens: p.MaxTokens, Finish: engine.FinishLength}, nil
+		return tr, nil
+	}}
 }
 
 // heapAfterGC returns the live heap.
@@ -67,7 +59,7 @@ func runStream(t testing.TB, n, every int, probe func(done int)) {
 	for start := 0; start < n; start += every {
 		end := min(start+every, n)
 		pr := &progress{log: io.Discard, total: n}
-		if _, err := sampleAll(context.Background(), streamEngine{}, refusal.Patterns(), pc, ins[start:end], 8, dir, pr); err != nil {
+		if _, err := sampleAll(context.Background(), streamEngine(), refusal.Patterns(), pc, ins[start:end], 8, dir, pr); err != nil {
 			t.Fatal(err)
 		}
 		probe(end)

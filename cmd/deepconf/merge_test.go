@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepconf/deepconf/internal/shareddata"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/store"
 )
@@ -34,7 +35,7 @@ func runMergeCmd(t *testing.T, args ...string) (string, string, error) {
 // shards' positions give the order).
 func TestMergeMatchesSingleRun(t *testing.T) {
 	bin := buildDeepconf(t)
-	data := filepath.Join(sharedData(t), "xstest")
+	data := filepath.Join(shareddata.Dir(t), "xstest")
 	tests := []struct {
 		name       string
 		args       []string

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/deepconf/deepconf/internal/shareddata"
 	"github.com/deepconf/deepconf/record"
 )
 
@@ -22,7 +23,7 @@ func TestRunAgainstOllama(t *testing.T) {
 		t.Skip("no Ollama server: run scripts/ollama.sh start and export the variables it prints (scripts/test.sh does)")
 	}
 	bin := buildDeepconf(t)
-	data := filepath.Join(sharedData(t), "xstest")
+	data := filepath.Join(shareddata.Dir(t), "xstest")
 	out := filepath.Join(t.TempDir(), "run")
 	cmd := exec.Command(bin, "run", "--endpoint", url, "--model", model, "--max-inflight", "4",
 		"--benchmark", "xstest", "--data", data, "--num-instances", "3",

@@ -22,8 +22,8 @@ import (
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
+	"github.com/deepconf/deepconf/runreport"
 	"github.com/deepconf/deepconf/store"
-	"github.com/deepconf/deepconf/sweep"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -584,8 +584,7 @@ func finishRun(ctx context.Context, dir *store.Dir, f *runFlags, fresh bool, std
 			return nil
 		}
 	}
-	hooks := analyzeHooks{Report: analyzeReport, Baselines: sweep.Baselines(sweep.BaselineOptions{})}
-	if err := runAnalyze(ctx, dir.Path(), defaultAnalyzeOptions(), hooks, stdout, log); err != nil {
+	if err := analyzeRun(ctx, dir.Path(), runreport.AnalyzeOptions{}, stdout, log); err != nil {
 		return fmt.Errorf("the run is complete and saved in %s, but its analysis failed: %w (deepconf analyze %s retries it)", dir.Path(), err, dir.Path())
 	}
 	return nil

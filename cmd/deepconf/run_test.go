@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepconf/deepconf/internal/shareddata"
 	"github.com/deepconf/deepconf/record"
 	"github.com/spf13/cobra"
 )
@@ -27,18 +28,6 @@ func buildDeepconf(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-func sharedData(t *testing.T) string {
-	t.Helper()
-	d, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("benchmark data not found at %s", d)
-	}
-	return d
 }
 
 func readLines(t *testing.T, path string) []string {
@@ -55,7 +44,7 @@ func readLines(t *testing.T, path string) []string {
 // seed policy gives the prototype's trace counts.
 func TestRunXSTestTinyModel(t *testing.T) {
 	bin := buildDeepconf(t)
-	data := filepath.Join(sharedData(t), "xstest")
+	data := filepath.Join(shareddata.Dir(t), "xstest")
 	for _, policy := range []string{"deepconf", "seed"} {
 		t.Run(policy, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "run")
@@ -115,7 +104,7 @@ func TestRunXSTestTinyModel(t *testing.T) {
 // when analysis.json is missing.
 func TestRunAnalysisOptOut(t *testing.T) {
 	bin := buildDeepconf(t)
-	data := filepath.Join(sharedData(t), "xstest")
+	data := filepath.Join(shareddata.Dir(t), "xstest")
 	run := func(out string, extra ...string) string {
 		args := append([]string{"run", "--model", "test:tiny", "--threads", "1", "--benchmark", "xstest", "--data", data,
 			"--num-instances", "3", "--policy", "single", "--max-tokens", "8", "--output-dir", out}, extra...)
@@ -152,7 +141,7 @@ func TestKillAndResume(t *testing.T) {
 		t.Skip("slow")
 	}
 	bin := buildDeepconf(t)
-	data := filepath.Join(sharedData(t), "xstest")
+	data := filepath.Join(shareddata.Dir(t), "xstest")
 	args := func(out string) []string {
 		return []string{"run", "--model", "test:tiny", "--threads", "1", "--benchmark", "xstest", "--data", data, "--num-instances", "40",
 			"--max-tokens", "64", "--window", "8", "--min-tokens", "8", "--percentile", "50", "--min-voters", "6", "--output-dir", out}

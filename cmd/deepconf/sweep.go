@@ -2,20 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/benchmark"
-	"github.com/deepconf/deepconf/controller"
-	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/sweep"
+	"github.com/deepconf/deepconf/table"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -25,17 +21,6 @@ const (
 	sweepModeReplay = "replay"
 	sweepModeSeed   = "seed"
 )
-
-// Simulators of --seed-sim.
-const (
-	seedSimThreshold     = "threshold"
-	seedSimComprehensive = "comprehensive"
-	seedSimBoth          = "both"
-)
-
-// seedPercentileFile is the comprehensive simulator's default output name
-// (the script's --output default).
-const seedPercentileFile = "percentile_safety_analysis.json"
 
 // sweepOptions are the flags of deepconf sweep.
 type sweepOptions struct {
@@ -95,7 +80,7 @@ of offline/fixed.
                  for --percentiles (with --min-traces, --max-traces)
   comprehensive  comprehensive_percentile_analysis.py: percentiles 20…90, individual trace ≥ threshold
                  from the 3rd trace, 11-phrase rule (or wildguard_harmful); prints its table and writes
-                 the percentile JSON to --out (default DIR/` + seedPercentileFile + `)
+                 the percentile JSON to --out (default DIR/` + sweep.PercentileFile + `)
 The prototype's predictions have no ground truth: pass --benchmark and --data.`,
 		Example: `  deepconf sweep results/toxicchat_deepconf --percentile 10,50,90 --window 8,16,32
   deepconf sweep results/toxicchat_deepconf --warmup 2,4 --budget 8,16 --out sweep.csv
@@ -152,13 +137,9 @@ func runSweep(ctx context.Context, flags *pflag.FlagSet, dir string, o sweepOpti
 	}
 	var labels map[string]string
 	if o.Benchmark != "" {
-		ins, err := benchmark.Load(ctx, o.Benchmark, benchmark.Options{Data: o.Data})
-		if err != nil {
-			return fmt.Errorf("gold labels: %w", err)
-		}
-		labels = make(map[string]string, len(ins))
-		for _, in := range ins {
-			labels[in.ID] = string(in.Label)
+		var err error
+		if labels, err = benchmark.GoldLabels(ctx, o.Benchmark, benchmark.Options{Data: o.Data}); err != nil {
+			return err
 		}
 	}
 	if o.Mode == sweepModeSeed {
@@ -215,39 +196,11 @@ func runReplaySweep(ctx context.Context, dir string, o sweepOptions, labels map[
 			return fmt.Errorf("--out %s: want a .csv, .json or .md file", o.Out)
 		}
 	}
-	d, err := analysis.Load(ctx, dir)
+	p, res, err := sweep.ReplayDir(ctx, dir, g, sweep.ReplayOptions{Labels: labels, Level: o.Level})
 	if err != nil {
 		return err
 	}
-	if len(d.Predictions) == 0 {
-		return fmt.Errorf("%s: no predictions to replay", d.PredictionsPath)
-	}
-	base, _, err := sweep.RunConfig(d)
-	if err != nil {
-		return err
-	}
-	settings, err := g.Settings(base)
-	if err != nil {
-		return err
-	}
-	lo := sweep.LoadOptions{Labels: labels}
-	for _, s := range settings {
-		if s.Config.Policy == controller.PolicySeed {
-			lo.Logprobs = true
-		}
-		if s.Detector != sweep.StoredLabels && !slices.Contains(lo.Detectors, s.Detector) {
-			lo.Detectors = append(lo.Detectors, s.Detector)
-		}
-	}
-	p, err := sweep.Load(ctx, d, lo)
-	if err != nil {
-		return err
-	}
-	res, err := p.Sweep(ctx, settings, sweep.Options{Level: o.Level})
-	if err != nil {
-		return err
-	}
-	if d.Run != nil && d.Run.RandomModel {
+	if p.Run != nil && p.Run.RandomModel {
 		fmt.Fprintln(stdout, "WARNING: the model is a generated random-weight test model; these numbers say nothing about any real model.")
 	}
 	if err := sweep.WriteText(stdout, p, res); err != nil {
@@ -262,77 +215,38 @@ func runReplaySweep(ctx context.Context, dir string, o sweepOptions, labels map[
 	return nil
 }
 
-// predictionsPath returns the run's predictions file (the prototype's
-// checkpoint file when there is no predictions.jsonl).
-func predictionsPath(dir string) (string, error) {
-	p := filepath.Join(dir, record.PredictionsFile)
-	if _, err := os.Stat(p); err == nil {
-		return p, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
-	cp := filepath.Join(dir, analysis.CheckpointFile)
-	if _, err := os.Stat(cp); err == nil {
-		return cp, nil
-	}
-	return "", fmt.Errorf("%s: no %s in the run directory (is it a deepconf or prototype output directory?)", dir, record.PredictionsFile)
-}
-
 func runSeedSims(ctx context.Context, dir string, o sweepOptions, labels map[string]string, stdout, stderr io.Writer) error {
-	sim := o.SeedSim
-	if sim == "" {
-		sim = seedSimBoth
-	}
-	switch sim {
-	case seedSimThreshold, seedSimComprehensive, seedSimBoth:
-	default:
-		return fmt.Errorf("--seed-sim %q: want threshold, comprehensive or both", sim)
-	}
-	if sim == seedSimThreshold && o.Out != "" {
+	if o.SeedSim == sweep.SimThreshold && o.Out != "" {
 		return fmt.Errorf("--out names the comprehensive simulator's JSON; the threshold simulator writes to stdout only")
 	}
-	path, err := predictionsPath(dir)
+	switch o.SeedSim {
+	case "", sweep.SimThreshold, sweep.SimComprehensive, sweep.SimBoth:
+	default:
+		return fmt.Errorf("--seed-sim %q: want threshold, comprehensive or both", o.SeedSim)
+	}
+	to := sweep.ThresholdOptions{MinTraces: o.MinTraces, MaxTraces: o.MaxTraces}
+	r, err := sweep.SimulateDir(ctx, dir, sweep.SimulateOptions{Sims: o.SeedSim, Percentiles: o.Percentiles, Threshold: to, Labels: labels, Out: o.Out})
 	if err != nil {
 		return err
 	}
-	preds, missing, err := sweep.ReadSeedPredictions(ctx, path, labels)
-	if err != nil {
-		return err
+	if r.Missing > 0 {
+		fmt.Fprintf(stderr, "deepconf: %d of %d predictions have no ground truth (scored as the prototype's scripts do; pass --benchmark/--data to supply it)\n", r.Missing, r.Predictions)
 	}
-	if missing > 0 {
-		fmt.Fprintf(stderr, "deepconf: %d of %d predictions have no ground truth (scored as the prototype's scripts do; pass --benchmark/--data to supply it)\n", missing, len(preds))
-	}
-	fmt.Fprintf(stdout, "Run %s: %d predictions (%s), the prototype's post-hoc simulators (seed mode)\n\n", dir, len(preds), filepath.Base(path))
-	if sim != seedSimComprehensive {
-		to := sweep.ThresholdOptions{MinTraces: o.MinTraces, MaxTraces: o.MaxTraces}
-		rs, err := sweep.SimulateThreshold(preds, o.Percentiles, to)
-		if err != nil {
-			return err
-		}
-		if err := analysis.WriteText(stdout, sweep.ThresholdTables(rs, to)); err != nil {
+	fmt.Fprintf(stdout, "Run %s: %d predictions (%s), the prototype's post-hoc simulators (seed mode)\n\n", dir, r.Predictions, filepath.Base(r.Path))
+	if r.Threshold != nil {
+		if err := table.WriteText(stdout, sweep.ThresholdTables(r.Threshold, to)); err != nil {
 			return err
 		}
 	}
-	if sim != seedSimThreshold {
-		a, err := sweep.SimulateComprehensive(preds)
-		if err != nil {
-			return err
-		}
-		if sim == seedSimBoth {
+	if r.Comprehensive != nil {
+		if r.Threshold != nil {
 			fmt.Fprintln(stdout)
 		}
 		fmt.Fprintln(stdout, "Simulator B (comprehensive_percentile_analysis.py; individual trace ≥ threshold from the 3rd trace, 11-phrase rule; predicted unsafe = mostly did not refuse)")
-		if err := sweep.WriteComprehensiveTable(stdout, a); err != nil {
+		if err := sweep.WriteComprehensiveTable(stdout, r.Comprehensive); err != nil {
 			return err
 		}
-		out := o.Out
-		if out == "" {
-			out = filepath.Join(dir, seedPercentileFile)
-		}
-		if err := analysis.WriteFileAtomic(out, a.WriteJSON); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "\nwrote %s\n", out)
+		fmt.Fprintf(stdout, "\nwrote %s\n", r.Written)
 	}
 	return nil
 }

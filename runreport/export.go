@@ -1,4 +1,4 @@
-package analysis
+package runreport
 
 import (
 	"bufio"
@@ -7,15 +7,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/deepconf/deepconf/analysis"
+	"github.com/deepconf/deepconf/internal/atomicfile"
 	"github.com/deepconf/deepconf/record"
+	"github.com/deepconf/deepconf/table"
 )
 
 // Export formats and file names.
@@ -155,7 +156,7 @@ var traceHeader = []string{
 
 // InstanceRows returns the instance rows of a run scored by r (r.Instances
 // parallel to d.Predictions).
-func InstanceRows(d *RunData, r *Result) []InstanceRow {
+func InstanceRows(d *analysis.RunData, r *analysis.Result) []InstanceRow {
 	rows := make([]InstanceRow, len(d.Predictions))
 	for i := range d.Predictions {
 		p := &d.Predictions[i]
@@ -167,7 +168,7 @@ func InstanceRows(d *RunData, r *Result) []InstanceRow {
 			FinalPrediction: p.FinalPrediction, RefusalRate: p.RefusalRate, AvgConfidence: p.AvgConfidence,
 			ConfidenceCategory: p.ConfidenceCategory, NumTracesUsed: int64(p.NumTracesUsed),
 			TotalTokens: int64(p.TotalTokens), AvgTokensPerTrace: p.AvgTokensPerTrace,
-			TracesGenerated: int64(tracesGenerated(p)), TokensGenerated: int64(tokensGenerated(p)),
+			TracesGenerated: int64(analysis.TracesGenerated(p)), TokensGenerated: int64(analysis.TokensGenerated(p)),
 			EarlyStopped: int64(p.EarlyStopped), Stop: p.Stop, Threshold: p.Threshold,
 			Confidences: p.Confidences, TraceConfidences: p.TraceConfidences, Refused: p.Refused,
 		}
@@ -190,15 +191,15 @@ func (row *InstanceRow) record() []string {
 	}
 	threshold := ""
 	if row.Threshold != nil {
-		threshold = csvFloat(*row.Threshold)
+		threshold = table.CSVFloat(*row.Threshold)
 	}
 	return []string{
 		row.InstanceID, strconv.FormatInt(row.Index, 10), row.Prompt, row.BenchmarkCategory, row.GoldLabel,
-		row.GroundTruth, row.Policy, row.Behaviour, row.Category, csvFloat(row.SplitMetric),
-		strconv.FormatBool(row.Scored), correct, csvFloat(row.Confidence), csvFloat(row.Beta), row.FinalPrediction,
-		csvFloat(row.RefusalRate), csvFloat(row.AvgConfidence), row.ConfidenceCategory,
+		row.GroundTruth, row.Policy, row.Behaviour, row.Category, table.CSVFloat(row.SplitMetric),
+		strconv.FormatBool(row.Scored), correct, table.CSVFloat(row.Confidence), table.CSVFloat(row.Beta), row.FinalPrediction,
+		table.CSVFloat(row.RefusalRate), table.CSVFloat(row.AvgConfidence), row.ConfidenceCategory,
 		strconv.FormatInt(row.NumTracesUsed, 10), strconv.FormatInt(row.TotalTokens, 10),
-		csvFloat(row.AvgTokensPerTrace), strconv.FormatInt(row.TracesGenerated, 10),
+		table.CSVFloat(row.AvgTokensPerTrace), strconv.FormatInt(row.TracesGenerated, 10),
 		strconv.FormatInt(row.TokensGenerated, 10), strconv.FormatInt(row.EarlyStopped, 10), row.Stop, threshold,
 		csvFloats(row.Confidences), csvFloats(row.TraceConfidences), jsonArray(row.Refused), jsonArray(row.TokensPerTrace),
 	}
@@ -228,32 +229,18 @@ func (row *TraceRow) record(withTokens bool) []string {
 	return []string{
 		row.InstanceID, i(row.Index), row.GoldLabel, strconv.FormatUint(row.Seed, 10), row.Phase, row.Text,
 		i(row.Tokens), row.Finish, strconv.FormatBool(row.Used), row.Label, row.Rule, i(row.ConfidenceN),
-		csvFloat(row.ConfidenceMean), csvFloat(row.ConfidenceLowest), csvFloat(row.ConfidenceBottom),
-		csvFloat(row.ConfidenceTail), csvFloat(row.SeedConfidence), i(row.CountScored), i(row.CountEmpty),
+		table.CSVFloat(row.ConfidenceMean), table.CSVFloat(row.ConfidenceLowest), table.CSVFloat(row.ConfidenceBottom),
+		table.CSVFloat(row.ConfidenceTail), table.CSVFloat(row.SeedConfidence), i(row.CountScored), i(row.CountEmpty),
 		i(row.CountShort), i(row.CountNonFinite), i(row.CountSentinel), i(row.CountClamped), tc, tl,
 	}
-}
-
-// csvFloat formats x for pandas: shortest round-trip digits, "NaN", "inf",
-// "-inf".
-func csvFloat(x float64) string {
-	switch {
-	case math.IsNaN(x):
-		return "NaN"
-	case math.IsInf(x, 1):
-		return "inf"
-	case math.IsInf(x, -1):
-		return "-inf"
-	}
-	return strconv.FormatFloat(x, 'g', -1, 64)
 }
 
 // csvFloats formats a list as a JSON array (NaN → null, ±Inf →
 // ±Infinity strings, as Float).
 func csvFloats(xs []float64) string {
-	fs := make([]Float, len(xs))
+	fs := make([]analysis.Float, len(xs))
 	for i, x := range xs {
-		fs[i] = Float(x)
+		fs[i] = analysis.Float(x)
 	}
 	return jsonArray(fs)
 }
@@ -292,8 +279,8 @@ type ExportOptions struct {
 	// in the trace exports (large: a full decode of traces.jsonl).
 	TokenArrays bool
 	// Tables are the tables of the md and latex exports (default
-	// r.Tables()).
-	Tables []Table
+	// RunTables(r)).
+	Tables []table.Table
 }
 
 // Export writes the requested exports of the analysed run d (scored by r)
@@ -301,7 +288,7 @@ type ExportOptions struct {
 // traces.parquet (parquet), tables.md (md) and tables.tex (latex). It
 // returns the paths written. traces.jsonl is streamed once for both trace
 // formats; runs without it get no trace export.
-func Export(ctx context.Context, d *RunData, r *Result, dir string, o ExportOptions) ([]string, error) {
+func Export(ctx context.Context, d *analysis.RunData, r *analysis.Result, dir string, o ExportOptions) ([]string, error) {
 	want := map[string]bool{}
 	for _, f := range o.Formats {
 		want[f] = true
@@ -309,12 +296,12 @@ func Export(ctx context.Context, d *RunData, r *Result, dir string, o ExportOpti
 	var written []string
 	tables := o.Tables
 	if tables == nil {
-		tables = r.Tables()
+		tables = RunTables(r)
 	}
 	rows := InstanceRows(d, r)
 	if want[FormatCSV] {
 		p := filepath.Join(dir, InstancesCSV)
-		err := WriteFileAtomic(p, func(w io.Writer) error {
+		err := atomicfile.Write(p, func(w io.Writer) error {
 			return writeCSV(w, instanceHeader, len(rows), func(i int) []string { return rows[i].record() })
 		})
 		if err != nil {
@@ -324,7 +311,7 @@ func Export(ctx context.Context, d *RunData, r *Result, dir string, o ExportOpti
 	}
 	if want[FormatParquet] {
 		p := filepath.Join(dir, InstancesParquet)
-		err := WriteFileAtomic(p, func(w io.Writer) error {
+		err := atomicfile.Write(p, func(w io.Writer) error {
 			pw := parquet.NewGenericWriter[InstanceRow](w, parquet.Compression(&parquet.Zstd), parquet.CreatedBy("deepconf", "", ""))
 			if _, err := pw.Write(rows); err != nil {
 				return err
@@ -345,14 +332,14 @@ func Export(ctx context.Context, d *RunData, r *Result, dir string, o ExportOpti
 	}
 	if want[FormatMarkdown] {
 		p := filepath.Join(dir, TablesMarkdown)
-		if err := WriteFileAtomic(p, func(w io.Writer) error { return WriteMarkdown(w, tables) }); err != nil {
+		if err := atomicfile.Write(p, func(w io.Writer) error { return table.WriteMarkdown(w, tables) }); err != nil {
 			return written, err
 		}
 		written = append(written, p)
 	}
 	if want[FormatLaTeX] {
 		p := filepath.Join(dir, TablesLaTeX)
-		if err := WriteFileAtomic(p, func(w io.Writer) error { return WriteLaTeX(w, tables) }); err != nil {
+		if err := atomicfile.Write(p, func(w io.Writer) error { return table.WriteLaTeX(w, tables) }); err != nil {
 			return written, err
 		}
 		written = append(written, p)
@@ -378,115 +365,106 @@ func writeCSV(w io.Writer, header []string, n int, row func(int) []string) error
 	return bw.Flush()
 }
 
-// exportTraces streams traces.jsonl into traces.csv and/or traces.parquet.
-func exportTraces(ctx context.Context, d *RunData, r *Result, dir string, doCSV, doParquet, tokens bool) ([]string, error) {
+// exportTraces streams traces.jsonl once into traces.csv and/or
+// traces.parquet, each replaced atomically (internal/atomicfile) when the
+// whole stream was written.
+func exportTraces(ctx context.Context, d *analysis.RunData, r *analysis.Result, dir string, doCSV, doParquet, tokens bool) ([]string, error) {
 	gold := make(map[string]string, len(r.Instances))
 	for _, in := range r.Instances {
 		gold[in.ID] = in.Gold
 	}
-	type sink struct {
-		path string
-		tmp  *os.File
-	}
-	var sinks []*sink
-	cleanup := func() {
-		for _, s := range sinks {
-			s.tmp.Close()
-			os.Remove(s.tmp.Name())
-		}
-	}
-	open := func(name string) (*sink, error) {
-		p := filepath.Join(dir, name)
-		f, err := os.CreateTemp(dir, "."+name+".*.tmp")
-		if err != nil {
-			return nil, fmt.Errorf("write %s: %w", p, err)
-		}
-		s := &sink{path: p, tmp: f}
-		sinks = append(sinks, s)
-		return s, nil
-	}
-	var (
-		cw  *csv.Writer
-		bw  *bufio.Writer
-		pw  *parquet.GenericWriter[TraceRow]
-		buf []TraceRow
-	)
+	var paths []string
 	if doCSV {
-		s, err := open(TracesCSV)
-		if err != nil {
-			return nil, err
-		}
-		bw = bufio.NewWriterSize(s.tmp, 1<<16)
-		cw = csv.NewWriter(bw)
-		if err := cw.Write(traceHeader); err != nil {
-			cleanup()
-			return nil, err
-		}
+		paths = append(paths, filepath.Join(dir, TracesCSV))
 	}
 	if doParquet {
-		s, err := open(TracesParquet)
-		if err != nil {
-			cleanup()
-			return nil, err
-		}
-		pw = parquet.NewGenericWriter[TraceRow](s.tmp, parquet.Compression(&parquet.Zstd),
-			parquet.CreatedBy("deepconf", "", ""), parquet.MaxRowsPerRowGroup(8192))
+		paths = append(paths, filepath.Join(dir, TracesParquet))
 	}
-	flush := func() error {
-		if pw == nil || len(buf) == 0 {
-			return nil
-		}
-		_, err := pw.Write(buf)
-		buf = buf[:0]
-		return err
-	}
-	mode := ScanText
+	mode := analysis.ScanText
 	if tokens {
-		mode = ScanFull
+		mode = analysis.ScanFull
 	}
-	err := ScanTraces(ctx, d.TracesPath, mode, func(line int, t *record.Trace) error {
-		row := traceRow(t, gold[t.InstanceID], tokens)
-		if cw != nil {
-			if err := cw.Write(row.record(tokens)); err != nil {
+	err := writeAll(paths, func(ws []io.Writer) error {
+		var (
+			cw  *csv.Writer
+			bw  *bufio.Writer
+			pw  *parquet.GenericWriter[TraceRow]
+			buf []TraceRow
+		)
+		if doCSV {
+			bw = bufio.NewWriterSize(ws[0], 1<<16)
+			cw = csv.NewWriter(bw)
+			if err := cw.Write(traceHeader); err != nil {
 				return err
 			}
 		}
-		if pw != nil {
-			buf = append(buf, row)
-			if len(buf) == 1024 {
-				return flush()
+		if doParquet {
+			pw = parquet.NewGenericWriter[TraceRow](ws[len(ws)-1], parquet.Compression(&parquet.Zstd),
+				parquet.CreatedBy("deepconf", "", ""), parquet.MaxRowsPerRowGroup(8192))
+		}
+		flush := func() error {
+			if pw == nil || len(buf) == 0 {
+				return nil
 			}
+			_, err := pw.Write(buf)
+			buf = buf[:0]
+			return err
+		}
+		err := analysis.ScanTraces(ctx, d.TracesPath, mode, func(line int, t *record.Trace) error {
+			row := traceRow(t, gold[t.InstanceID], tokens)
+			if cw != nil {
+				if err := cw.Write(row.record(tokens)); err != nil {
+					return err
+				}
+			}
+			if pw != nil {
+				buf = append(buf, row)
+				if len(buf) == 1024 {
+					return flush()
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("export traces: %w", err)
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if pw != nil {
+			if err := pw.Close(); err != nil {
+				return err
+			}
+		}
+		if cw != nil {
+			cw.Flush()
+			if err := cw.Error(); err != nil {
+				return err
+			}
+			return bw.Flush()
 		}
 		return nil
 	})
-	if err == nil {
-		err = flush()
-	}
-	if err == nil && pw != nil {
-		err = pw.Close()
-	}
-	if err == nil && cw != nil {
-		cw.Flush()
-		if err = cw.Error(); err == nil {
-			err = bw.Flush()
-		}
-	}
 	if err != nil {
-		cleanup()
-		return nil, fmt.Errorf("export traces: %w", err)
+		return nil, err
 	}
-	var written []string
-	for _, s := range sinks {
-		if err := s.tmp.Close(); err != nil {
-			cleanup()
-			return written, fmt.Errorf("write %s: %w", s.path, err)
+	return paths, nil
+}
+
+// writeAll writes the files paths together: write gets a writer per path
+// and each file is replaced atomically once write succeeded (the last path
+// first); when write fails, no file is replaced.
+func writeAll(paths []string, write func([]io.Writer) error) error {
+	ws := make([]io.Writer, len(paths))
+	var next func(i int) error
+	next = func(i int) error {
+		if i == len(paths) {
+			return write(ws)
 		}
-		os.Chmod(s.tmp.Name(), 0o644)
-		if err := os.Rename(s.tmp.Name(), s.path); err != nil {
-			cleanup()
-			return written, fmt.Errorf("write %s: %w", s.path, err)
-		}
-		written = append(written, s.path)
+		return atomicfile.Write(paths[i], func(w io.Writer) error {
+			ws[i] = w
+			return next(i + 1)
+		})
 	}
-	return written, nil
+	return next(0)
 }

@@ -1,8 +1,9 @@
-package report
+package table
 
 import (
 	"bytes"
 	"html"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -144,6 +145,79 @@ func TestTableValidate(t *testing.T) {
 		}
 		if _, err := tb.LaTeX(); err == nil {
 			t.Errorf("%s: LaTeX: no error", tb.Title)
+		}
+	}
+}
+
+func TestWriteText(t *testing.T) {
+	tables := []Table{
+		{Title: "First", Header: []string{"name", "value"}, Rows: [][]string{{"accuracy", "0.750"}, {"two\nlines", "–"}}, Notes: []string{"a note"}},
+		{Title: "Second", Header: []string{"x"}},
+	}
+	var b bytes.Buffer
+	if err := WriteText(&b, tables); err != nil {
+		t.Fatal(err)
+	}
+	want := "First\n" +
+		"  name       value\n" +
+		"  accuracy   0.750\n" +
+		"  two lines  –\n" +
+		"  a note\n" +
+		"\n" +
+		"Second\n" +
+		"  x\n"
+	if b.String() != want {
+		t.Errorf("WriteText:\n%q\nwant\n%q", b.String(), want)
+	}
+	if err := WriteText(&b, []Table{{Title: "ragged", Header: []string{"a", "b"}, Rows: [][]string{{"1"}}}}); err == nil {
+		t.Error("a ragged table: no error")
+	}
+}
+
+// TestWriteMany checks the writers of several tables: the tables one after
+// the other, separated by a blank line.
+func TestWriteMany(t *testing.T) {
+	a := Table{ID: "a", Title: "A", Header: []string{"x"}, Rows: [][]string{{"1"}}}
+	b := Table{ID: "b", Title: "B", Header: []string{"y"}, Rows: [][]string{{"2"}}}
+	for name, f := range map[string]struct {
+		many func(io.Writer, []Table) error
+		one  func(*Table) (string, error)
+	}{
+		"markdown": {WriteMarkdown, (*Table).Markdown},
+		"latex":    {WriteLaTeX, (*Table).LaTeX},
+	} {
+		var got bytes.Buffer
+		if err := f.many(&got, []Table{a, b}); err != nil {
+			t.Fatal(err)
+		}
+		sa, _ := f.one(&a)
+		sb, _ := f.one(&b)
+		if got.String() != sa+"\n"+sb {
+			t.Errorf("%s:\n%s\nwant\n%s", name, got.String(), sa+"\n"+sb)
+		}
+	}
+}
+
+func TestID(t *testing.T) {
+	for in, want := range map[string]string{"runs-xstest": "runs-xstest", "runs-my bench.v2": "runs-my-bench-v2", "risk_curve": "risk_curve", "é": "-"} {
+		if got := ID(in); got != want {
+			t.Errorf("ID(%q) = %q, want %q", in, got, want)
+		}
+		tb := Table{ID: ID(in), Header: []string{"a"}}
+		if err := tb.Validate(); err != nil {
+			t.Errorf("ID(%q): %v", in, err)
+		}
+	}
+}
+
+func TestNumeric(t *testing.T) {
+	tb := Table{Header: []string{"name", "rate", "ci", "empty", "mixed"}, Rows: [][]string{
+		{"a", "0.5", "[0.1, 0.9]", "–", "12"},
+		{"b", "−0.25", "< 0.001", "", "n"},
+	}}
+	for j, want := range []bool{false, true, true, false, false} {
+		if got := tb.Numeric(j); got != want {
+			t.Errorf("column %s: numeric %v, want %v", tb.Header[j], got, want)
 		}
 	}
 }

@@ -1,7 +1,6 @@
-package report
+package stats
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -13,17 +12,18 @@ import (
 //	h = 0.9 · min(sd, IQR/1.34) · n^(−1/5)
 //
 // with the sample standard deviation (n − 1 denominator) and the
-// interquartile range of R's quantile type 7. It is R's bw.nrd0, including
+// interquartile range of Quantile (R's type 7). It is R's bw.nrd0, including
 // its fallbacks for degenerate data: when min(sd, IQR/1.34) is 0 it uses
-// sd, then |x[0]|, then 1. x must hold at least two finite values.
+// sd, then |x[0]|, then 1. x must hold at least two values, all finite
+// (errors wrap ErrTooFew and ErrNotFinite).
 func SilvermanBandwidth(x []float64) (float64, error) {
 	n := len(x)
 	if n < 2 {
-		return 0, fmt.Errorf("bandwidth: need at least 2 values, have %d", n)
+		return 0, fmt.Errorf("bandwidth: need at least 2 values, have %d: %w", n, ErrTooFew)
 	}
 	for i, v := range x {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return 0, fmt.Errorf("bandwidth: value %d is %v", i, v)
+			return 0, fmt.Errorf("bandwidth: value %d is %v: %w", i, v, ErrNotFinite)
 		}
 	}
 	var mean float64
@@ -38,7 +38,7 @@ func SilvermanBandwidth(x []float64) (float64, error) {
 	sd := math.Sqrt(ss / float64(n-1))
 	s := slices.Clone(x)
 	slices.Sort(s)
-	iqr := quantile7(s, 0.75) - quantile7(s, 0.25)
+	iqr := Quantile(s, 0.75) - Quantile(s, 0.25)
 	lo := min(sd, iqr/1.34)
 	if lo == 0 {
 		lo = sd
@@ -52,37 +52,20 @@ func SilvermanBandwidth(x []float64) (float64, error) {
 	return 0.9 * lo * math.Pow(float64(n), -0.2), nil
 }
 
-// quantile7 returns the p-quantile of the sorted values s by linear
-// interpolation between order statistics (Hyndman and Fan 1996, type 7; R's
-// and numpy's default).
-func quantile7(s []float64, p float64) float64 {
-	if len(s) == 0 {
-		return math.NaN()
-	}
-	h := float64(len(s)-1) * p
-	i := int(math.Floor(h))
-	if i >= len(s)-1 {
-		return s[len(s)-1]
-	}
-	return s[i] + (h-float64(i))*(s[i+1]-s[i])
-}
-
-// errBandwidth reports a bandwidth that cannot smooth.
-var errBandwidth = errors.New("bandwidth must be finite and > 0")
-
 // GaussianKDE evaluates at each point of at the Gaussian kernel density
 // estimate of the sample x with bandwidth h:
 //
 //	f(t) = 1/(n·h) · Σ_i φ((t − x_i)/h),  φ(u) = exp(−u²/2)/√(2π).
 //
 // The estimate integrates to 1 over the real line. It is computed exactly
-// (no binning), in O(len(x)·len(at)).
+// (no binning), in O(len(x)·len(at)). x must not be empty (ErrTooFew) and h
+// must be finite and > 0 (ErrNotFinite).
 func GaussianKDE(x []float64, h float64, at []float64) ([]float64, error) {
 	if len(x) == 0 {
-		return nil, errors.New("kde: no values")
+		return nil, fmt.Errorf("kde: no values: %w", ErrTooFew)
 	}
 	if !(h > 0) || math.IsInf(h, 0) {
-		return nil, fmt.Errorf("kde: bandwidth %v: %w", h, errBandwidth)
+		return nil, fmt.Errorf("kde: bandwidth %v must be finite and > 0: %w", h, ErrNotFinite)
 	}
 	norm := 1 / (float64(len(x)) * h * math.Sqrt(2*math.Pi))
 	out := make([]float64, len(at))
