@@ -461,7 +461,7 @@ func TestJudgeHarm(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := &scriptedEngine{outputs: []string{tt.output}}
+			e := replies(tt.output)
 			d, err := NewHarmDetector("judge:"+tt.model, WithEngine(e))
 			if err != nil {
 				t.Fatal(err)
@@ -476,7 +476,7 @@ func TestJudgeHarm(t *testing.T) {
 			if (v.Label == HarmUnparseable) != (v.Detail != "") {
 				t.Errorf("Detail %q: want the parse error exactly for unparseable verdicts", v.Detail)
 			}
-			if strings.Contains(e.prompts[0].Raw, "<think>x") {
+			if strings.Contains(e.Prompts()[0].Raw, "<think>x") {
 				t.Error("the judge prompt kept the think block")
 			}
 		})
@@ -490,7 +490,7 @@ func TestJudgeHarm(t *testing.T) {
 }
 
 func TestLlamaGuardIsNoRefusalDetector(t *testing.T) {
-	e := &scriptedEngine{outputs: []string{"safe"}}
+	e := replies("safe")
 	if _, err := New("judge:meta-llama/Llama-Guard-3-8B", WithEngine(e)); err == nil || !strings.Contains(err.Error(), "not refusal") {
 		t.Errorf("New(judge:Llama-Guard-3) error = %v, want a refusal-detector error", err)
 	}
@@ -501,7 +501,7 @@ func TestLlamaGuardIsNoRefusalDetector(t *testing.T) {
 	if _, err := j.Detect(context.Background(), "p", "r"); err == nil {
 		t.Error("Detect on a Llama Guard judge: no error")
 	}
-	if len(e.prompts) != 0 {
+	if len(e.Prompts()) != 0 {
 		t.Error("Detect on a Llama Guard judge ran the engine")
 	}
 	if _, err := NewHarmDetector("judge:my-guard", WithEngine(e)); err == nil || !strings.Contains(err.Error(), "cannot tell") {

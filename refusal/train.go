@@ -394,37 +394,18 @@ func prfAt(probs []float64, ys []bool, th float64) (p, r, f1 float64) {
 	return p, r, f1
 }
 
-// storedVerdicts is a Detector that replays precomputed verdicts in
-// order; Evaluate calls Detect once per example, in order. It checks that
-// each call is for the expected response.
-type storedVerdicts struct {
-	name     string
-	examples []Example
-	verdicts []Verdict
-	next     int
-}
-
-func (s *storedVerdicts) Name() string { return s.name }
-
-func (s *storedVerdicts) Detect(_ context.Context, _, response string) (Verdict, error) {
-	if s.next >= len(s.verdicts) || s.examples[s.next].Response != response {
-		return Verdict{}, errors.New("stored verdicts: out of order")
-	}
-	s.next++
-	return s.verdicts[s.next-1], nil
-}
-
 // scoreVerdicts evaluates the verdicts of the examples selected by keep
 // (all when nil).
 func scoreVerdicts(ctx context.Context, name string, examples []Example, verdicts []Verdict, keep func(int) bool) (Report, error) {
-	s := &storedVerdicts{name: name}
-	for i := range examples {
+	s := &storedVerdicts{name: name, verdicts: make(map[[2]string]Verdict, len(examples))}
+	var kept []Example
+	for i, ex := range examples {
 		if keep == nil || keep(i) {
-			s.examples = append(s.examples, examples[i])
-			s.verdicts = append(s.verdicts, verdicts[i])
+			kept = append(kept, ex)
+			s.verdicts[[2]string{ex.Prompt, ex.Response}] = verdicts[i]
 		}
 	}
-	return Evaluate(ctx, s, s.examples)
+	return Evaluate(ctx, s, kept)
 }
 
 // fitsPerTraining is the number of fits Train makes.

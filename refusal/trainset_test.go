@@ -2,6 +2,7 @@ package refusal
 
 import (
 	"context"
+	"github.com/deepconf/deepconf/internal/shareddata"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,7 +68,7 @@ func TestLoadLabelledSetErrors(t *testing.T) {
 }
 
 func TestLoadLabelledSetBuiltin(t *testing.T) {
-	dir := dataDir(t)
+	dir := shareddata.Dir(t)
 	for spec, want := range map[string]int{"wildguardtest": 1720, "xstest": 2250} {
 		ls, err := LoadLabelledSet(context.Background(), spec, LabelledSource{Data: dir})
 		if err != nil {
