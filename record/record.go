@@ -93,6 +93,21 @@ type Trace struct {
 	TokenOK []bool `json:"token_ok,omitempty"`
 	// TokenLogprobs holds the sampled tokens' log-probabilities.
 	TokenLogprobs []float32 `json:"token_logprobs"`
+	// ReasoningSpans lists the [start, end) token ranges of the model's
+	// reasoning (such as <think>…</think>, markers included), when the
+	// engine separated reasoning from the answer; omitted when the trace
+	// has none.
+	ReasoningSpans [][2]int `json:"reasoning_spans,omitempty"`
+	// ReasoningConfidence and AnswerConfidence are the trace confidences
+	// (as Confidence, with ConfidenceOptions) over the reasoning tokens
+	// alone and over the answer tokens alone; omitted when the trace has
+	// no reasoning.
+	ReasoningConfidence *confidence.TraceStats `json:"reasoning_confidence,omitempty"`
+	AnswerConfidence    *confidence.TraceStats `json:"answer_confidence,omitempty"`
+	// StoppedInReasoning reports that the trace ended inside its
+	// reasoning (cut at max tokens, stopped early, cancelled): it has no
+	// answer, so it is not labelled.
+	StoppedInReasoning bool `json:"stopped_in_reasoning,omitempty"`
 }
 
 // StatsOptions are the options of confidence.Summarize that a stored

@@ -220,13 +220,17 @@ func runBenchEngine(ctx context.Context, cmd *cobra.Command, ef *engineFlags, o 
 	}
 
 	prompt := benchPrompt(e, o.PromptTokens)
+	promptTokens, err := e.PromptTokens(prompt)
+	if err != nil {
+		return err
+	}
 	rep := benchEngineReport{
 		Engine:       e.Info(),
 		CPU:          cpuModel(),
 		GoVersion:    runtime.Version(),
 		GOMAXPROCS:   runtime.GOMAXPROCS(0),
 		LoadAvgStart: loadAvg(),
-		PromptTokens: len(e.Tokenize(engine.Render(prompt))),
+		PromptTokens: promptTokens,
 		Tokens:       o.Tokens,
 		Sampling:     sampling,
 		Window:       o.Window,
@@ -389,7 +393,7 @@ func benchPrompt(e *llamacpp.Engine, target int) engine.Prompt {
 		}
 		b.WriteString(words[i%len(words)])
 		p := engine.Prompt{User: b.String()}
-		if len(e.Tokenize(engine.Render(p))) >= target {
+		if n, err := e.PromptTokens(p); err != nil || n >= target {
 			return p
 		}
 	}
