@@ -313,7 +313,7 @@ func (e *Engine) setTemplate(cfg Config) error {
 	own := chat.Own{
 		Source: llama.ModelChatTemplate(e.model, ""),
 		Tokens: chat.Tokens{BOS: e.tokenText(llama.VocabBOS(e.vocab)), EOS: e.tokenText(llama.VocabEOS(e.vocab))},
-		Origin: "model " + cfg.Model,
+		Origin: "the GGUF metadata of " + cfg.Model,
 	}
 	tmpl, err := chat.Select(cfg.ChatTemplate, own)
 	if err != nil {

@@ -39,7 +39,7 @@ func TestFamilyTemplatesFromGGUF(t *testing.T) {
 		t.Run(f.Name, func(t *testing.T) {
 			e := newTestEngine(t, familyModel(t, testmodel.Options{Family: f.Name}), Config{Parallel: 1, Prompts: 1, ContextSize: 4096})
 			info := e.Info()
-			if info.ChatTemplate != f.Name || !strings.Contains(info.ChatTemplateOrigin, "model ") || info.ReasoningDelimiters != f.Reasoning.String() {
+			if info.ChatTemplate != f.Name || !strings.Contains(info.ChatTemplateOrigin, "GGUF metadata") || info.ReasoningDelimiters != f.Reasoning.String() {
 				t.Errorf("Info: template %q from %q, reasoning %q", info.ChatTemplate, info.ChatTemplateOrigin, info.ReasoningDelimiters)
 			}
 			builtin, err := chat.Builtin(f.Name)
