@@ -128,3 +128,21 @@ func TestRenderErrors(t *testing.T) {
 		t.Errorf("raw prompt = %q, %v", got, err)
 	}
 }
+
+// FuzzParse: any template source and tokenizer config either fail with an
+// error or render; nothing panics.
+func FuzzParse(f *testing.F) {
+	for _, fam := range Families() {
+		f.Add(fam.Template)
+	}
+	f.Add("{% for m in messages %}{{ m.content | trim }}{% endfor %}")
+	f.Add("{{ messages[0]['content'][1:] }}{% set x = namespace(a=1) %}{{ x.a + 'b' }}")
+	f.Fuzz(func(t *testing.T, src string) {
+		tmpl, err := Parse(src, Tokens{BOS: "<s>"}, "fuzz", true)
+		if err != nil {
+			return
+		}
+		tmpl.Render(engine.Prompt{System: "S", User: "U"})
+		ParseTokenizerConfig([]byte(src))
+	})
+}

@@ -126,20 +126,10 @@ func rewriteString(b *strings.Builder, src string, start int) (int, error) {
 			// ardanlabs/jinja decodes these as Python does.
 			b.WriteString(src[i : i+2])
 			i += 2
-		case 'r':
-			writeRune(b, '\r', quote)
-			i += 2
-		case 'a':
-			writeRune(b, '\a', quote)
-			i += 2
-		case 'b':
-			writeRune(b, '\b', quote)
-			i += 2
-		case 'f':
-			writeRune(b, '\f', quote)
-			i += 2
-		case 'v':
-			writeRune(b, '\v', quote)
+		case 'r', 'a', 'b', 'f', 'v':
+			// The control characters "\r\a\b\f\v", in the order of
+			// their escape letters.
+			writeRune(b, rune("\r\a\b\f\v"[strings.IndexByte("rabfv", e)]), quote)
 			i += 2
 		case '0', '1', '2', '3', '4', '5', '6', '7':
 			n := 1

@@ -74,7 +74,14 @@ func Builtin(name string) (*Template, error) {
 	return compile(f.Template, f, Tokens{BOS: f.BOS, EOS: f.EOS}, "built-in "+name+" template")
 }
 
-func compile(src string, f Family, tok Tokens, origin string) (*Template, error) {
+func compile(src string, f Family, tok Tokens, origin string) (_ *Template, err error) {
+	// A model's template is untrusted input: a Jinja engine's panic on
+	// one is an error, not a crash of the run.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: compile chat template: %v; pass --chat-template NAME|FILE", origin, r)
+		}
+	}()
 	fixed, err := pythonSource(src)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", origin, err)
@@ -104,10 +111,15 @@ func (t *Template) FamilyName() string { return t.Family.Name }
 // documents are none; enable_thinking is p.Thinking; strftime_now formats
 // TemplateDay. For a family without a system role (Family.FoldSystem) the
 // system message goes in front of the user message, with a blank line.
-func (t *Template) Render(p engine.Prompt) (string, error) {
+func (t *Template) Render(p engine.Prompt) (out string, err error) {
 	if p.Raw != "" {
 		return p.Raw, nil
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = "", fmt.Errorf("render the %s chat template (%s): %v", t.Family.Name, t.Origin, r)
+		}
+	}()
 	user := p.User
 	var msgs []any
 	switch {
@@ -137,7 +149,7 @@ func (t *Template) Render(p engine.Prompt) (string, error) {
 			return jinja.NewString(s), nil
 		}),
 	}
-	out, err := t.compiled.RenderValues(data)
+	out, err = t.compiled.RenderValues(data)
 	if err != nil {
 		return "", fmt.Errorf("render the %s chat template (%s): %w", t.Family.Name, t.Origin, err)
 	}
