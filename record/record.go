@@ -65,8 +65,9 @@ type Trace struct {
 	// Used reports that the trace voted for its instance's behaviour.
 	Used bool `json:"used"`
 	// Label is the refusal detector's verdict (refusal, compliance,
-	// partial, unparseable), or "" for a trace that was stopped before it
-	// finished and so was never labelled.
+	// partial, unparseable) on the trace's answer, or "" for a trace that
+	// was never labelled: stopped before it finished, or ended inside its
+	// reasoning (StoppedInReasoning).
 	Label string `json:"label"`
 	// Rule is the detector rule (or judge output) that decided Label.
 	Rule string `json:"rule,omitempty"`
