@@ -86,12 +86,13 @@ func LookupFamily(name string) (Family, bool) {
 	return Family{}, false
 }
 
-// FamilyNames returns the names of the tested families.
+// FamilyNames returns the names of the tested families, sorted.
 func FamilyNames() []string {
 	var names []string
 	for _, f := range families() {
 		names = append(names, f.Name)
 	}
+	slices.Sort(names)
 	return names
 }
 
