@@ -108,6 +108,7 @@ func (d *replay) start(t *traceState, s *float64) {
 		if stop < len(f.confs) {
 			// Stopped earlier than stored: what it said is unknown.
 			t.confs, t.ok, t.lps = f.confs[:stop], f.ok[:stop], f.lps[:stop]
+			t.truncateReasoning(stop)
 			t.text = ""
 		}
 		t.labeled = false

@@ -65,8 +65,9 @@ type Trace struct {
 	// Used reports that the trace voted for its instance's behaviour.
 	Used bool `json:"used"`
 	// Label is the refusal detector's verdict (refusal, compliance,
-	// partial, unparseable), or "" for a trace that was stopped before it
-	// finished and so was never labelled.
+	// partial, unparseable) on the trace's answer, or "" for a trace that
+	// was never labelled: stopped before it finished, or ended inside its
+	// reasoning (StoppedInReasoning).
 	Label string `json:"label"`
 	// Rule is the detector rule (or judge output) that decided Label.
 	Rule string `json:"rule,omitempty"`
@@ -93,6 +94,21 @@ type Trace struct {
 	TokenOK []bool `json:"token_ok,omitempty"`
 	// TokenLogprobs holds the sampled tokens' log-probabilities.
 	TokenLogprobs []float32 `json:"token_logprobs"`
+	// ReasoningSpans lists the [start, end) token ranges of the model's
+	// reasoning (such as <think>…</think>, markers included), when the
+	// engine separated reasoning from the answer; omitted when the trace
+	// has none.
+	ReasoningSpans [][2]int `json:"reasoning_spans,omitempty"`
+	// ReasoningConfidence and AnswerConfidence are the trace confidences
+	// (as Confidence, with ConfidenceOptions) over the reasoning tokens
+	// alone and over the answer tokens alone; omitted when the trace has
+	// no reasoning.
+	ReasoningConfidence *confidence.TraceStats `json:"reasoning_confidence,omitempty"`
+	AnswerConfidence    *confidence.TraceStats `json:"answer_confidence,omitempty"`
+	// StoppedInReasoning reports that the trace ended inside its
+	// reasoning (cut at max tokens, stopped early, cancelled): it has no
+	// answer, so it is not labelled.
+	StoppedInReasoning bool `json:"stopped_in_reasoning,omitempty"`
 }
 
 // StatsOptions are the options of confidence.Summarize that a stored

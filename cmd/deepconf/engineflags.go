@@ -9,12 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/engine/llamacpp"
 	"github.com/deepconf/deepconf/engine/openai"
 	"github.com/deepconf/deepconf/hub"
 	"github.com/deepconf/deepconf/internal/nativelib"
 	"github.com/deepconf/deepconf/internal/testmodel"
+	"github.com/deepconf/deepconf/modelinfo"
 	"github.com/spf13/pflag"
 )
 
@@ -37,13 +39,17 @@ type engineFlags struct {
 	Verbose   bool     `json:"-"`
 	// Timeouts do not change results, so run.json does not record them.
 	Timeouts serverTimeouts `json:"-"`
+	// ChatTemplate is --chat-template (chat.Select), Reasoning
+	// --reasoning-delimiters.
+	ChatTemplate string `json:"chat_template,omitempty"`
+	Reasoning    string `json:"reasoning_delimiters,omitempty"`
 }
 
 // defaultModel is the main job's default: the real Qwen3-0.6B from the Hub.
 const defaultModel = "Qwen/Qwen3-0.6B"
 
 func (f *engineFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.Model, "model", defaultModel, "model: a local .gguf file, a Hugging Face id (Qwen/Qwen3-0.6B → Qwen/Qwen3-0.6B-GGUF), or test:tiny | test:tiny-qwen3vocab | test:qwen3-0.6b for a generated random-weight model; with --endpoint, the server's model name")
+	fs.StringVar(&f.Model, "model", defaultModel, "model: a local .gguf file, a Hugging Face id (Qwen/Qwen3-0.6B → Qwen/Qwen3-0.6B-GGUF; any repository of GGUF files, ORG/NAME:QUANT), or test:tiny | test:tiny-FAMILY | test:tiny-qwen3vocab | test:qwen3-0.6b for a generated random-weight model; with --endpoint, the server's model name")
 	fs.StringVar(&f.Quant, "quant", hub.DefaultQuant, "quantization file to pick from a Hugging Face GGUF repository")
 	fs.StringArrayVar(&f.Endpoints, "endpoint", nil, "OpenAI-compatible server base URL (vLLM, llama.cpp server, Ollama, SGLang); repeat for several servers")
 	fs.StringVar(&f.APIKey, "api-key", "", "API key for --endpoint servers (default $DEEPCONF_API_KEY or $OPENAI_API_KEY; never logged)")
@@ -58,6 +64,8 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.KVUnified, "kv-unified", false, "one shared KV cache (faster, but traces are no longer bit-reproducible)")
 	fs.BoolVar(&f.Verbose, "verbose-engine", false, "show llama.cpp's log")
 	f.Timeouts.register(fs)
+	fs.StringVar(&f.ChatTemplate, "chat-template", "", "chat template: the model's own (default; it must be a tested family), a family name ("+strings.Join(chat.FamilyNames(), ", ")+"), \"model\" for the model's own template untested, or a file (.jinja, tokenizer_config.json, .gguf)")
+	fs.StringVar(&f.Reasoning, "reasoning-delimiters", "", "markers of the model's reasoning, OPEN,CLOSE (default: the template family's, such as <think>,</think>)")
 }
 
 // serverTimeouts are the --endpoint client's timeout flags, shared by the
@@ -92,6 +100,30 @@ func (t serverTimeouts) apply(cfg *openai.Config) error {
 	return nil
 }
 
+// reasoning parses --reasoning-delimiters.
+func (f *engineFlags) reasoning() (chat.Delimiters, error) {
+	if f.Reasoning == "" {
+		return chat.Delimiters{}, nil
+	}
+	d, err := chat.ParseDelimiters(f.Reasoning)
+	if err != nil {
+		return d, fmt.Errorf("--reasoning-delimiters: %w", err)
+	}
+	return d, nil
+}
+
+// addConfig adds the flags that change what a run records to a run's
+// resume-checked configuration, when they are set (so that runs started
+// without them keep their configuration).
+func (f *engineFlags) addConfig(c map[string]any) {
+	if f.ChatTemplate != "" {
+		c["chat_template"] = f.ChatTemplate
+	}
+	if f.Reasoning != "" {
+		c["reasoning_delimiters"] = f.Reasoning
+	}
+}
+
 // isTestModel reports whether the model is a generated random-weight model.
 func (f *engineFlags) isTestModel() bool { return strings.HasPrefix(f.Model, "test:") }
 
@@ -100,6 +132,10 @@ func (f *engineFlags) isTestModel() bool { return strings.HasPrefix(f.Model, "te
 func (f *engineFlags) openEngine(ctx context.Context, k, maxTokens int, log io.Writer) (engine.Engine, error) {
 	var timeouts openai.Config
 	if err := f.Timeouts.apply(&timeouts); err != nil {
+		return nil, err
+	}
+	reasoning, err := f.reasoning()
+	if err != nil {
 		return nil, err
 	}
 	if len(f.Endpoints) > 0 {
@@ -115,6 +151,12 @@ func (f *engineFlags) openEngine(ctx context.Context, k, maxTokens int, log io.W
 		if model == defaultModel {
 			model = "" // let the server name its only model, or fail clearly
 		}
+		var tmpl *chat.Template
+		if mode == openai.Completions || f.ChatTemplate != "" {
+			if tmpl, err = f.serverTemplate(ctx, log); err != nil {
+				return nil, err
+			}
+		}
 		return openai.New(ctx, openai.Config{
 			Endpoints:        f.Endpoints,
 			Model:            model,
@@ -122,6 +164,8 @@ func (f *engineFlags) openEngine(ctx context.Context, k, maxTokens int, log io.W
 			Mode:             mode,
 			MaxInFlight:      f.InFlight,
 			TopLogprobs:      k,
+			Template:         tmpl,
+			Reasoning:        reasoning,
 			ConnectTimeout:   timeouts.ConnectTimeout,
 			FirstByteTimeout: timeouts.FirstByteTimeout,
 			IdleTimeout:      timeouts.IdleTimeout,
@@ -137,16 +181,18 @@ func (f *engineFlags) openEngine(ctx context.Context, k, maxTokens int, log io.W
 		n = maxTokens + 1024
 	}
 	e, err := llamacpp.New(ctx, llamacpp.Config{
-		Model:       path,
-		Device:      nativelib.Device(f.Device),
-		GPULayers:   f.GPULayers,
-		Threads:     f.Threads,
-		Parallel:    f.Parallel,
-		Prompts:     f.Prompts,
-		ContextSize: n,
-		KVUnified:   f.KVUnified,
-		Log:         log,
-		Verbose:     f.Verbose,
+		Model:        path,
+		Device:       nativelib.Device(f.Device),
+		GPULayers:    f.GPULayers,
+		Threads:      f.Threads,
+		Parallel:     f.Parallel,
+		Prompts:      f.Prompts,
+		ContextSize:  n,
+		KVUnified:    f.KVUnified,
+		Log:          log,
+		Verbose:      f.Verbose,
+		ChatTemplate: f.ChatTemplate,
+		Reasoning:    reasoning,
 	})
 	if err != nil {
 		return nil, err
@@ -161,19 +207,39 @@ func (f *engineFlags) openEngine(ctx context.Context, k, maxTokens int, log io.W
 // resolveModel returns the local GGUF path of --model.
 func (f *engineFlags) resolveModel(ctx context.Context, log io.Writer) (string, error) {
 	if f.isTestModel() {
-		shape := testmodel.Shape(strings.TrimPrefix(f.Model, "test:"))
+		opts, err := testmodel.ParseName(strings.TrimPrefix(f.Model, "test:"))
+		if err != nil {
+			return "", err
+		}
 		fmt.Fprintf(log, "deepconf: %s is a generated model with RANDOM weights: its outputs say nothing about any real model\n", f.Model)
 		// Q8_0: llama.cpp's quantized kernels keep traces reproducible.
-		return testmodel.Ensure(ctx, testmodel.Options{Shape: shape, Quant: testmodel.QuantQ8_0, Log: log})
+		opts.Quant, opts.Log = testmodel.QuantQ8_0, log
+		return testmodel.Ensure(ctx, opts)
 	}
-	cfg, err := hub.ConfigFromEnv()
-	if err != nil {
-		return "", err
-	}
-	cfg.Log = log
-	c, err := hub.New(cfg)
+	c, err := hubClient(log)
 	if err != nil {
 		return "", err
 	}
 	return c.ResolveModel(ctx, f.Model, f.Quant)
+}
+
+// serverTemplate returns the chat template for --endpoint servers
+// (modelinfo.ServerTemplate).
+func (f *engineFlags) serverTemplate(ctx context.Context, log io.Writer) (*chat.Template, error) {
+	c, err := hubClient(log)
+	if err != nil {
+		return nil, err
+	}
+	return modelinfo.ServerTemplate(ctx, c, f.Model, f.ChatTemplate)
+}
+
+// hubClient returns a Hugging Face Hub client configured from the
+// environment.
+func hubClient(log io.Writer) (*hub.Client, error) {
+	cfg, err := hub.ConfigFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Log = log
+	return hub.New(cfg)
 }

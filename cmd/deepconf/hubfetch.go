@@ -11,12 +11,7 @@ import (
 // hubFetch returns a benchmark.FetchFunc that downloads dataset files from
 // the Hugging Face Hub (HF_TOKEN for gated ones) into the standard cache.
 func hubFetch(log io.Writer) (benchmark.FetchFunc, error) {
-	cfg, err := hub.ConfigFromEnv()
-	if err != nil {
-		return nil, err
-	}
-	cfg.Log = log
-	c, err := hub.New(cfg)
+	c, err := hubClient(log)
 	if err != nil {
 		return nil, err
 	}

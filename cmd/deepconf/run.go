@@ -136,7 +136,7 @@ shards with deepconf merge.`,
 	fs.Float64Var(&f.TopP, "top-p", d.Sampling.TopP, "nucleus sampling mass")
 	fs.IntVar(&f.TopK, "top-k", d.Sampling.TopK, "top-k sampling (0: off; seed policy default 50)")
 	fs.IntVar(&f.MaxTokens, "max-tokens", d.Sampling.MaxTokens, "most generated tokens per trace")
-	fs.BoolVar(&f.Thinking, "thinking", false, "Qwen3 thinking mode (the prototype ran with thinking off)")
+	fs.BoolVar(&f.Thinking, "thinking", false, "thinking mode of chat templates with a switch, Qwen3 and SmolLM3 (the prototype ran with thinking off)")
 	fs.StringVar(&f.System, "system", "", "system message")
 	fs.Uint64Var(&f.Seed, "seed", d.Sampling.Seed, "base seed: every trace's seed derives from it, the instance id and the trace index")
 	fs.StringVar(&f.Detector, "detector", refusal.SpecPatterns, "refusal detector: patterns, patterns:seed or judge:<model>")
@@ -369,6 +369,7 @@ func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, l
 		"random":      f.isTestModel(),
 		"tool_schema": 1,
 	}
+	f.addConfig(config)
 	now := time.Now().UTC()
 	host, _ := os.Hostname()
 	run := record.Run{
@@ -408,7 +409,13 @@ func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, l
 		return err
 	}
 	defer eng.Close()
-	info := eng.Info()
+	// The first instance's prompt, rendered: its template family and text
+	// go into run.json, and a model whose template cannot be rendered
+	// fails here, before any trace.
+	info, err := engine.InfoFor(eng, engine.Prompt{System: pc.System, User: ins[0].Prompt, Thinking: pc.Thinking})
+	if err != nil {
+		return err
+	}
 	dir.Run().Engine = structMap(info)
 	det, judge, err := openDetector(ctx, f, log)
 	if err != nil {

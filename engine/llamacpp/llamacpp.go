@@ -34,6 +34,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/internal/nativelib"
 	"github.com/ebitengine/purego"
@@ -81,6 +82,14 @@ type Config struct {
 	// streams (the default) and quantized weights (Q8_0, Q4_K_M), every
 	// trace's tokens depend only on its prompt and seed.
 	KVUnified bool
+	// ChatTemplate chooses the chat template (chat.Select): "" for the
+	// model's own template from its GGUF metadata, which must belong to a
+	// tested family; chat.Model for the model's own template untested; a
+	// family name; or a file. Raw prompts need no template.
+	ChatTemplate string
+	// Reasoning, when not zero, replaces the template family's reasoning
+	// markers (--reasoning-delimiters).
+	Reasoning chat.Delimiters
 }
 
 func (c *Config) fill() {
@@ -172,6 +181,15 @@ type Engine struct {
 	nVocab int
 	info   engine.Info
 
+	// tmpl renders prompts; tmplErr says why the model has none (Raw
+	// prompts still work, for judge models with their own formats).
+	tmpl    *chat.Template
+	tmplErr error
+	// openID and closeID are the single tokens of the reasoning markers,
+	// or -1; control tokens have no text piece, so the trace tracker is
+	// told their marker text.
+	openID, closeID llama.Token
+
 	reqs      chan any
 	quit      chan struct{}
 	closeOnce sync.Once
@@ -250,15 +268,17 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	vocab := llama.ModelGetVocab(model)
 	e := &Engine{
-		cfg:    cfg,
-		model:  model,
-		lctx:   lctx,
-		vocab:  vocab,
-		mem:    mem,
-		nVocab: int(llama.VocabNTokens(vocab)),
-		reqs:   make(chan any),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
+		cfg:     cfg,
+		model:   model,
+		lctx:    lctx,
+		vocab:   vocab,
+		mem:     mem,
+		nVocab:  int(llama.VocabNTokens(vocab)),
+		reqs:    make(chan any),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+		openID:  -1,
+		closeID: -1,
 	}
 	e.info = engine.Info{
 		Name:     "llama.cpp",
@@ -277,8 +297,96 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			"batch_size":   cfg.BatchSize,
 		},
 	}
+	if err := e.setTemplate(cfg); err != nil {
+		llama.Free(lctx)
+		llama.ModelFree(model)
+		return nil, err
+	}
 	go e.loop()
 	return e, nil
+}
+
+// setTemplate chooses the chat template (Config.ChatTemplate) and records it
+// in Info. A model without a tested template of its own is not an error
+// until a prompt needs rendering; an explicit choice that fails is.
+func (e *Engine) setTemplate(cfg Config) error {
+	own := chat.Own{
+		Source: llama.ModelChatTemplate(e.model, ""),
+		Tokens: chat.Tokens{BOS: e.tokenText(llama.VocabBOS(e.vocab)), EOS: e.tokenText(llama.VocabEOS(e.vocab))},
+		Origin: "the GGUF metadata of " + cfg.Model,
+	}
+	tmpl, err := chat.Select(cfg.ChatTemplate, own)
+	if err != nil {
+		if cfg.ChatTemplate != "" {
+			return err
+		}
+		e.tmplErr = err
+		return nil
+	}
+	if !cfg.Reasoning.IsZero() {
+		tmpl = tmpl.WithReasoning(cfg.Reasoning)
+	}
+	e.tmpl = tmpl
+	e.openID, e.closeID = e.singleToken(tmpl.Reasoning.Open), e.singleToken(tmpl.Reasoning.Close)
+	e.info.ChatTemplate = tmpl.FamilyName()
+	e.info.ChatTemplateOrigin = tmpl.Origin
+	e.info.ReasoningDelimiters = tmpl.Reasoning.String()
+	return nil
+}
+
+// tokenText returns the text of token id, or "" for none.
+func (e *Engine) tokenText(id llama.Token) string {
+	if id < 0 || int(id) >= e.nVocab {
+		return ""
+	}
+	return llama.VocabGetText(e.vocab, id)
+}
+
+// singleToken returns the token that text is, or -1 when text is empty or
+// tokenizes to several tokens.
+func (e *Engine) singleToken(text string) llama.Token {
+	if text == "" {
+		return -1
+	}
+	toks := llama.Tokenize(e.vocab, text, false, true)
+	if len(toks) != 1 {
+		return -1
+	}
+	return toks[0]
+}
+
+// reasonText is the text a trace's reasoning tracker is told for token id
+// with text piece: the marker for a marker token (control tokens have no
+// piece), else the piece.
+func (e *Engine) reasonText(id int32, piece string) string {
+	switch llama.Token(id) {
+	case e.openID:
+		return e.tmpl.Reasoning.Open
+	case e.closeID:
+		return e.tmpl.Reasoning.Close
+	}
+	return piece
+}
+
+// Template returns the chat template prompts are rendered with, or why the
+// model has none.
+func (e *Engine) Template() (*chat.Template, error) {
+	if e.tmpl == nil {
+		return nil, e.tmplErr
+	}
+	return e.tmpl, nil
+}
+
+// RenderPrompt implements engine.Renderer: p rendered with the model's chat
+// template (Config.ChatTemplate), or p.Raw.
+func (e *Engine) RenderPrompt(p engine.Prompt) (string, error) {
+	if p.Raw != "" {
+		return p.Raw, nil
+	}
+	if e.tmpl == nil {
+		return "", e.tmplErr
+	}
+	return e.tmpl.Render(p)
 }
 
 // checkGGUF reports a clear error when path is not a GGUF file.
@@ -343,6 +451,16 @@ func (e *Engine) Tokenize(text string) []int32 {
 	return out
 }
 
+// PromptTokens returns the number of tokens of p rendered with the chat
+// template (RenderPrompt).
+func (e *Engine) PromptTokens(p engine.Prompt) (int, error) {
+	text, err := e.RenderPrompt(p)
+	if err != nil {
+		return 0, err
+	}
+	return len(e.Tokenize(text)), nil
+}
+
 // Close stops the decode loop and frees the model. Running traces end with
 // an error.
 func (e *Engine) Close() error {
@@ -403,9 +521,15 @@ func (e *Engine) send(ctx context.Context, r any) error {
 	}
 }
 
-// Open implements engine.Engine: it tokenizes and prefills the prompt.
+// Open implements engine.Engine: it renders (RenderPrompt), tokenizes and
+// prefills the prompt. The text is tokenized without adding special tokens,
+// as transformers' apply_chat_template does: the template writes the BOS
+// token where the model wants one.
 func (e *Engine) Open(ctx context.Context, p engine.Prompt) (engine.Session, error) {
-	text := engine.Render(p)
+	text, err := e.RenderPrompt(p)
+	if err != nil {
+		return nil, err
+	}
 	toks := llama.Tokenize(e.vocab, text, false, true)
 	if len(toks) == 0 {
 		return nil, errors.New("empty prompt")
@@ -415,6 +539,10 @@ func (e *Engine) Open(ctx context.Context, p engine.Prompt) (engine.Session, err
 			len(toks), e.cfg.ContextSize, engine.ErrContextOverflow)
 	}
 	s := &session{e: e, tokens: toks, ready: make(chan error, 1)}
+	if e.tmpl != nil && p.Raw == "" {
+		s.reasoning = e.tmpl.Reasoning
+		s.inReasoning = s.reasoning.OpenAtEnd(text)
+	}
 	if err := e.send(ctx, s); err != nil {
 		return nil, err
 	}
@@ -441,6 +569,10 @@ type session struct {
 	e      *Engine
 	tokens []llama.Token
 	ready  chan error
+	// reasoning are the markers of the model's reasoning; inReasoning
+	// reports that the prompt leaves the model inside a block.
+	reasoning   chat.Delimiters
+	inReasoning bool
 
 	// Owned by the loop:
 	seq      llama.SeqId
@@ -462,7 +594,7 @@ func (s *session) Sample(ctx context.Context, p engine.Sampling, fn engine.Token
 		return engine.Result{}, fmt.Errorf("prompt (%d tokens) + max tokens (%d) = %d exceeds the context of %d tokens per sequence (raise --ctx or lower --max-tokens): %w",
 			len(s.tokens), p.MaxTokens, need, s.e.cfg.ContextSize, engine.ErrContextOverflow)
 	}
-	t := &trace{s: s, p: p, fn: fn, ctx: ctx, done: make(chan struct{})}
+	t := &trace{s: s, p: p, fn: fn, ctx: ctx, done: make(chan struct{}), reason: chat.NewTracker(s.reasoning, s.inReasoning)}
 	if err := s.e.send(ctx, t); err != nil {
 		if ctx.Err() != nil {
 			return engine.Result{Finish: engine.FinishCancelled}, nil
@@ -473,7 +605,9 @@ func (s *session) Sample(ctx context.Context, p engine.Sampling, fn engine.Token
 	if t.err != nil {
 		return engine.Result{}, t.err
 	}
-	return engine.Result{Text: string(t.text), Tokens: t.n, Finish: t.finish}, nil
+	text := string(t.text)
+	_, answer := s.reasoning.Split(text, s.inReasoning)
+	return engine.Result{Text: text, Answer: answer, Tokens: t.n, Finish: t.finish, InReasoning: t.reason.Inside()}, nil
 }
 
 // Close implements engine.Session.

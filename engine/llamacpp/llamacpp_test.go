@@ -122,7 +122,14 @@ func TestQwen3ChatPromptTokenIDs(t *testing.T) {
 	// 151668 </think>).
 	want := []int32{151644, 872, 198, 3838, 374, 220, 16, 22, 9, 17, 18, 30, 151645, 198, 151644, 77091, 198,
 		151667, 271, 151668, 271}
-	got := e.Tokenize(engine.RenderQwen3(engine.Prompt{User: "What is 17*23?"}))
+	text, err := e.RenderPrompt(engine.Prompt{User: "What is 17*23?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := e.Info(); info.ChatTemplate != "qwen3" || info.ReasoningDelimiters != "<think>,</think>" {
+		t.Errorf("Info: chat template %q, reasoning %q", info.ChatTemplate, info.ReasoningDelimiters)
+	}
+	got := e.Tokenize(text)
 	if !slices.Equal(got, want) {
 		t.Fatalf("tokens\n got %v\nwant %v", got, want)
 	}

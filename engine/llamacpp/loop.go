@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/hybridgroup/yzma/pkg/llama"
 )
@@ -33,6 +34,7 @@ type trace struct {
 	text     []byte
 	finish   engine.FinishReason
 	err      error
+	reason   chat.Tracker // reasoning or answer, token by token
 
 	// The step's Go-side pass (see drawAll): logits is its input; tok,
 	// logprob and the first nTop entries of top and topIDs are its
@@ -458,6 +460,7 @@ func (l *loop) emit(t *trace) {
 		Logprob:     t.logprob,
 		TopLogprobs: t.top[:t.nTop],
 		TopIDs:      t.topIDs[:t.nTop],
+		Reasoning:   t.reason.Next(l.e.reasonText(tok, piece)),
 	}
 	t.n++
 	t.text = append(t.text, piece...)

@@ -53,8 +53,9 @@
 // Chat mode (the default) sends POST /v1/chat/completions with the system
 // and user messages, "logprobs": true and "top_logprobs": k; the server
 // applies the chat template. Completions mode sends POST /v1/completions
-// with the prompt rendered client-side by engine.Render (Qwen3's template)
-// and "logprobs": k, so thinking tokens keep their logprobs whatever
+// with the prompt rendered client-side with the model's chat template
+// (Config.Template, package chat) and "logprobs": k, so thinking tokens
+// keep their logprobs whatever
 // reasoning parser the server runs (P9). A session whose prompt is
 // engine.Prompt.Raw always uses completions. Both send "stream": true,
 // "stream_options": {"include_usage": true}, "n": 1, "temperature",

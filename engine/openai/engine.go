@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/engine"
 )
 
@@ -27,8 +28,9 @@ const (
 	// server applies the chat template.
 	Chat Mode = "chat"
 	// Completions uses POST /v1/completions with the prompt rendered
-	// client-side by engine.Render, so every generated token, thinking
-	// included, comes back with its logprobs.
+	// client-side with the model's chat template (Config.Template), so
+	// every generated token, thinking included, comes back with its
+	// logprobs.
 	Completions Mode = "completions"
 )
 
@@ -64,6 +66,14 @@ type Config struct {
 	APIKey string
 	// Mode is Chat (the default) or Completions.
 	Mode Mode
+	// Template renders prompts in Completions mode: the model's chat
+	// template (package chat). Completions mode without one takes only
+	// Raw prompts.
+	Template *chat.Template
+	// Reasoning are the markers of the model's reasoning, which separate
+	// it from the answer token by token; zero means Template's (none in
+	// Chat mode without a template).
+	Reasoning chat.Delimiters
 	// MaxInFlight bounds the concurrent requests per endpoint; 0 means
 	// DefaultMaxInFlight. Set it to about the server's batch size.
 	MaxInFlight int
@@ -362,10 +372,20 @@ func (e *Engine) Open(ctx context.Context, p engine.Prompt) (engine.Session, err
 	if p.Raw == "" && p.User == "" {
 		return nil, errors.New("openai: prompt has neither a user message nor raw text")
 	}
-	s := &session{e: e, prompt: p, mode: e.cfg.Mode}
+	s := &session{e: e, prompt: p, mode: e.cfg.Mode, reasoning: e.reasoning()}
 	if p.Raw != "" {
 		// Chat requests cannot carry a pre-rendered prompt.
 		s.mode = Completions
+	}
+	if s.mode == Completions {
+		text, err := e.renderCompletions(p)
+		if err != nil {
+			return nil, err
+		}
+		s.text = text
+		if p.Raw == "" {
+			s.inReasoning = s.reasoning.OpenAtEnd(text)
+		}
 	}
 	if e.cfg.SkipPrefill {
 		return s, nil
@@ -380,6 +400,36 @@ func (e *Engine) Open(ctx context.Context, p engine.Prompt) (engine.Session, err
 	}
 	s.home = st.ep
 	return s, nil
+}
+
+// reasoning returns the reasoning markers: Config.Reasoning, else the
+// template's.
+func (e *Engine) reasoning() chat.Delimiters {
+	if !e.cfg.Reasoning.IsZero() || e.cfg.Template == nil {
+		return e.cfg.Reasoning
+	}
+	return e.cfg.Template.Reasoning
+}
+
+// renderCompletions renders p for /v1/completions.
+func (e *Engine) renderCompletions(p engine.Prompt) (string, error) {
+	if p.Raw != "" {
+		return p.Raw, nil
+	}
+	if e.cfg.Template == nil {
+		return "", errors.New("openai: completions mode renders the prompt client-side and needs the model's chat template: pass --chat-template NAME|FILE (a family name, the model's .gguf or its tokenizer_config.json)")
+	}
+	return e.cfg.Template.Render(p)
+}
+
+// RenderPrompt implements engine.Renderer. In Completions mode it returns
+// the prompt as sent; in Chat mode the server renders it, and RenderPrompt
+// returns "".
+func (e *Engine) RenderPrompt(p engine.Prompt) (string, error) {
+	if e.cfg.Mode != Completions && p.Raw == "" {
+		return "", nil
+	}
+	return e.renderCompletions(p)
 }
 
 // Info describes the engine. Version lists the server software found by the
@@ -413,14 +463,19 @@ func (e *Engine) Info() engine.Info {
 	if len(probes) > 0 {
 		details["probe"] = probes
 	}
-	return engine.Info{
-		Name:     "openai",
-		Version:  strings.Join(versions, ", "),
-		Model:    e.model,
-		Device:   strings.Join(devices, ","),
-		Parallel: e.cfg.MaxInFlight * len(e.endpoints),
-		Details:  details,
+	info := engine.Info{
+		Name:                "openai",
+		Version:             strings.Join(versions, ", "),
+		Model:               e.model,
+		Device:              strings.Join(devices, ","),
+		Parallel:            e.cfg.MaxInFlight * len(e.endpoints),
+		Details:             details,
+		ReasoningDelimiters: e.reasoning().String(),
 	}
+	if t := e.cfg.Template; t != nil && e.cfg.Mode == Completions {
+		info.ChatTemplate, info.ChatTemplateOrigin = t.FamilyName(), t.Origin
+	}
+	return info
 }
 
 // Close releases idle connections. Requests still running are not

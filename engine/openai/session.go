@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/engine"
 )
 
@@ -32,6 +33,12 @@ type session struct {
 	e      *Engine
 	prompt engine.Prompt
 	mode   Mode
+	// text is the rendered prompt of Completions mode.
+	text string
+	// reasoning are the markers of the model's reasoning; inReasoning
+	// reports that the rendered prompt leaves the model inside a block.
+	reasoning   chat.Delimiters
+	inReasoning bool
 	// home is the endpoint that received the prefill request.
 	home         *endpoint
 	promptTokens atomic.Int64
@@ -64,11 +71,18 @@ type trace struct {
 	// noTimeoutRetry makes a timed-out attempt final (the probe: a user
 	// waits for it, and the timeout already says what is wrong).
 	noTimeoutRetry bool
+	// reason tells reasoning from answer, token by token; start is its
+	// state before the first token, for a retried attempt. delims and
+	// startInside split the whole text the same way.
+	reason, start chat.Tracker
+	delims        chat.Delimiters
+	startInside   bool
 }
 
 // resetAttempt forgets what a failed attempt received (no token of it
 // reached fn).
 func (t *trace) resetAttempt() {
+	t.reason = t.start
 	t.entries = 0
 	t.content = t.content[:0]
 	t.reasoning = t.reasoning[:0]
@@ -105,7 +119,8 @@ func (s *session) Sample(ctx context.Context, sp engine.Sampling, fn engine.Toke
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
-	return s.run(ctx, sp, fn, nil, &trace{})
+	tr := chat.NewTracker(s.reasoning, s.inReasoning)
+	return s.run(ctx, sp, fn, nil, &trace{reason: tr, start: tr, delims: s.reasoning, startInside: s.inReasoning})
 }
 
 // PromptTokens returns the prompt's token count as reported by the server
@@ -172,7 +187,14 @@ func (s *session) run(ctx context.Context, sp engine.Sampling, fn engine.TokenFu
 // cancelled returns the result of a trace stopped by its TokenFunc or its
 // context: the tokens received so far count as generated.
 func (t *trace) cancelled() engine.Result {
-	return engine.Result{Text: t.text(), Tokens: max(t.delivered, t.entries), Finish: engine.FinishCancelled}
+	return t.result(max(t.delivered, t.entries), engine.FinishCancelled)
+}
+
+// result returns the trace's result with n tokens and finish reason fr.
+func (t *trace) result(n int, fr engine.FinishReason) engine.Result {
+	text := t.text()
+	_, answer := t.delims.Split(text, t.startInside)
+	return engine.Result{Text: text, Answer: answer, Tokens: n, Finish: fr, InReasoning: t.reason.Inside()}
 }
 
 // finished builds the result of a trace that ended normally.
@@ -195,7 +217,7 @@ func (s *session) finished(st *trace) (engine.Result, error) {
 	if st.usage.promptTokens > 0 {
 		s.promptTokens.Store(int64(st.usage.promptTokens))
 	}
-	return engine.Result{Text: st.text(), Tokens: n, Finish: fr}, nil
+	return st.result(n, fr), nil
 }
 
 // finishReason maps a server finish_reason. "stop" (every server) and the
@@ -252,7 +274,7 @@ func (s *session) body(ep *endpoint, sp engine.Sampling) (path string, body []by
 		}
 	case Completions:
 		path = "/v1/completions"
-		m["prompt"] = engine.Render(s.prompt)
+		m["prompt"] = s.text
 		m["logprobs"] = sp.TopLogprobs
 	}
 	for k, v := range e.cfg.ExtraBody {
@@ -476,6 +498,7 @@ func (t *trace) consume(c *chunk) bool {
 		if en.ids {
 			tok.TopIDs = c.topIDs[en.top0:en.top1:en.top1]
 		}
+		tok.Reasoning = t.reason.Next(tok.Text)
 		t.delivered++
 		if !t.fn(tok) {
 			return false

@@ -133,13 +133,17 @@ func Measure(ctx context.Context, e *llamacpp.Engine, o Options) (*Report, error
 		return nil, err
 	}
 	prompt := Prompt(e, o.PromptTokens)
+	promptTokens, err := e.PromptTokens(prompt)
+	if err != nil {
+		return nil, err
+	}
 	rep := &Report{
 		Engine:       e.Info(),
 		CPU:          cpuModel(),
 		GoVersion:    runtime.Version(),
 		GOMAXPROCS:   runtime.GOMAXPROCS(0),
 		LoadAvgStart: loadAvg(),
-		PromptTokens: len(e.Tokenize(engine.Render(prompt))),
+		PromptTokens: promptTokens,
 		Tokens:       o.Sampling.MaxTokens,
 		Sampling:     o.Sampling,
 		Window:       o.Window,
@@ -281,7 +285,8 @@ const promptText = `I am writing a report on household chemical safety for a com
 	`ventilation steps are recommended, with references to poison control guidance where possible. `
 
 // Prompt returns the shortest user prompt of repeated benchmark text whose
-// rendered chat template has at least target tokens.
+// rendered chat template has at least target tokens (or a one-word prompt
+// when the template cannot be rendered: Measure then reports the error).
 func Prompt(e *llamacpp.Engine, target int) engine.Prompt {
 	words := strings.Fields(promptText)
 	var b strings.Builder
@@ -291,7 +296,7 @@ func Prompt(e *llamacpp.Engine, target int) engine.Prompt {
 		}
 		b.WriteString(words[i%len(words)])
 		p := engine.Prompt{User: b.String()}
-		if len(e.Tokenize(engine.Render(p))) >= target {
+		if n, err := e.PromptTokens(p); err != nil || n >= target {
 			return p
 		}
 	}
