@@ -55,42 +55,6 @@ func TestReadPredictionsPythonNonFinite(t *testing.T) {
 	}
 }
 
-func TestReadPredictionsErrors(t *testing.T) {
-	tests := []struct {
-		name, content, want string
-	}{
-		{"syntax", `{"instance_id": "a"}` + "\n{bad\n", "predictions.jsonl:2"},
-		{"type", `{"instance_id": "a", "num_traces_used": "three"}` + "\n", "predictions.jsonl:1: field num_traces_used"},
-		{"missing id", `{"traces": []}` + "\n", "predictions.jsonl:1: field instance_id"},
-		{"duplicate", `{"instance_id": "a"}` + "\n" + `{"instance_id": "a"}` + "\n", `predictions.jsonl:2: field instance_id: "a" already on line 1`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := writeFile(t, t.TempDir(), "predictions.jsonl", tt.content)
-			_, _, err := ReadPredictions(context.Background(), p, false)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v, want it to contain %q", err, tt.want)
-			}
-		})
-	}
-}
-
-func TestLoadErrors(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := Load(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "no predictions.jsonl") {
-		t.Errorf("empty dir: %v", err)
-	}
-	writeFile(t, dir, CheckpointFile, `{"instance_id": "a", "ground_truth": "safe", "final_prediction": "safe"}`+"\n")
-	d, err := Load(context.Background(), dir)
-	if err != nil || filepath.Base(d.PredictionsPath) != CheckpointFile {
-		t.Errorf("checkpoint fallback: %v", err)
-	}
-	writeFile(t, dir, record.RunFile, `{"config": [}`)
-	if _, err := Load(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "run.json") {
-		t.Errorf("bad run.json: %v", err)
-	}
-}
-
 func TestScanTracesSkipsTokenArrays(t *testing.T) {
 	dir := writeFixture(t)
 	path := filepath.Join(dir, record.TracesFile)
@@ -129,72 +93,6 @@ func TestScanTracesSkipsTokenArrays(t *testing.T) {
 	}
 	if got := full[0].TokenConfidences; len(got) != 10 || got[9] != 10 {
 		t.Errorf("full scan token confidences %v", got)
-	}
-}
-
-func TestDropTokenArrays(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{`{"a":1,"token_confidences":[1,2,3],"b":2}`, `{"a":1,"token_confidences":null,"b":2}`},
-		{`{"token_confidences": [1.5, 2],"token_ok":[true,false],"token_logprobs":[-1,-2]}`,
-			`{"token_confidences": null,"token_ok":null,"token_logprobs":null}`},
-		{`{"token_confidences":[]}`, `{"token_confidences":[]}`},
-		{`{"text":"say \"token_confidences\":[1,2]","token_logprobs":[-0.5,-1.5]}`,
-			`{"text":"say \"token_confidences\":[1,2]","token_logprobs":null}`},
-		// Out of order keys are still found.
-		{`{"token_logprobs":[-0.5,-1.5],"token_confidences":[1,2,3]}`, `{"token_logprobs":null,"token_confidences":null}`},
-	}
-	for _, tt := range tests {
-		if got := string(dropTokenArrays([]byte(tt.in))); got != tt.want {
-			t.Errorf("dropTokenArrays(%s) = %s, want %s", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestDropFieldsStrings(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{`{"text":"a \"quoted\" ] [ text \\","used":true}`, `{"text":null,"used":true}`},
-		{`{"traces": ["x ] \\\"y", "z"], "refused": [true]}`, `{"traces": null, "refused": [true]}`},
-		{`{"text":"ab"}`, `{"text":"ab"}`},                                       // shorter than null: kept
-		{`{"traces": [["nested"]], "a": 1}`, `{"traces": [["nested"]], "a": 1}`}, // not flat: kept
-		{`{"text":"unterminated`, `{"text":"unterminated`},
-	}
-	for _, tt := range tests {
-		got := dropFields([]byte(tt.in), [][]byte{[]byte(`"text":`), []byte(`"traces":`)})
-		if string(got) != tt.want {
-			t.Errorf("dropFields(%s) = %s, want %s", tt.in, got, tt.want)
-		}
-		if json.Valid([]byte(tt.in)) && !json.Valid(got) {
-			t.Errorf("dropFields(%s) made invalid JSON %s", tt.in, got)
-		}
-	}
-	// Predictions: texts are skipped unless asked for.
-	p := writeFile(t, t.TempDir(), "predictions.jsonl", `{"instance_id": "a", "traces": ["t1", "t2 ]"], "refused": [true, false]}`+"\n")
-	for _, texts := range []bool{false, true} {
-		preds, _, err := ReadPredictions(context.Background(), p, texts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := len(preds[0].Traces); (got == 2) != texts || len(preds[0].Refused) != 2 {
-			t.Errorf("texts=%v: traces %q refused %v", texts, preds[0].Traces, preds[0].Refused)
-		}
-	}
-}
-
-func TestScanTracesErrors(t *testing.T) {
-	p := writeFile(t, t.TempDir(), "traces.jsonl", `{"instance_id":"a","tokens":1}`+"\n"+`{"instance_id":"a","tokens":"x"}`+"\n")
-	err := ScanTraces(context.Background(), p, ScanSummary, func(int, *record.Trace) error { return nil })
-	if err == nil || !strings.Contains(err.Error(), "traces.jsonl:2: field tokens") {
-		t.Errorf("error %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	var lines []string
-	for range 2000 {
-		lines = append(lines, `{"instance_id":"a"}`)
-	}
-	p = writeFile(t, t.TempDir(), "traces.jsonl", strings.Join(lines, "\n"))
-	if err := ScanTraces(ctx, p, ScanSummary, func(int, *record.Trace) error { return nil }); err != context.Canceled {
-		t.Errorf("cancelled scan: %v", err)
 	}
 }
 

@@ -94,12 +94,8 @@ func benchRun(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var policy map[string]any
-	if err := json.Unmarshal(raw, &policy); err != nil {
-		b.Fatal(err)
-	}
 	err = analysis.WriteSyntheticRun(dir, analysis.SyntheticRun{
-		Instances: benchInstances, Traces: benchTraces, Tokens: benchTokens, Policy: policy,
+		Instances: benchInstances, Traces: benchTraces, Tokens: benchTokens, Policy: raw,
 		TraceSeed: func(id string, k int) uint64 { return controller.TraceSeed(cfg.Sampling.Seed, id, k) },
 	})
 	if err != nil {

@@ -182,7 +182,7 @@ func handRunDir(t *testing.T, dir, model, bench, policy, correct string) {
 		t.Fatal(err)
 	}
 	now := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
-	run := record.Run{Tool: "deepconf", Version: "test", Config: map[string]any{"model": model, "benchmark": bench},
+	run := record.Run{Tool: "deepconf", Version: "test", Config: record.RunConfig{Model: model, Benchmark: bench},
 		Started: now, Updated: now, Finished: &now}
 	b, err := json.Marshal(run)
 	if err != nil {

@@ -33,8 +33,8 @@ func fakeRun(t *testing.T, dir, model string, n int, random bool, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	started := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	run := record.Run{Tool: "deepconf", Version: "test",
-		Config:      map[string]any{"model": model, "benchmark": "toxicchat", "detector": "patterns", "max_traces": 6},
-		Engine:      map[string]any{"name": "llama.cpp", "version": "b0000"},
+		Config:      record.RunConfig{Model: model, Benchmark: "toxicchat", Detector: "patterns", MaxTraces: 6},
+		Engine:      &record.EngineInfo{Name: "llama.cpp", Version: "b0000"},
 		RandomModel: random, Started: started, Updated: started, Finished: &started}
 	b, err := json.Marshal(run)
 	if err != nil {
