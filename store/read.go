@@ -103,14 +103,8 @@ func Load(ctx context.Context, dir string, o LoadOptions) (*Data, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("read run description: %w", err)
 	}
-	d.PredictionsPath = filepath.Join(dir, record.PredictionsFile)
-	if _, err := os.Stat(d.PredictionsPath); errors.Is(err, fs.ErrNotExist) {
-		cp := filepath.Join(dir, CheckpointFile)
-		if _, err2 := os.Stat(cp); err2 == nil {
-			d.PredictionsPath = cp
-		} else {
-			return nil, fmt.Errorf("%s: no %s in the run directory (is it a deepconf or prototype output directory?)", dir, record.PredictionsFile)
-		}
+	if d.PredictionsPath, err = PredictionsPath(dir); err != nil {
+		return nil, err
 	}
 	if d.Predictions, d.NonFinite, d.Partial, err = readPredictions(ctx, d.PredictionsPath, o.TraceTexts); err != nil {
 		return nil, err
@@ -122,6 +116,25 @@ func Load(ctx context.Context, dir string, o LoadOptions) (*Data, error) {
 		return nil, fmt.Errorf("stat traces: %w", err)
 	}
 	return d, nil
+}
+
+// PredictionsPath returns the predictions file of the run directory dir:
+// predictions.jsonl, or the prototype's predictions_checkpoint.jsonl when
+// there is none (its run crashed).
+func PredictionsPath(dir string) (string, error) {
+	p := filepath.Join(dir, record.PredictionsFile)
+	_, err := os.Stat(p)
+	if err == nil {
+		return p, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	cp := filepath.Join(dir, CheckpointFile)
+	if _, err := os.Stat(cp); err == nil {
+		return cp, nil
+	}
+	return "", fmt.Errorf("%s: no %s in the run directory (is it a deepconf or prototype output directory?)", dir, record.PredictionsFile)
 }
 
 // ReadPredictions reads a predictions file (deepconf's or the prototype's

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -77,48 +78,55 @@ func ScanTracesWith[T any](ctx context.Context, path string, o ScanOptions, prep
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	// The lines are read into chunks of about chunkBytes, decoded by the
+	// workers and handed to fn in order. A fixed set of chunks is
+	// recycled, so that the memory stays bounded and a fast reader does
+	// not outpace the garbage collector.
 	type parsed struct {
 		line int
 		t    record.Trace
 		v    T
 	}
-	type result struct {
+	type chunk struct {
+		buf     []byte
+		lines   []int    // line numbers
+		data    [][]byte // the lines, in buf
 		traces  []parsed
 		err     error
 		errLine int
+		done    chan struct{}
 	}
-	type chunk struct {
-		lines []int    // line numbers
-		data  [][]byte // the lines
-		res   chan result
+	n := 2*workers + 2
+	free := make(chan *chunk, n)
+	for range n {
+		free <- &chunk{buf: make([]byte, 0, chunkBytes), done: make(chan struct{}, 1)}
 	}
-	work := make(chan *chunk, workers)
-	order := make(chan *chunk, 2*workers)
+	work := make(chan *chunk, n)
+	order := make(chan *chunk, n)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			p := traceParser{fields: o.Fields}
+			var zero T
 			for c := range work {
-				var r result
-				if err := ctx.Err(); err != nil {
-					r.err = err
-					c.res <- r
-					continue
-				}
-				r.traces = make([]parsed, len(c.data))
+				c.traces = slices.Grow(c.traces[:0], len(c.data))[:len(c.data)]
+				c.err = ctx.Err()
 				for k, b := range c.data {
-					pt := &r.traces[k]
-					pt.line = c.lines[k]
-					err := p.parse(b, &pt.t)
-					if err == nil && prepare != nil {
-						pt.v, err = prepare(&pt.t)
-					}
-					if err != nil {
-						r.traces, r.err, r.errLine = r.traces[:k], err, pt.line
+					if c.err != nil {
+						c.traces = c.traces[:k]
 						break
 					}
+					pt := &c.traces[k]
+					pt.line, pt.v = c.lines[k], zero
+					c.err = p.parse(b, &pt.t)
+					if c.err == nil && prepare != nil {
+						pt.v, c.err = prepare(&pt.t)
+					}
+					if c.err != nil {
+						c.traces, c.errLine = c.traces[:k], pt.line
+					}
 				}
-				c.res <- r
+				c.done <- struct{}{}
 			}
 		})
 	}
@@ -126,44 +134,50 @@ func ScanTracesWith[T any](ctx context.Context, path string, o ScanOptions, prep
 	go func() {
 		defer close(order)
 		defer close(work)
-		emit := func(c *chunk) bool {
+		var cur *chunk
+		// next takes a free chunk as cur.
+		next := func() bool {
 			select {
-			case order <- c:
+			case cur = <-free:
+				return true
 			case <-ctx.Done():
 				return false
 			}
-			select {
-			case work <- c:
-			case <-ctx.Done():
-				return false
-			}
-			return true
+		}
+		// emit hands cur to the workers, in order.
+		emit := func() bool {
+			c := cur
+			cur = nil
+			order <- c // never blocks: the chunks are fewer than its capacity
+			work <- c
+			return ctx.Err() == nil
 		}
 		lr := newLineReader(ctx, f, path)
-		var cur *chunk
-		var buf []byte
 		for lr.next() {
-			if cur == nil {
-				cur = &chunk{res: make(chan result, 1)}
-				buf = make([]byte, 0, max(chunkBytes, len(lr.line)))
+			if cur == nil && !next() {
+				readErr <- ctx.Err()
+				return
 			}
-			if len(buf)+len(lr.line) > cap(buf) {
-				// Keep earlier lines valid: start a new backing array.
-				buf = make([]byte, 0, max(chunkBytes, len(lr.line)))
-			}
-			buf = append(buf, lr.line...)
-			cur.data = append(cur.data, buf[len(buf)-len(lr.line):len(buf):len(buf)])
-			cur.lines = append(cur.lines, lr.num)
-			if len(buf) >= chunkBytes {
-				c := cur
-				cur = nil
-				if !emit(c) {
+			if len(cur.buf)+len(lr.line) > cap(cur.buf) {
+				// Lines stay where they are in buf: start the next
+				// chunk, with a buffer of its own for a long line.
+				if len(cur.data) > 0 && (!emit() || !next()) {
 					readErr <- ctx.Err()
 					return
 				}
+				if len(lr.line) > cap(cur.buf) {
+					cur.buf = make([]byte, 0, len(lr.line))
+				}
+			}
+			cur.buf = append(cur.buf, lr.line...)
+			cur.data = append(cur.data, cur.buf[len(cur.buf)-len(lr.line):len(cur.buf):len(cur.buf)])
+			cur.lines = append(cur.lines, lr.num)
+			if len(cur.buf) >= chunkBytes && !emit() {
+				readErr <- ctx.Err()
+				return
 			}
 		}
-		if cur != nil && lr.err == nil && !emit(cur) {
+		if cur != nil && len(cur.data) > 0 && lr.err == nil && !emit() {
 			readErr <- ctx.Err()
 			return
 		}
@@ -174,30 +188,35 @@ func ScanTracesWith[T any](ctx context.Context, path string, o ScanOptions, prep
 		if firstErr != nil {
 			continue
 		}
-		var r result
 		select {
-		case r = <-c.res:
+		case <-c.done:
 		case <-ctx.Done():
 			firstErr = ctx.Err()
 			cancel()
 			continue
 		}
-		for i := range r.traces {
-			pt := &r.traces[i]
+		for i := range c.traces {
+			pt := &c.traces[i]
 			if err := fn(pt.line, &pt.t, pt.v); err != nil {
 				firstErr = err
 				break
 			}
 		}
-		if firstErr == nil && r.err != nil {
-			firstErr = r.err
-			if !errors.Is(r.err, context.Canceled) && !errors.Is(r.err, context.DeadlineExceeded) {
-				firstErr = fmt.Errorf("%s:%d: %w", path, r.errLine, r.err)
+		if firstErr == nil && c.err != nil {
+			firstErr = c.err
+			if !errors.Is(c.err, context.Canceled) && !errors.Is(c.err, context.DeadlineExceeded) {
+				firstErr = fmt.Errorf("%s:%d: %w", path, c.errLine, c.err)
 			}
 		}
 		if firstErr != nil {
 			cancel()
+			continue
 		}
+		if cap(c.buf) > chunkBytes {
+			c.buf = make([]byte, 0, chunkBytes) // let a long line's buffer go
+		}
+		c.buf, c.lines, c.data = c.buf[:0], c.lines[:0], c.data[:0]
+		free <- c
 	}
 	wg.Wait()
 	if err := <-readErr; err != nil && firstErr == nil {

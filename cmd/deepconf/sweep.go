@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,7 +12,7 @@ import (
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/controller"
-	"github.com/deepconf/deepconf/record"
+	"github.com/deepconf/deepconf/store"
 	"github.com/deepconf/deepconf/sweep"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -262,22 +260,6 @@ func runReplaySweep(ctx context.Context, dir string, o sweepOptions, labels map[
 	return nil
 }
 
-// predictionsPath returns the run's predictions file (the prototype's
-// checkpoint file when there is no predictions.jsonl).
-func predictionsPath(dir string) (string, error) {
-	p := filepath.Join(dir, record.PredictionsFile)
-	if _, err := os.Stat(p); err == nil {
-		return p, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
-	cp := filepath.Join(dir, analysis.CheckpointFile)
-	if _, err := os.Stat(cp); err == nil {
-		return cp, nil
-	}
-	return "", fmt.Errorf("%s: no %s in the run directory (is it a deepconf or prototype output directory?)", dir, record.PredictionsFile)
-}
-
 func runSeedSims(ctx context.Context, dir string, o sweepOptions, labels map[string]string, stdout, stderr io.Writer) error {
 	sim := o.SeedSim
 	if sim == "" {
@@ -291,7 +273,7 @@ func runSeedSims(ctx context.Context, dir string, o sweepOptions, labels map[str
 	if sim == seedSimThreshold && o.Out != "" {
 		return fmt.Errorf("--out names the comprehensive simulator's JSON; the threshold simulator writes to stdout only")
 	}
-	path, err := predictionsPath(dir)
+	path, err := store.PredictionsPath(dir)
 	if err != nil {
 		return err
 	}
