@@ -1,12 +1,15 @@
 // Package record defines the files of a run directory: run.json (Run),
-// traces.jsonl (one Trace per line) and predictions.jsonl (one Prediction per
-// line). It holds only the schema; package store reads and writes the files,
-// package controller fills the records, package analysis reads them.
+// traces.jsonl (one Trace per line), predictions.jsonl (one Prediction per
+// line) and, in a merged run, merge.json (Merge). It holds only the schema;
+// package store reads and writes the files (and is the only package that
+// parses them), package controller fills the records, package analysis
+// reads them through store.
 //
 // Field names are stable: they are the interface to pandas and to the
-// prototype's scripts. Prediction starts with the prototype's twelve fields in
-// the prototype's order and with the prototype's meaning (SEED_SYSTEM.md §9.2),
-// whatever the policy; DeepConf's own values follow them.
+// prototype's scripts. Prediction starts with the prototype's twelve fields
+// in the prototype's order and with the prototype's meaning
+// (docs/prototype.md, section 9), whatever the policy; DeepConf's own values
+// follow them.
 package record
 
 import (
