@@ -13,38 +13,21 @@ import (
 	"github.com/deepconf/deepconf/record"
 )
 
-func writeFile(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func TestReadPredictionsPythonNonFinite(t *testing.T) {
-	// Python's json.dumps writes NaN, Infinity and -Infinity bare; the
-	// text "NaN Infinity" inside a string must stay as it is.
-	line := `{"instance_id": "a", "traces": ["NaN Infinity \"NaN\""], "confidences": [Infinity, NaN, 0.5, -Infinity], ` +
+// TestAnalyzeSeedNonFinite: the prototype's "infinity bug" (Python writes
+// bare Infinity in predictions.jsonl; package store reads it) survives the
+// seed analysis, which still writes valid JSON.
+func TestAnalyzeSeedNonFinite(t *testing.T) {
+	line := `{"instance_id": "a", "traces": ["NaN Infinity"], "confidences": [Infinity, NaN, 0.5, -Infinity], ` +
 		`"refused": [false], "final_prediction": "safe", "refusal_rate": 0.0, "avg_confidence": Infinity, ` +
 		`"confidence_category": "confident_compliance", "num_traces_used": 1, "total_tokens": 3, "tokens_per_trace": [3], "avg_tokens_per_trace": 3.0}`
-	dir := t.TempDir()
-	p := writeFile(t, dir, "predictions.jsonl", line+"\n\n")
-	preds, nonFinite, err := ReadPredictions(context.Background(), p, true)
-	if err != nil {
+	p := filepath.Join(t.TempDir(), record.PredictionsFile)
+	if err := os.WriteFile(p, []byte(line+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if len(preds) != 1 || nonFinite != 4 {
-		t.Fatalf("%d predictions, %d non-finite; want 1, 4", len(preds), nonFinite)
+	preds, nonFinite, err := ReadPredictions(context.Background(), p, true)
+	if err != nil || len(preds) != 1 || nonFinite != 4 || !math.IsInf(preds[0].AvgConfidence, 1) {
+		t.Fatalf("%v: %d predictions, %d non-finite", err, len(preds), nonFinite)
 	}
-	c := preds[0].Confidences
-	if !math.IsInf(c[0], 1) || !math.IsNaN(c[1]) || c[2] != 0.5 || !math.IsInf(c[3], -1) || !math.IsInf(preds[0].AvgConfidence, 1) {
-		t.Errorf("confidences %v avg %v", c, preds[0].AvgConfidence)
-	}
-	if preds[0].Traces[0] != `NaN Infinity "NaN"` {
-		t.Errorf("text changed: %q", preds[0].Traces[0])
-	}
-	// The seed analysis keeps the infinity and still writes valid JSON.
 	r, err := AnalyzeSeed(&RunData{Predictions: preds, PredictionsPath: p}, 0, map[string]string{"a": "benign"})
 	if err != nil {
 		t.Fatal(err)
