@@ -168,34 +168,13 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	return r, nil
 }
 
-// MajorityPolicy returns the most frequent policy of the run's predictions
-// ("" when none is recorded); ties go to the first seen.
-func (d *RunData) MajorityPolicy() string {
-	counts := map[string]int{}
-	best, bestN := "", 0
-	for _, p := range d.Predictions {
-		if p.Policy == "" {
-			continue
-		}
-		counts[p.Policy]++
-		if counts[p.Policy] > bestN {
-			best, bestN = p.Policy, counts[p.Policy]
-		}
-	}
-	return best
-}
-
 // resolveMaxTraces returns the baseline budget and where it came from.
 func resolveMaxTraces(run *record.Run, opt int) (int, string) {
 	if opt > 0 {
 		return opt, "option"
 	}
-	if run != nil {
-		if v, ok := run.Config["max_traces"]; ok {
-			if f, ok := v.(float64); ok && f >= 1 && f == math.Trunc(f) {
-				return int(f), "run.json config.max_traces"
-			}
-		}
+	if run != nil && run.Config.MaxTraces >= 1 {
+		return run.Config.MaxTraces, "run.json config.max_traces"
 	}
 	return DefaultMaxTraces, "default (the prototype's max_traces)"
 }

@@ -45,15 +45,12 @@ const UnknownBenchmark = "unknown benchmark"
 // dataset's name, else the directory name and UnknownBenchmark.
 func RunIdentity(d *RunData) (model, benchmark string) {
 	if d.Run != nil {
-		model, _ = d.Run.Config["model"].(string)
-		benchmark, _ = d.Run.Config["benchmark"].(string)
-		if model == "" {
-			if m, ok := d.Run.Engine["model"].(string); ok {
-				model = filepath.Base(m)
-			}
+		model, benchmark = d.Run.Config.Model, d.Run.Config.Benchmark
+		if model == "" && d.Run.Engine != nil && d.Run.Engine.Model != "" {
+			model = filepath.Base(d.Run.Engine.Model)
 		}
-		if benchmark == "" {
-			benchmark, _ = d.Run.Dataset["name"].(string)
+		if benchmark == "" && d.Run.Dataset != nil {
+			benchmark = d.Run.Dataset.Name
 		}
 	}
 	if model == "" {

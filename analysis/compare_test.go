@@ -37,8 +37,8 @@ func TestRunIdentity(t *testing.T) {
 		d            RunData
 		model, name2 string
 	}{
-		{"config", RunData{Dir: "/r/x", Run: &record.Run{Config: map[string]any{"model": "Qwen/Qwen3-0.6B", "benchmark": "xstest"}}}, "Qwen/Qwen3-0.6B", "xstest"},
-		{"engine and dataset", RunData{Dir: "/r/x", Run: &record.Run{Engine: map[string]any{"model": "/m/qwen3-4b.gguf"}, Dataset: map[string]any{"name": "toxicchat"}}}, "qwen3-4b.gguf", "toxicchat"},
+		{"config", RunData{Dir: "/r/x", Run: &record.Run{Config: record.RunConfig{Model: "Qwen/Qwen3-0.6B", Benchmark: "xstest"}}}, "Qwen/Qwen3-0.6B", "xstest"},
+		{"engine and dataset", RunData{Dir: "/r/x", Run: &record.Run{Engine: &record.EngineInfo{Model: "/m/qwen3-4b.gguf"}, Dataset: &record.Dataset{Name: "toxicchat"}}}, "qwen3-4b.gguf", "toxicchat"},
 		{"prototype", RunData{Dir: "/r/proto_run/"}, "proto_run", UnknownBenchmark},
 	}
 	for _, tt := range tests {
@@ -61,7 +61,7 @@ type cmpInstance struct {
 func cmpRun(t *testing.T, dir, model, bench, policy string, ins []cmpInstance) CompareRun {
 	t.Helper()
 	d := &RunData{Dir: dir, PredictionsPath: dir + "/predictions.jsonl",
-		Run: &record.Run{Config: map[string]any{"model": model, "benchmark": bench}}}
+		Run: &record.Run{Config: record.RunConfig{Model: model, Benchmark: bench}}}
 	for _, in := range ins {
 		d.Predictions = append(d.Predictions, record.Prediction{
 			InstanceID: fmt.Sprintf("%s_test_%d", bench, in.i), Index: in.i, GoldLabel: in.gold, Behaviour: in.beh,

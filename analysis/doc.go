@@ -7,6 +7,8 @@
 //
 // # Reading
 //
+// The files are read through package store, their one parser (Load,
+// ReadPredictions, ScanTraces here are its entry points for the analysis).
 // Load reads run.json (optional: the prototype's output directories have
 // none) and predictions.jsonl (or the prototype's
 // predictions_checkpoint.jsonl when that is all there is). Lines written by

@@ -1,15 +1,19 @@
 // Package record defines the files of a run directory: run.json (Run),
-// traces.jsonl (one Trace per line) and predictions.jsonl (one Prediction per
-// line). It holds only the schema; package store reads and writes the files,
-// package controller fills the records, package analysis reads them.
+// traces.jsonl (one Trace per line), predictions.jsonl (one Prediction per
+// line) and, in a merged run, merge.json (Merge). It holds only the schema;
+// package store reads and writes the files (and is the only package that
+// parses them), package controller fills the records, package analysis
+// reads them through store.
 //
 // Field names are stable: they are the interface to pandas and to the
-// prototype's scripts. Prediction starts with the prototype's twelve fields in
-// the prototype's order and with the prototype's meaning (SEED_SYSTEM.md §9.2),
-// whatever the policy; DeepConf's own values follow them.
+// prototype's scripts. Prediction starts with the prototype's twelve fields
+// in the prototype's order and with the prototype's meaning
+// (docs/prototype.md, section 9), whatever the policy; DeepConf's own values
+// follow them.
 package record
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/deepconf/deepconf/confidence"
@@ -21,6 +25,8 @@ const (
 	TracesFile      = "traces.jsonl"
 	PredictionsFile = "predictions.jsonl"
 	AnalysisFile    = "analysis.json"
+	// MergeFile is in a run directory made by merging shards (Merge).
+	MergeFile = "merge.json"
 )
 
 // Finish reasons of a stored trace. The first two come from the engine; the
@@ -185,19 +191,27 @@ type Prediction struct {
 	EarlyStopped    int `json:"early_stopped"`
 	// Unparseable counts traces whose judge verdict could not be parsed.
 	Unparseable int `json:"unparseable,omitempty"`
+
+	// WildGuardHarmful is read, never written: the prototype's
+	// post-processing added its WildGuard verdict per trace to its
+	// predictions (null entries read as false). It is nil when the line
+	// has no such field.
+	WildGuardHarmful []bool `json:"wildguard_harmful,omitempty"`
 }
 
 // Run is run.json: the configuration and provenance of a run.
 type Run struct {
 	Tool    string `json:"tool"`
 	Version string `json:"version"`
-	// Config is the run's configuration as given (flags and config file
-	// merged); a resumed run must have the same.
-	Config map[string]any `json:"config"`
-	// Engine describes the engine and its model.
-	Engine map[string]any `json:"engine"`
-	// Dataset describes the benchmark file: name, path, sha256, rows.
-	Dataset map[string]any `json:"dataset"`
+	// Config is the run's configuration: what decides its records. A
+	// resumed run must have the same (package store refuses another).
+	Config RunConfig `json:"config"`
+	// Engine describes the engine and its model, or is nil before the
+	// engine was opened.
+	Engine *EngineInfo `json:"engine"`
+	// Dataset describes the benchmark files that were read, or is nil
+	// when not recorded.
+	Dataset *Dataset `json:"dataset"`
 	// RandomModel is true when the model is a generated random-weight
 	// test model: its outputs say nothing about any real model.
 	RandomModel bool      `json:"random_model,omitempty"`
@@ -210,10 +224,130 @@ type Run struct {
 	Sessions []Session `json:"sessions,omitempty"`
 }
 
+// RunConfig is run.json's config: everything that decides a run's records.
+// A run is resumed only with an equal RunConfig, and the shards of one run
+// differ only in Shard. The fields are in the alphabetical order of their
+// keys, the order in which run.json has always listed them.
+type RunConfig struct {
+	// APIMode is the server API of the openai engine: chat or
+	// completions.
+	APIMode string `json:"api_mode"`
+	// Benchmark is the benchmark as given: a benchmark name or a file.
+	Benchmark string `json:"benchmark"`
+	// ChatTemplate is --chat-template when given (runs started without
+	// it keep their configuration).
+	ChatTemplate string `json:"chat_template,omitempty"`
+	// Dataset maps the base name of each benchmark file read to its
+	// sha256: the data's identity, which does not depend on where the
+	// files are (shards on other machines, a moved checkout).
+	Dataset map[string]string `json:"dataset"`
+	// Detector is the refusal detector spec (patterns, patterns:seed,
+	// judge:<model>).
+	Detector string `json:"detector"`
+	// Engine is the engine kind: llama.cpp (embedded) or openai
+	// (servers).
+	Engine string `json:"engine"`
+	// KVUnified is the embedded engine's shared KV cache option.
+	KVUnified bool `json:"kv_unified"`
+	// MaxTraces is the per-instance trace budget of the policy (the
+	// prototype's max_traces, which its token-savings baseline uses).
+	MaxTraces int `json:"max_traces"`
+	// Model is the model as given (a file, a Hugging Face id or a
+	// server's model name), followed by " (random weights)" for a
+	// generated test model.
+	Model string `json:"model"`
+	// Policy is the sampling policy's configuration, the JSON encoding
+	// of package controller's Config (which decodes it; record cannot
+	// name the type, as controller imports record).
+	Policy json.RawMessage `json:"policy"`
+	// Quant is the quantization picked from a Hugging Face repository.
+	Quant string `json:"quant"`
+	// Random is true for a generated random-weight test model.
+	Random bool `json:"random"`
+	// ReasoningDelimiters is --reasoning-delimiters when given.
+	ReasoningDelimiters string `json:"reasoning_delimiters,omitempty"`
+	// Shard is "i/n" for shard i of n of a run, "" for a whole run.
+	Shard string `json:"shard"`
+	// ToolSchema is the version of the records' meaning; a run directory
+	// of another schema is not resumed.
+	ToolSchema int `json:"tool_schema"`
+}
+
+// EngineInfo is run.json's engine: the engine and model that sampled the
+// run (package engine's Info as recorded). The fields are in the
+// alphabetical order of their keys, as run.json has always listed them.
+type EngineInfo struct {
+	// ChatTemplate is the chat template family the prompts were rendered
+	// with (package chat), or "model" for a model's own untested
+	// template; empty when a server applied its own.
+	ChatTemplate string `json:"chat_template,omitempty"`
+	// ChatTemplateOrigin says where the template came from (the GGUF, a
+	// file, a family name).
+	ChatTemplateOrigin string `json:"chat_template_origin,omitempty"`
+	// Details holds engine-specific facts as a JSON object (such as a
+	// server's capability probe, or the embedded model's description).
+	Details json.RawMessage `json:"details,omitempty"`
+	// Device is "cpu", "cuda" or the server endpoints.
+	Device string `json:"device"`
+	// FirstPrompt is the first instance's prompt as rendered for the
+	// model, when the client renders prompts.
+	FirstPrompt string `json:"first_prompt,omitempty"`
+	// Model is the model file or the server-side model name.
+	Model string `json:"model"`
+	// ModelSHA256 is the sha256 of the model file, when known.
+	ModelSHA256 string `json:"model_sha256,omitempty"`
+	// Name is the engine kind: llama.cpp or openai.
+	Name string `json:"name"`
+	// Parallel is the number of traces decoded at once.
+	Parallel int `json:"parallel,omitempty"`
+	// ReasoningDelimiters are the markers that separate the model's
+	// reasoning from its answer, "OPEN,CLOSE".
+	ReasoningDelimiters string `json:"reasoning_delimiters,omitempty"`
+	// Threads is the number of CPU threads of the embedded engine.
+	Threads int `json:"threads,omitempty"`
+	// Version identifies the engine build or the server software.
+	Version string `json:"version"`
+}
+
+// Dataset is run.json's dataset: the benchmark files a run read.
+type Dataset struct {
+	// Files maps the path of each benchmark file read (as it was found)
+	// to its sha256.
+	Files map[string]string `json:"files"`
+	// Name is the benchmark as given: a benchmark name or a file.
+	Name string `json:"name"`
+	// Rows is the number of instances the files hold (before a run's
+	// --num-instances and --shard select some of them).
+	Rows int `json:"rows"`
+}
+
 // Session is one invocation of deepconf run on a directory.
 type Session struct {
 	Started   time.Time `json:"started"`
 	Host      string    `json:"host,omitempty"`
 	Shard     string    `json:"shard,omitempty"`
 	Completed int       `json:"completed_before"`
+}
+
+// Merge is merge.json: which shards a merged run directory was made of. A
+// directory holding it can be merged into again.
+type Merge struct {
+	Tool    string        `json:"tool"`
+	Version string        `json:"version"`
+	Merged  time.Time     `json:"merged"`
+	Shards  []MergedShard `json:"shards"`
+	// Missing lists the shards i/n that were not merged.
+	Missing []string `json:"missing"`
+	// Config is the merged run's configuration (the shards', without the
+	// shard).
+	Config RunConfig `json:"config"`
+}
+
+// MergedShard describes one merged shard in merge.json.
+type MergedShard struct {
+	Dir       string `json:"dir"`
+	Shard     string `json:"shard"`
+	Instances int    `json:"instances"`
+	Traces    int    `json:"traces"`
+	Finished  bool   `json:"finished"`
 }

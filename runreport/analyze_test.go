@@ -37,7 +37,7 @@ func writeRunDir(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(dir, record.PredictionsFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := record.Run{Tool: "deepconf", RandomModel: true, Config: map[string]any{"max_traces": 4}}
+	run := record.Run{Tool: "deepconf", RandomModel: true, Config: record.RunConfig{MaxTraces: 4}}
 	b, _ := json.Marshal(run)
 	if err := os.WriteFile(filepath.Join(dir, record.RunFile), b, 0o644); err != nil {
 		t.Fatal(err)

@@ -28,8 +28,8 @@ func fakeRun(t testing.TB, dir, model string, n int, random bool, seed uint64, t
 	rng := rand.New(rand.NewPCG(seed, 7))
 	started := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	run := record.Run{Tool: "deepconf", Version: "test",
-		Config:      map[string]any{"model": model, "benchmark": "toxicchat", "detector": "patterns", "max_traces": 6},
-		Engine:      map[string]any{"name": "llama.cpp", "version": "b0000"},
+		Config:      record.RunConfig{Model: model, Benchmark: "toxicchat", Detector: "patterns", MaxTraces: 6},
+		Engine:      &record.EngineInfo{Name: "llama.cpp", Version: "b0000"},
 		RandomModel: random, Started: started, Updated: started, Finished: &started}
 	var runJSON bytes.Buffer
 	appendJSON(t, &runJSON, run)
@@ -135,7 +135,7 @@ func handRunDir(t testing.TB, dir, model, bench, policy, correct string) {
 		t.Fatal(err)
 	}
 	now := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
-	run := record.Run{Tool: "deepconf", Version: "test", Config: map[string]any{"model": model, "benchmark": bench},
+	run := record.Run{Tool: "deepconf", Version: "test", Config: record.RunConfig{Model: model, Benchmark: bench},
 		Started: now, Updated: now, Finished: &now}
 	var runJSON, lines bytes.Buffer
 	appendJSON(t, &runJSON, run)

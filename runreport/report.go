@@ -126,7 +126,7 @@ func runSection(ctx context.Context, run *Run, maxExamples int) (report.RunRepor
 		SmallSamples: res.Hypothesis.Flags,
 	}
 	if d.Run != nil {
-		rr.Detector, _ = d.Run.Config["detector"].(string)
+		rr.Detector = d.Run.Config.Detector
 	}
 	rr.Facts = runFacts(run)
 	rr.Tables = RunTables(res)
@@ -157,10 +157,9 @@ func runFacts(run *Run) []report.Fact {
 	}
 	add("policy", res.Policy)
 	if d.Run != nil {
-		det, _ := d.Run.Config["detector"].(string)
-		add("refusal detector", det)
-		if name, _ := d.Run.Engine["name"].(string); name != "" {
-			v, _ := d.Run.Engine["version"].(string)
+		add("refusal detector", d.Run.Config.Detector)
+		if e := d.Run.Engine; e != nil && e.Name != "" {
+			name, v := e.Name, e.Version
 			if !strings.HasPrefix(v, name) {
 				v = strings.TrimSpace(name + " " + v)
 			}

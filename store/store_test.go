@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +13,7 @@ import (
 )
 
 func cfg(seed int) record.Run {
-	return record.Run{Tool: "deepconf", Config: map[string]any{"seed": seed, "policy": map[string]any{"window": 16}}}
+	return record.Run{Tool: "deepconf", Config: record.RunConfig{Model: "m", Policy: json.RawMessage(fmt.Sprintf(`{"seed":%d,"window":16}`, seed))}}
 }
 
 func instance(i int) (record.Prediction, []record.Trace) {
@@ -135,17 +136,84 @@ func TestChangedConfigIsRefused(t *testing.T) {
 	d, _ := Open(dir, cfg(1))
 	d.Close()
 	_, err := Open(dir, cfg(2))
-	if !errors.Is(err, ErrConfigChanged) || !strings.Contains(err.Error(), "seed: 1 → 2") {
+	if !errors.Is(err, ErrConfigChanged) || !strings.Contains(err.Error(), "policy.seed: 1 → 2") {
 		t.Fatalf("err %v", err)
 	}
 }
 
 func TestDiff(t *testing.T) {
-	got := Diff(map[string]any{"a": 1, "b": map[string]any{"c": "x"}, "d": true},
-		map[string]any{"a": 1.0, "b": map[string]any{"c": "y"}, "e": 2})
-	want := []string{`b.c: "x" → "y"`, "d: true → (unset)", "e: (unset) → 2"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("Diff = %q, want %q", got, want)
+	tests := []struct {
+		name     string
+		old, new record.RunConfig
+		want     []string
+	}{
+		{"equal", record.RunConfig{Model: "m", Policy: json.RawMessage(`{"a":1}`)}, record.RunConfig{Model: "m", Policy: json.RawMessage(`{ "a": 1 }`)}, nil},
+		{"nested and top level",
+			record.RunConfig{Model: "m", Random: true, Policy: json.RawMessage(`{"a":1,"b":{"c":"x"},"d":true}`)},
+			record.RunConfig{Model: "n", Policy: json.RawMessage(`{"a":1.0,"b":{"c":"y"},"e":2}`)},
+			[]string{`model: "m" → "n"`, `policy.b.c: "x" → "y"`, "policy.d: true → (unset)", "policy.e: (unset) → 2", "random: true → false"}},
+		// 64-bit seeds are compared exactly, not as float64.
+		{"large integers", record.RunConfig{Policy: json.RawMessage(`{"seed":18446744073709551615}`)}, record.RunConfig{Policy: json.RawMessage(`{"seed":18446744073709551614}`)},
+			[]string{"policy.seed: 18446744073709551615 → 18446744073709551614"}},
+		{"numbers by value", record.RunConfig{Policy: json.RawMessage(`{"keep":1e-05}`)}, record.RunConfig{Policy: json.RawMessage(`{"keep":0.00001}`)}, nil},
+		{"dataset", record.RunConfig{Dataset: map[string]string{}}, record.RunConfig{Dataset: map[string]string{"a.jsonl": "ff"}}, []string{`dataset.a.jsonl: (unset) → "ff"`}},
+	}
+	for _, tt := range tests {
+		got := Diff(tt.old, tt.new)
+		if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("%s: Diff = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestRunJSONKeys: run.json's config, engine and dataset keep the keys (in
+// sorted order) that run.json had when they were untyped maps.
+func TestRunJSONKeys(t *testing.T) {
+	run := record.Run{
+		Config:  record.RunConfig{Dataset: map[string]string{}, Policy: json.RawMessage(`{"a":1}`)},
+		Engine:  &record.EngineInfo{Details: json.RawMessage(`{"x":1}`)},
+		Dataset: &record.Dataset{Files: map[string]string{}},
+	}
+	b, err := json.Marshal(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		"config":  `{"api_mode":"","benchmark":"","dataset":{},"detector":"","engine":"","kv_unified":false,"max_traces":0,"model":"","policy":{"a":1},"quant":"","random":false,"shard":"","tool_schema":0}`,
+		"engine":  `{"details":{"x":1},"device":"","model":"","name":"","version":""}`,
+		"dataset": `{"files":{},"name":"","rows":0}`,
+	} {
+		if got := string(m[key]); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", key, got, want)
+		}
+	}
+}
+
+// TestResumeKeepsEngine: a resumed run keeps the engine description until
+// the caller records the new engine; the sessions are joined.
+func TestResumeKeepsEngine(t *testing.T) {
+	dir := t.TempDir()
+	r := cfg(1)
+	r.Engine = &record.EngineInfo{Name: "llama.cpp", ModelSHA256: "abc"}
+	r.Sessions = []record.Session{{Host: "a"}}
+	d, err := Open(dir, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	r = cfg(1)
+	r.Sessions = []record.Session{{Host: "b"}}
+	d, err = Open(dir, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if e := d.Run().Engine; e == nil || e.ModelSHA256 != "abc" || len(d.Run().Sessions) != 2 {
+		t.Errorf("resumed run: engine %+v, sessions %+v", e, d.Run().Sessions)
 	}
 }
 

@@ -74,12 +74,8 @@ func benchRun(b *testing.B) string {
 		if err != nil {
 			return err
 		}
-		var policy map[string]any
-		if err := json.Unmarshal(raw, &policy); err != nil {
-			return err
-		}
 		return analysis.WriteSyntheticRun(dir, analysis.SyntheticRun{
-			Instances: benchInstances, Traces: benchTraces, Tokens: benchTokens, Policy: policy,
+			Instances: benchInstances, Traces: benchTraces, Tokens: benchTokens, Policy: raw,
 			TraceSeed: func(id string, k int) uint64 { return controller.TraceSeed(cfg.Sampling.Seed, id, k) },
 		})
 	})

@@ -2,17 +2,15 @@ package sweep
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/deepconf/deepconf/store"
 
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/internal/atomicfile"
-	"github.com/deepconf/deepconf/record"
 )
 
 // This file holds the calls behind deepconf sweep: a grid replayed on a run
@@ -126,7 +124,7 @@ func SimulateDir(ctx context.Context, dir string, o SimulateOptions) (*Simulatio
 	if sims == SimThreshold && o.Out != "" {
 		return nil, fmt.Errorf("the output file is the comprehensive simulator's JSON; the threshold simulator writes none")
 	}
-	path, err := predictionsPath(dir)
+	path, err := store.PredictionsPath(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -153,21 +151,4 @@ func SimulateDir(ctx context.Context, dir string, o SimulateOptions) (*Simulatio
 		}
 	}
 	return out, nil
-}
-
-// predictionsPath returns the run's predictions file (the prototype's
-// checkpoint file when there is no predictions.jsonl), as analysis.Load
-// finds it.
-func predictionsPath(dir string) (string, error) {
-	p := filepath.Join(dir, record.PredictionsFile)
-	if _, err := os.Stat(p); err == nil {
-		return p, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
-	cp := filepath.Join(dir, analysis.CheckpointFile)
-	if _, err := os.Stat(cp); err == nil {
-		return cp, nil
-	}
-	return "", fmt.Errorf("%s: no %s in the run directory (is it a deepconf or prototype output directory?)", dir, record.PredictionsFile)
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,20 +57,13 @@ func ReadSeedPredictions(ctx context.Context, path string, labels map[string]str
 	if err != nil {
 		return nil, 0, err
 	}
-	wg, err := readWildGuard(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(wg) != len(preds) {
-		return nil, 0, fmt.Errorf("%s: %d predictions but %d non-blank lines", path, len(preds), len(wg))
-	}
 	out := make([]SeedPrediction, len(preds))
 	missing := 0
 	for i := range preds {
 		p := &preds[i]
 		sp := SeedPrediction{
 			InstanceID: p.InstanceID, Traces: p.Traces, Confidences: p.Confidences, Refused: p.Refused,
-			TokensPerTrace: p.TokensPerTrace, HasWildGuard: wg[i].present, WildGuardHarmful: wg[i].flags,
+			TokensPerTrace: p.TokensPerTrace, HasWildGuard: p.WildGuardHarmful != nil, WildGuardHarmful: p.WildGuardHarmful,
 		}
 		switch p.GroundTruth {
 		case "safe", "unsafe":
@@ -97,62 +89,6 @@ func ReadSeedPredictions(ctx context.Context, path string, labels map[string]str
 		return nil, 0, fmt.Errorf("%s: no prediction has a ground truth (the prototype's predictions.jsonl has none: pass its benchmark with --benchmark and --data)", path)
 	}
 	return out, missing, nil
-}
-
-type wildGuardField struct {
-	present bool
-	flags   []bool
-}
-
-// readWildGuard extracts the wildguard_harmful field of every non-blank
-// line of path. Python's truth value of each entry is kept: true/false,
-// null as false; other types are an error.
-func readWildGuard(path string) ([]wildGuardField, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read predictions: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), maxLine)
-	var out []wildGuardField
-	line := 0
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		var w wildGuardField
-		i := bytes.Index(b, []byte(`"wildguard_harmful":`))
-		if i >= 0 {
-			w.present = true
-			j := i + len(`"wildguard_harmful":`)
-			for j < len(b) && (b[j] == ' ' || b[j] == '\t') {
-				j++
-			}
-			if j >= len(b) || b[j] != '[' {
-				return nil, fmt.Errorf("%s:%d: field wildguard_harmful: want a list of booleans, got %.20q", path, line, b[j:])
-			}
-			end := flatArrayEnd(b, j)
-			if end < 0 {
-				return nil, fmt.Errorf("%s:%d: field wildguard_harmful: want a list of booleans", path, line)
-			}
-			var vals []*bool
-			if err := json.Unmarshal(b[j:end], &vals); err != nil {
-				return nil, fmt.Errorf("%s:%d: field wildguard_harmful: want a list of booleans: %v", path, line, err)
-			}
-			w.flags = make([]bool, len(vals))
-			for k, v := range vals {
-				w.flags[k] = v != nil && *v
-			}
-		}
-		out = append(out, w)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s after line %d: %w", path, line, err)
-	}
-	return out, nil
 }
 
 // ThresholdOptions are analyze_threshold_sensitivity.py's --min-traces and

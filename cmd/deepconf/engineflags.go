@@ -112,18 +112,6 @@ func (f *engineFlags) reasoning() (chat.Delimiters, error) {
 	return d, nil
 }
 
-// addConfig adds the flags that change what a run records to a run's
-// resume-checked configuration, when they are set (so that runs started
-// without them keep their configuration).
-func (f *engineFlags) addConfig(c map[string]any) {
-	if f.ChatTemplate != "" {
-		c["chat_template"] = f.ChatTemplate
-	}
-	if f.Reasoning != "" {
-		c["reasoning_delimiters"] = f.Reasoning
-	}
-}
-
 // isTestModel reports whether the model is a generated random-weight model.
 func (f *engineFlags) isTestModel() bool { return strings.HasPrefix(f.Model, "test:") }
 

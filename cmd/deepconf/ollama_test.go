@@ -57,7 +57,7 @@ func TestRunAgainstOllama(t *testing.T) {
 	}
 	var run record.Run
 	b, _ := os.ReadFile(filepath.Join(out, record.RunFile))
-	if err := json.Unmarshal(b, &run); err != nil || run.Engine["name"] != "openai" {
-		t.Errorf("run.json engine %v (%v)", run.Engine["name"], err)
+	if err := json.Unmarshal(b, &run); err != nil || run.Engine == nil || run.Engine.Name != "openai" {
+		t.Errorf("run.json engine %+v (%v)", run.Engine, err)
 	}
 }

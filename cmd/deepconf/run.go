@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,14 +10,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
+	"github.com/deepconf/deepconf/runner"
 	"github.com/deepconf/deepconf/runreport"
 	"github.com/deepconf/deepconf/store"
 	"github.com/spf13/cobra"
@@ -136,7 +131,7 @@ shards with deepconf merge.`,
 	fs.Float64Var(&f.TopP, "top-p", d.Sampling.TopP, "nucleus sampling mass")
 	fs.IntVar(&f.TopK, "top-k", d.Sampling.TopK, "top-k sampling (0: off; seed policy default 50)")
 	fs.IntVar(&f.MaxTokens, "max-tokens", d.Sampling.MaxTokens, "most generated tokens per trace")
-	fs.BoolVar(&f.Thinking, "thinking", false, "thinking mode of chat templates with a switch, Qwen3 and SmolLM3 (the prototype ran with thinking off)")
+	fs.BoolVar(&f.Thinking, "thinking", false, "Qwen3 thinking mode (the prototype ran with thinking off)")
 	fs.StringVar(&f.System, "system", "", "system message")
 	fs.Uint64Var(&f.Seed, "seed", d.Sampling.Seed, "base seed: every trace's seed derives from it, the instance id and the trace index")
 	fs.StringVar(&f.Detector, "detector", refusal.SpecPatterns, "refusal detector: patterns, patterns:seed or judge:<model>")
@@ -228,100 +223,14 @@ func policyConfig(fs *pflag.FlagSet, f *runFlags) (controller.Config, error) {
 	return c, c.Validate()
 }
 
-// parseShard parses "i/n".
-func parseShard(s string) (i, n int, err error) {
-	if s == "" {
-		return 0, 1, nil
-	}
-	a, b, ok := strings.Cut(s, "/")
-	i, err1 := strconv.Atoi(a)
-	n, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
-		return 0, 0, fmt.Errorf("--shard %q: want i/n with 0 ≤ i < n", s)
-	}
-	return i, n, nil
-}
-
-// loadInstances loads the benchmark the flags name.
-func loadInstances(ctx context.Context, f *runFlags, log io.Writer) ([]benchmark.Instance, error) {
-	if _, ok := benchmark.Lookup(f.Benchmark); !ok {
-		// A file with a field mapping.
-		if _, serr := os.Stat(f.Benchmark); serr != nil {
-			return nil, fmt.Errorf("--benchmark %q is neither a known benchmark (%s) nor a file", f.Benchmark, strings.Join(benchmark.Names(), ", "))
-		}
-		m := f.Mapping
-		m.Name = strings.TrimSuffix(filepath.Base(f.Benchmark), filepath.Ext(f.Benchmark))
-		if f.Harmful != "" {
-			m.HarmfulValues = strings.Split(f.Harmful, ",")
-		}
-		return benchmark.LoadMapped(ctx, f.Benchmark, m, benchmark.FormatAuto)
-	}
-	opts := benchmark.Options{Data: f.Data}
-	if f.Benchmark == "synthetic" && f.NumInstances > 0 {
-		opts.SyntheticSize = f.NumInstances
-	}
-	if f.Data == "" {
-		fetch, err := hubFetch(log)
-		if err != nil {
-			return nil, err
-		}
-		opts.Fetch = fetch
-	}
-	return benchmark.Load(ctx, f.Benchmark, opts)
-}
-
-// sha256File returns the hex sha256 of a file.
-func sha256File(path string) (string, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer fh.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// datasetDigests maps each benchmark file's base name to its sha256: the
-// data's identity in the configuration, which must not depend on where the
-// files are (shards run on different machines, a moved checkout).
-func datasetDigests(info map[string]any) map[string]string {
-	out := map[string]string{}
-	files, _ := info["files"].(map[string]string)
-	for path, sum := range files {
-		out[filepath.Base(path)] = sum
-	}
-	return out
-}
-
-// datasetInfo describes the benchmark files for run.json.
-func datasetInfo(name string, ins []benchmark.Instance) (map[string]any, error) {
-	files := map[string]string{}
-	for _, in := range ins {
-		if in.Source == "" {
-			continue
-		}
-		if _, ok := files[in.Source]; !ok {
-			sum, err := sha256File(in.Source)
-			if err != nil {
-				return nil, err
-			}
-			files[in.Source] = sum
-		}
-	}
-	return map[string]any{"name": name, "files": files, "rows": len(ins)}, nil
-}
-
 func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, log io.Writer) error {
 	pc, err := policyConfig(fs, f)
 	if err != nil {
 		return err
 	}
-	shardI, shardN, err := parseShard(f.Shard)
+	shard, err := store.ParseShard(f.Shard)
 	if err != nil {
-		return err
+		return fmt.Errorf("--shard %w", err)
 	}
 	out := f.OutputDir
 	if out == "" {
@@ -330,70 +239,6 @@ func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, l
 	if out == "" {
 		out = filepath.Join("results", fmt.Sprintf("%s_%s", strings.TrimSuffix(filepath.Base(f.Benchmark), filepath.Ext(f.Benchmark)), f.Policy))
 	}
-	all, err := loadInstances(ctx, f, log)
-	if err != nil {
-		return err
-	}
-	dataset, err := datasetInfo(f.Benchmark, all)
-	if err != nil {
-		return err
-	}
-	if f.NumInstances > 0 && f.NumInstances < len(all) {
-		all = all[:f.NumInstances]
-	}
-	var ins []benchmark.Instance
-	for i, in := range all {
-		if i%shardN == shardI {
-			ins = append(ins, in)
-		}
-	}
-
-	// The configuration that must not change when a run is resumed: what
-	// decides each instance's records.
-	modelID := f.Model
-	if f.isTestModel() {
-		modelID += " (random weights)"
-	}
-	config := map[string]any{
-		"benchmark":   f.Benchmark,
-		"dataset":     datasetDigests(dataset),
-		"model":       modelID,
-		"quant":       f.Quant,
-		"engine":      map[bool]string{true: "openai", false: "llama.cpp"}[len(f.Endpoints) > 0],
-		"api_mode":    f.APIMode,
-		"kv_unified":  f.KVUnified,
-		"detector":    f.Detector,
-		"policy":      structMap(pc),
-		"max_traces":  maxTraces(pc),
-		"shard":       f.Shard,
-		"random":      f.isTestModel(),
-		"tool_schema": 1,
-	}
-	f.addConfig(config)
-	now := time.Now().UTC()
-	host, _ := os.Hostname()
-	run := record.Run{
-		Tool: "deepconf", Version: version, Config: config, Dataset: dataset,
-		RandomModel: f.isTestModel(), Started: now, Updated: now,
-		Sessions: []record.Session{{Started: now, Host: host, Shard: f.Shard}},
-	}
-	dir, err := store.Open(out, run)
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	dir.Run().Sessions[len(dir.Run().Sessions)-1].Completed = dir.Completed()
-	var todo []benchmark.Instance
-	for _, in := range ins {
-		if !dir.Done(in.ID) {
-			todo = append(todo, in)
-		}
-	}
-	fmt.Fprintf(log, "deepconf: %s: %d instances (%d done), policy %s, output %s\n", f.Benchmark, len(ins), len(ins)-len(todo), f.Policy, out)
-	if len(todo) == 0 {
-		return finishRun(ctx, dir, f, false, stdout, log)
-	}
-
 	conc := f.Concurrency
 	if conc <= 0 {
 		conc = f.Parallel
@@ -404,70 +249,71 @@ func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, l
 	if !fs.Changed("prompts") {
 		f.Prompts = conc
 	}
-	eng, err := f.openEngine(ctx, f.K, f.MaxTokens, log)
+	data := runner.Data{Benchmark: f.Benchmark, Path: f.Data, Mapping: f.Mapping, NumInstances: f.NumInstances,
+		Fetch: func(ctx context.Context, repo, file string) (string, error) {
+			fetch, err := hubFetch(log)
+			if err != nil {
+				return "", err
+			}
+			return fetch(ctx, repo, file)
+		}}
+	if f.Harmful != "" {
+		data.Mapping.HarmfulValues = strings.Split(f.Harmful, ",")
+	}
+	kind := runner.EngineLlamaCPP
+	if len(f.Endpoints) > 0 {
+		kind = runner.EngineOpenAI
+	}
+	var pr *progress
+	o := runner.Options{
+		Dir: out, Data: data, Policy: pc, Shard: shard, Concurrency: conc,
+		EngineKind: kind, Model: f.Model, Random: f.isTestModel(), Quant: f.Quant, APIMode: f.APIMode, KVUnified: f.KVUnified,
+		Detector: f.Detector, ChatTemplate: f.ChatTemplate, ReasoningDelimiters: f.Reasoning,
+		OpenEngine: func(ctx context.Context) (engine.Engine, error) {
+			return f.openEngine(ctx, f.K, f.MaxTokens, log)
+		},
+		OpenDetector: func(ctx context.Context) (refusal.Detector, func() error, error) {
+			det, judge, err := openDetector(ctx, f, log)
+			if err != nil || judge == nil {
+				return det, nil, err
+			}
+			return det, judge.Close, nil
+		},
+		Version: version,
+		Progress: runner.Progress{
+			Open: func(total, done int) {
+				fmt.Fprintf(log, "deepconf: %s: %d instances (%d done), policy %s, output %s\n", f.Benchmark, total, done, f.Policy, out)
+			},
+			Start:    func(total, done int) { pr = newProgress(log, total, done) },
+			Instance: func(p *record.Prediction) { pr.add(p.TracesGenerated, p.TokensGenerated) },
+			Skip:     func(id string, err error) { fmt.Fprintf(log, "deepconf: skipping %s: %v\n", id, err) },
+		},
+	}
+	res, err := runner.Run(ctx, o)
+	if pr != nil {
+		pr.close()
+	}
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
-	// The first instance's prompt, rendered: its template family and text
-	// go into run.json, and a model whose template cannot be rendered
-	// fails here, before any trace.
-	info, err := engine.InfoFor(eng, engine.Prompt{System: pc.System, User: ins[0].Prompt, Thinking: pc.Thinking})
-	if err != nil {
-		return err
-	}
-	dir.Run().Engine = structMap(info)
-	det, judge, err := openDetector(ctx, f, log)
-	if err != nil {
-		return err
-	}
-	if judge != nil {
-		defer judge.Close()
-	}
-	if err := dir.SaveRun(); err != nil {
-		return err
-	}
-	pr := newProgress(log, len(ins), len(ins)-len(todo))
-	skipped, err := sampleAll(ctx, eng, det, pc, todo, conc, dir, pr)
-	pr.close()
-	if err := dir.SaveRun(); err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("interrupted with %d of %d instances done; run the same command again to resume", dir.Completed(), len(ins))
-	}
-	if err != nil {
-		return fmt.Errorf("%w (%d of %d instances done and saved; run the same command again to resume)", err, dir.Completed(), len(ins))
-	}
-	if skipped > 0 {
-		fmt.Fprintf(log, "deepconf: %d instances skipped (prompt too long for the context); raise --ctx and run again to add them\n", skipped)
+	if res.Skipped > 0 {
+		fmt.Fprintf(log, "deepconf: %d instances skipped (prompt too long for the context); raise --ctx and run again to add them\n", res.Skipped)
 		return nil
 	}
-	return finishRun(ctx, dir, f, true, stdout, log)
-}
-
-// maxTraces is the per-instance trace budget (the prototype's max_traces,
-// which its token-savings baseline uses).
-func maxTraces(c controller.Config) int {
-	switch c.Policy {
-	case controller.PolicySeed:
-		return c.SeedMaxTraces
-	case controller.PolicyDeepConf:
-		return c.Budget
-	case controller.PolicySingle:
-		return 1
+	fmt.Fprintf(stdout, "%d instances in %s (%s, %s, %s)\n", res.Completed, res.Dir, record.RunFile, record.TracesFile, record.PredictionsFile)
+	switch {
+	case f.NoAnalyze:
+		return nil
+	case !shard.Whole():
+		fmt.Fprintf(log, "deepconf: shard %s done; join the shards with deepconf merge, then run deepconf analyze on the merged directory\n", f.Shard)
+		return nil
+	case !res.Analyze:
+		return nil
 	}
-	return c.Traces
-}
-
-// structMap converts a struct to a JSON object map.
-func structMap(v any) map[string]any {
-	b, _ := json.Marshal(v)
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber() // exact 64-bit integers (seeds)
-	var m map[string]any
-	dec.Decode(&m)
-	return m
+	if err := analyzeRun(ctx, res.Dir, runreport.AnalyzeOptions{}, stdout, log); err != nil {
+		return fmt.Errorf("the run is complete and saved in %s, but its analysis failed: %w (deepconf analyze %s retries it)", res.Dir, err, res.Dir)
+	}
+	return nil
 }
 
 // openDetector builds the refusal detector; a judge gets its own engine.
@@ -492,107 +338,4 @@ func openDetector(ctx context.Context, f *runFlags, log io.Writer) (refusal.Dete
 		return nil, nil, err
 	}
 	return det, e, nil
-}
-
-// sampleAll runs the instances, conc at a time, and writes each finished
-// instance in benchmark order, so that the files do not depend on timing. At
-// most conc instances are held in memory, written or not.
-func sampleAll(ctx context.Context, e engine.Engine, det refusal.Detector, pc controller.Config, todo []benchmark.Instance, conc int, dir *store.Dir, pr *progress) (skipped int, err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type slot struct {
-		out controller.Outcome
-		err error
-		ok  bool
-	}
-	slots := make([]slot, len(todo))
-	var mu sync.Mutex
-	cond := sync.NewCond(&mu)
-	sem := make(chan struct{}, conc)
-	var wg sync.WaitGroup
-	go func() {
-		for i := range todo {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				out, err := controller.Run(ctx, e, det, pc, todo[i])
-				mu.Lock()
-				slots[i] = slot{out: out, err: err, ok: true}
-				cond.Broadcast()
-				mu.Unlock()
-			}()
-		}
-	}()
-	var firstErr error
-	for i := range todo {
-		mu.Lock()
-		for !slots[i].ok && ctx.Err() == nil {
-			cond.Wait()
-		}
-		s := slots[i]
-		slots[i] = slot{ok: true}
-		mu.Unlock()
-		if !s.ok {
-			break
-		}
-		if s.err != nil {
-			if errors.Is(s.err, engine.ErrContextOverflow) {
-				fmt.Fprintf(pr.log, "deepconf: skipping %s: %v\n", todo[i].ID, s.err)
-				skipped++
-				<-sem
-				continue
-			}
-			firstErr = s.err
-			break
-		}
-		if err := dir.Write(s.out.Prediction, s.out.Traces); err != nil {
-			firstErr = err
-			break
-		}
-		dir.Run().Updated = time.Now().UTC()
-		pr.add(s.out.Prediction.TracesGenerated, s.out.Prediction.TokensGenerated)
-		<-sem
-	}
-	cancel()
-	go func() { // wake the waiter if the context ended while it waited
-		mu.Lock()
-		cond.Broadcast()
-		mu.Unlock()
-	}()
-	wg.Wait()
-	return skipped, firstErr
-}
-
-// finishRun marks the run finished, prints where the outputs are and, unless
-// --no-analyze or --shard, analyses it as deepconf analyze DIR does
-// (analysis.json, figures, report.html). A run that was already finished is
-// analysed again only when it has no analysis.json. A failed analysis loses
-// nothing: the run's files are saved before it starts.
-func finishRun(ctx context.Context, dir *store.Dir, f *runFlags, fresh bool, stdout, log io.Writer) error {
-	now := time.Now().UTC()
-	dir.Run().Finished = &now
-	if err := dir.SaveRun(); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%d instances in %s (%s, %s, %s)\n", dir.Completed(), dir.Path(), record.RunFile, record.TracesFile, record.PredictionsFile)
-	switch {
-	case f.NoAnalyze:
-		return nil
-	case f.Shard != "":
-		fmt.Fprintf(log, "deepconf: shard %s done; join the shards with deepconf merge, then run deepconf analyze on the merged directory\n", f.Shard)
-		return nil
-	case !fresh:
-		if _, err := os.Stat(filepath.Join(dir.Path(), record.AnalysisFile)); err == nil {
-			return nil
-		}
-	}
-	if err := analyzeRun(ctx, dir.Path(), runreport.AnalyzeOptions{}, stdout, log); err != nil {
-		return fmt.Errorf("the run is complete and saved in %s, but its analysis failed: %w (deepconf analyze %s retries it)", dir.Path(), err, dir.Path())
-	}
-	return nil
 }

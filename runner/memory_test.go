@@ -1,9 +1,8 @@
-package main
+package runner
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"runtime"
 	"testing"
 
@@ -45,7 +44,7 @@ func heapAfterGC() uint64 {
 // runStream runs n instances of 10 complete traces × 256 tokens through the
 // real run loop and store, calling probe after every `every` instances.
 func runStream(t testing.TB, n, every int, probe func(done int)) {
-	dir, err := store.Open(t.TempDir(), record.Run{Config: map[string]any{}})
+	dir, err := store.Open(t.TempDir(), record.Run{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +57,7 @@ func runStream(t testing.TB, n, every int, probe func(done int)) {
 	}
 	for start := 0; start < n; start += every {
 		end := min(start+every, n)
-		pr := &progress{log: io.Discard, total: n}
-		if _, err := sampleAll(context.Background(), streamEngine(), refusal.Patterns(), pc, ins[start:end], 8, dir, pr); err != nil {
+		if _, err := sampleAll(context.Background(), streamEngine(), refusal.Patterns(), pc, ins[start:end], 8, dir, Progress{}); err != nil {
 			t.Fatal(err)
 		}
 		probe(end)
