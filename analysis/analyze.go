@@ -47,6 +47,9 @@ type Options struct {
 	// Baselines, when set, is called once and its replays are scored into
 	// Result.Baselines (the hook of the replay step).
 	Baselines BaselineFunc
+	// Calibration configures the calibration and selective blocks; they
+	// use Level, Resamples and Seed too.
+	Calibration CalibrationOptions
 }
 
 func (o Options) withDefaults() Options {
@@ -65,6 +68,7 @@ func (o Options) withDefaults() Options {
 	if o.RiskBins == 0 {
 		o.RiskBins = DefaultRiskBins
 	}
+	o.Calibration = o.Calibration.withDefaults()
 	return o
 }
 
@@ -90,7 +94,7 @@ func (o Options) validate() error {
 	if o.MaxTraces < 0 {
 		return fmt.Errorf("max traces %d: must be ≥ 0", o.MaxTraces)
 	}
-	return nil
+	return o.Calibration.validate()
 }
 
 // AnalyzeDir loads the run directory dir and analyses it with refusal
@@ -104,8 +108,9 @@ func AnalyzeDir(ctx context.Context, dir string, o Options) (*Result, error) {
 }
 
 // Analyze scores d with refusal scoring: categories, overall metrics, the
-// hypothesis test, the risk curve, the diagnostics (streaming d.TracesPath
-// when there is one) and, through o.Baselines, the replayed baselines.
+// hypothesis test, the risk curve, the calibration and selective blocks,
+// the diagnostics (streaming d.TracesPath when there is one) and, through
+// o.Baselines, the replayed baselines.
 func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	o = o.withDefaults()
 	if err := o.validate(); err != nil {
@@ -128,6 +133,11 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	r.Overall = overall(r.Instances, d.Predictions, maxTraces, from, o.Level)
 	r.Hypothesis = hypothesis(r, o)
 	r.RiskCurve = riskCurve(r.Instances, o.RiskBins, o.Level)
+	if !o.Calibration.Skip {
+		if r.Calibration, r.Selective, err = calibrate(r, d.Predictions, o); err != nil {
+			return nil, err
+		}
+	}
 	// The diagnostics and the baselines each read traces.jsonl; they
 	// read the loaded data only, so they run at the same time.
 	type replayed struct {

@@ -40,6 +40,21 @@ type Estimate struct {
 	Undefined int
 }
 
+// Basic returns the basic (reverse-percentile) bootstrap interval
+// [Value + truth − Hi, Value + truth − Lo] (Davison and Hinkley 1997,
+// §5.2), which assumes that the estimate's error Value − θ is
+// distributed as the resampled estimates' error θ* − truth, truth being
+// the parameter's value on the empirical distribution. For a plug-in
+// estimator truth = Value and the interval is [2·Value − Hi, 2·Value −
+// Lo]: unlike the percentile interval it moves against a bias of the
+// estimator, such as the upward bias of a calibration error, instead of
+// repeating it. For an estimator that corrects the plug-in's bias (Kumar,
+// Liang and Ma's debiased calibration error), truth is the plug-in value,
+// as in their bootstrap.
+func (e Estimate) Basic(truth float64) (lo, hi float64) {
+	return e.Value + truth - e.Hi, e.Value + truth - e.Lo
+}
+
 // resample calls f with the instance counts of each resample: n draws with
 // replacement from n instances, counts[i] the number of times instance i
 // was drawn. The counts come from a math/rand/v2 PCG source seeded with
@@ -122,6 +137,11 @@ type PairedDifference struct {
 	A, B, Diff float64
 	// Lo and Hi are the percentile interval of the resampled differences.
 	Lo, Hi float64
+	// BasicLo and BasicHi are the basic interval 2·Diff − Hi, 2·Diff − Lo
+	// (see Estimate.Basic), for statistics whose estimates are biased,
+	// and BasicP its p-value, 2·min(1 + #{Δ* ≥ 2·Diff}, 1 + #{Δ* ≤
+	// 2·Diff})/(1 + R).
+	BasicLo, BasicHi, BasicP float64
 	// P is the two-sided bootstrap p-value of H0: no difference, from
 	// inverting the percentile interval: 2·min(1 + #{Δ* ≤ 0}, 1 + #{Δ* ≥
 	// 0})/(1 + R), at most 1, over the R resamples where Δ* is defined:
@@ -166,8 +186,9 @@ func PairedBootstrap(n, k int, o BootstrapOptions, stat func(counts []int, a, b 
 	})
 	out := make([]PairedDifference, k)
 	for j := range out {
+		d := va[j] - vb[j]
 		// Count the signs before percentile sorts and compacts reps[j].
-		le, ge := 0, 0
+		le, ge, leB, geB := 0, 0, 0, 0
 		for _, r := range reps[j] {
 			if r <= 0 {
 				le++
@@ -175,14 +196,22 @@ func PairedBootstrap(n, k int, o BootstrapOptions, stat func(counts []int, a, b 
 			if r >= 0 {
 				ge++
 			}
+			if r <= 2*d {
+				leB++
+			}
+			if r >= 2*d {
+				geB++
+			}
 		}
-		d := va[j] - vb[j]
 		e := percentile(d, reps[j], o.Confidence)
-		pd := PairedDifference{A: va[j], B: vb[j], Diff: d, Lo: e.Lo, Hi: e.Hi, P: math.NaN(), Undefined: e.Undefined}
+		pd := PairedDifference{A: va[j], B: vb[j], Diff: d, Lo: e.Lo, Hi: e.Hi, P: math.NaN(),
+			BasicP: math.NaN(), Undefined: e.Undefined}
+		pd.BasicLo, pd.BasicHi = e.Basic(d)
 		if math.IsNaN(d) {
-			pd.Lo, pd.Hi = math.NaN(), math.NaN()
+			pd.Lo, pd.Hi, pd.BasicLo, pd.BasicHi = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 		} else if def := o.Resamples - e.Undefined; def > 0 {
 			pd.P = math.Min(1, 2*float64(1+min(le, ge))/float64(1+def))
+			pd.BasicP = math.Min(1, 2*float64(1+min(leB, geB))/float64(1+def))
 		}
 		out[j] = pd
 	}

@@ -90,6 +90,19 @@ func TestBootstrapTwoPoints(t *testing.T) {
 	}
 }
 
+func TestEstimateBasic(t *testing.T) {
+	// By hand: value 0.1, percentile interval [0.12, 0.2]: the plug-in's
+	// basic interval is [0.2 − 0.2, 0.2 − 0.12] = [0, 0.08]; with the
+	// bootstrap world's truth 0.15 it is [0.05, 0.13].
+	e := Estimate{Value: 0.1, Lo: 0.12, Hi: 0.2}
+	lo, hi := e.Basic(e.Value)
+	near(t, "basic lo", lo, 0, 1e-15)
+	near(t, "basic hi", hi, 0.08, 1e-15)
+	lo, hi = e.Basic(0.15)
+	near(t, "basic lo (truth)", lo, 0.05, 1e-15)
+	near(t, "basic hi (truth)", hi, 0.13, 1e-15)
+}
+
 func TestBootstrapUndefined(t *testing.T) {
 	// A statistic undefined in some resamples (here: when instance 0 is
 	// not drawn, probability (1 − 1/n)^n ≈ e⁻¹) is left out and counted.
@@ -174,6 +187,15 @@ func TestPairedBootstrap(t *testing.T) {
 	near(t, "constant lo", res[1].Lo, 2, 1e-12)
 	near(t, "constant hi", res[1].Hi, 2, 1e-12)
 	near(t, "constant p", res[1].P, 2.0/4001, 1e-15)
+	near(t, "constant basic lo", res[1].BasicLo, 2, 1e-12)
+	near(t, "constant basic hi", res[1].BasicHi, 2, 1e-12)
+	near(t, "constant basic p", res[1].BasicP, 2.0/4001, 1e-15)
+	// The basic interval reflects the percentile one about the estimate.
+	near(t, "basic lo", res[0].BasicLo, 2*res[0].Diff-res[0].Hi, 1e-15)
+	near(t, "basic hi", res[0].BasicHi, 2*res[0].Diff-res[0].Lo, 1e-15)
+	if res[0].BasicP > 0.05 {
+		t.Errorf("basic p = %v for a clear difference", res[0].BasicP)
+	}
 
 	// No difference at all: every Δ* = 0, p = 1.
 	same, _ := PairedBootstrap(n, 1, o, func(counts []int, sa, sb []float64) {

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // Forecasts are probability forecasts p[i] of binary outcomes y[i], grouped
@@ -19,10 +21,12 @@ type Forecasts struct {
 	n       int
 	p       []float64 // the forecasts, in input order
 	outcome []bool
+	y       []int     // outcome as 0/1
 	value   []float64 // the distinct forecasts, increasing
 	group   []int     // group (index into value) of each instance
 	// scratch, one entry per group
 	gw, gy []int
+	tab    reciprocals
 }
 
 // NewForecasts prepares forecasts p (each in [0, 1]) of the outcomes.
@@ -43,8 +47,12 @@ func NewForecasts(p []float64, outcome []bool) (*Forecasts, error) {
 	value = slices.Compact(value)
 	f := &Forecasts{n: len(p), p: p, outcome: outcome, value: value, group: make([]int, len(p)),
 		gw: make([]int, len(value)), gy: make([]int, len(value))}
+	f.y = make([]int, len(p))
 	for i, v := range p {
 		f.group[i] = sort.SearchFloat64s(value, v)
+		if outcome[i] {
+			f.y[i] = 1
+		}
 	}
 	return f, nil
 }
@@ -56,23 +64,25 @@ func (f *Forecasts) Len() int { return f.n }
 func (f *Forecasts) Groups() int { return len(f.value) }
 
 // aggregate fills f.gw and f.gy with each group's weight and weighted
-// positives and returns the totals.
-func (f *Forecasts) aggregate(w []int, y []bool) (total, positives int) {
+// positives and returns the totals (without branches on the data: the
+// bootstrap's counts and the outcomes are unpredictable).
+func (f *Forecasts) aggregate(w []int) (total, positives int) {
 	clear(f.gw)
 	clear(f.gy)
+	if w == nil {
+		for i, g := range f.group {
+			f.gw[g]++
+			f.gy[g] += f.y[i]
+			positives += f.y[i]
+		}
+		return f.n, positives
+	}
 	for i, g := range f.group {
-		k := 1
-		if w != nil {
-			k = w[i]
-		}
+		k := w[i]
 		f.gw[g] += k
-		if y[i] {
-			f.gy[g] += k
-		}
+		f.gy[g] += k * f.y[i]
 		total += k
-		if y[i] {
-			positives += k
-		}
+		positives += k * f.y[i]
 	}
 	return total, positives
 }
@@ -111,7 +121,7 @@ func (f *Forecasts) Bins(bins int, w []int) ([]ReliabilityBin, error) {
 	if err := f.check(bins, w); err != nil {
 		return nil, err
 	}
-	total, _ := f.aggregate(w, f.outcome)
+	total, _ := f.aggregate(w)
 	var out []ReliabilityBin
 	cur := -1
 	before := 0
@@ -190,6 +200,10 @@ type CalibrationStats struct {
 	// and can be negative; CEDebiased = sqrt(max(0, CE2Debiased)) is their
 	// reported debiased ℓ2 calibration error.
 	CE2Debiased, CEDebiased float64
+	// CE2Plugin is the plug-in squared ℓ2 calibration error over the same
+	// bins, Σ_b (n_b/N)·(ȳ_b − p̄_b)²: the value the debiased estimator
+	// targets on a bootstrap resample, which Estimate.Basic needs.
+	CE2Plugin float64
 	// Brier is the mean squared error (1/N)·Σ (p_i − y_i)² (Brier 1950)
 	// and Reliability − Resolution + Uncertainty its decomposition
 	// (Murphy 1973) over the groups of equal forecast value:
@@ -205,13 +219,22 @@ func (f *Forecasts) Evaluate(bins int, w []int) (CalibrationStats, error) {
 	if err := f.check(bins, w); err != nil {
 		return CalibrationStats{}, err
 	}
-	return f.evaluate(bins, w, f.outcome), nil
+	return f.evaluate(bins, w), nil
 }
 
-// evaluate computes the measures with outcomes y (the data's, or simulated
-// ones).
-func (f *Forecasts) evaluate(bins int, w []int, y []bool) CalibrationStats {
-	total, positives := f.aggregate(w, y)
+// EvaluateCounts is Evaluate for the instance counts of a resample from
+// BootstrapEstimates or PairedBootstrap, which it does not validate (its
+// caller's job: Evaluate does), so that a bootstrap pays only for the
+// statistics.
+func (f *Forecasts) EvaluateCounts(bins int, counts []int) CalibrationStats {
+	return f.evaluate(max(1, bins), counts)
+}
+
+// evaluate computes the measures under the weights w.
+func (f *Forecasts) evaluate(bins int, w []int) CalibrationStats {
+	total, positives := f.aggregate(w)
+	f.tab.grow(total)
+	inv := f.tab.inv
 	s := CalibrationStats{N: total, Positives: positives}
 	nt := float64(total)
 	ybar := float64(positives) / nt
@@ -230,28 +253,32 @@ func (f *Forecasts) evaluate(bins int, w []int, y []bool) CalibrationStats {
 		obs := float64(by) / n
 		d := obs - bp/n
 		s.ECE += math.Abs(float64(by)-bp) / nt
+		s.CE2Plugin += n / nt * d * d
 		if bw >= 2 {
 			s.CE2Debiased += n / nt * (d*d - obs*(1-obs)/(n-1))
 		}
 	}
+	next := 0 // before·bins at which the next bin starts: (cur + 1)·total
 	for g, v := range f.value {
+		// An empty group (weight 0 in a resample) adds 0 everywhere and
+		// cannot start a bin of its own: no branch on it.
 		wg := f.gw[g]
-		if wg == 0 {
-			continue
-		}
-		yg := f.gy[g]
+		yg := float64(f.gy[g])
 		n := float64(wg)
-		obs := float64(yg) / n
-		// Σ over the group of (v − y)²: yg outcomes 1, wg − yg outcomes 0.
-		brier += float64(yg)*(1-v)*(1-v) + float64(wg-yg)*v*v
-		rel += n * (v - obs) * (v - obs)
-		res += n * (obs - ybar) * (obs - ybar)
-		if b := binOf(before, total, bins); b != cur {
+		// Σ over the group of (v − y)²: yg outcomes 1, wg − yg outcomes 0;
+		// n·(v − ȳ_g)² = (n·v − yg)²/n and n·(ȳ_g − ȳ)² = (yg − n·ȳ)²/n.
+		brier += yg*(1-v)*(1-v) + (n-yg)*v*v
+		dv, dr := n*v-yg, yg-n*ybar
+		rel += dv * dv * inv[wg]
+		res += dr * dr * inv[wg]
+		if before*bins >= next { // binOf(before, total, bins) changes
 			flush()
-			cur, bw, by, bp = b, 0, 0, 0
+			cur = binOf(before, total, bins)
+			next = (cur + 1) * total
+			bw, by, bp = 0, 0, 0
 		}
 		bw += wg
-		by += yg
+		by += f.gy[g]
 		bp += n * v
 		before += wg
 	}
@@ -285,7 +312,7 @@ func Brier(p []float64, y []bool) (BrierScore, error) {
 	if err != nil {
 		return BrierScore{}, err
 	}
-	s := f.evaluate(1, nil, y)
+	s := f.evaluate(1, nil)
 	return BrierScore{Brier: s.Brier, Reliability: s.Reliability, Resolution: s.Resolution, Uncertainty: s.Uncertainty}, nil
 }
 
@@ -322,21 +349,55 @@ func (f *Forecasts) Consistency(bins int, o BootstrapOptions) (Consistency, erro
 	if err := o.check(); err != nil {
 		return Consistency{}, fmt.Errorf("stats: consistency: %w", err)
 	}
-	obs := f.evaluate(bins, nil, f.outcome).ECE
-	rng := rand.New(rand.NewPCG(o.Seed, consistencyStream))
-	y := make([]bool, f.n)
+	obs := f.evaluate(bins, nil).ECE
+	// The bins depend on the forecasts only: fix each group's bin and size.
+	total, _ := f.aggregate(nil)
+	size := slices.Clone(f.gw)
+	bin := make([]int, len(size))
+	before := 0
+	for g, n := range size {
+		bin[g] = binOf(before, total, bins)
+		before += n
+	}
+	src := rand.NewPCG(o.Seed, consistencyStream)
+	rng := rand.New(src)
+	binom := distuv.Binomial{Src: src}
 	sims := make([]float64, o.Resamples)
 	var sum float64
 	ge := 0
 	for b := range sims {
-		for i, p := range f.p {
-			y[i] = rng.Float64() < p
+		// ECE = Σ_bins |Σ_{groups in bin} (Y_g − n_g·p_g)| / N with
+		// Y_g ~ Binomial(n_g, p_g): a draw per instance for small groups,
+		// a binomial draw for large ones (an isotonic map's few values).
+		var e, acc float64
+		cur := 0
+		for g, v := range f.value {
+			n := size[g]
+			var y int
+			switch {
+			case v == 0:
+			case v == 1:
+				y = n
+			case n < 64: // cheaper than a binomial draw
+				for range n {
+					if rng.Float64() < v {
+						y++
+					}
+				}
+			default:
+				binom.N, binom.P = float64(n), v
+				y = int(binom.Rand())
+			}
+			if bin[g] != cur {
+				e += math.Abs(acc)
+				acc, cur = 0, bin[g]
+			}
+			acc += float64(y) - float64(n)*v
 		}
-		e := f.evaluate(bins, nil, y).ECE
+		e = (e + math.Abs(acc)) / float64(total)
 		sims[b] = e
 		sum += e
-		// The same float operations give the same value: ≥ with a
-		// relative tolerance for rounding in the sums.
+		// ≥ with a relative tolerance for rounding in the sums.
 		if e >= obs-1e-12*math.Max(1, obs) {
 			ge++
 		}

@@ -90,6 +90,9 @@ func TestBinsKeepTies(t *testing.T) {
 	if a != b {
 		t.Errorf("weights %+v, copies %+v", a, b)
 	}
+	if c := f.EvaluateCounts(3, w); c != a {
+		t.Errorf("EvaluateCounts %+v, Evaluate %+v", c, a)
+	}
 }
 
 func TestBrierReferences(t *testing.T) {
@@ -205,6 +208,7 @@ func TestDebiasedCE(t *testing.T) {
 	g, _ := NewForecasts([]float64{0.1, 0.2, 0.3, 0.4}, []bool{true, true, false, true})
 	s, _ := g.Evaluate(1, nil)
 	near(t, "CE² hand", s.CE2Debiased, 0.1875, 1e-15)
+	near(t, "CE² plug-in hand", s.CE2Plugin, 0.25, 1e-15)
 	near(t, "CE hand", s.CEDebiased, math.Sqrt(0.1875), 1e-15)
 	near(t, "ECE hand", s.ECE, 0.5, 1e-15)
 }
@@ -273,6 +277,34 @@ func TestConsistency(t *testing.T) {
 	if again != d {
 		t.Error("same seed, different result")
 	}
+}
+
+func TestConsistencyByHand(t *testing.T) {
+	o := BootstrapOptions{Resamples: 400, Seed: 3, Confidence: 0.95}
+	// Forecasts of 0 and 1 leave nothing to chance: every simulated ECE
+	// is 0, so a matching outcome gives p = 1 and a mismatch the
+	// smallest p, 1/(1 + R).
+	f, _ := NewForecasts([]float64{0, 1, 1, 0}, []bool{false, true, true, false})
+	c, _ := f.Consistency(2, o)
+	if c.Mean != 0 || c.Upper != 0 || c.P != 1 {
+		t.Errorf("certain and right: %+v", c)
+	}
+	g, _ := NewForecasts([]float64{0, 1, 1, 0}, []bool{true, true, true, false})
+	c, _ = g.Consistency(2, o)
+	near(t, "certain and wrong p", c.P, 1.0/401, 1e-15)
+	// One group of 400 at 0.3 (the binomial path), one bin: the simulated
+	// ECE is |Y/400 − 0.3| with Y ~ Binomial(400, 0.3), whose mean is
+	// about sqrt(2/π)·sqrt(0.3·0.7/400) = 0.01828 (normal approximation).
+	p := make([]float64, 400)
+	y := make([]bool, 400)
+	for i := range p {
+		p[i] = 0.3
+		y[i] = i < 120
+	}
+	h, _ := NewForecasts(p, y)
+	c, _ = h.Consistency(1, BootstrapOptions{Resamples: 4000, Seed: 4, Confidence: 0.95})
+	near(t, "binomial null mean", c.Mean, math.Sqrt(2/math.Pi)*math.Sqrt(0.21/400), 0.001)
+	near(t, "observed ECE 0: p", c.P, 1, 0)
 }
 
 func TestForecastsErrors(t *testing.T) {

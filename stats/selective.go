@@ -26,12 +26,11 @@ import (
 // A Selective reuses internal buffers and is not safe for concurrent use.
 type Selective struct {
 	n       int
-	failure []bool
+	fail    []int // failure as 0/1
 	value   []float64 // distinct scores, decreasing
 	group   []int
 	gw, gf  []int
-	// harmonic[k] = Σ_{j=1..k} 1/j, grown on demand
-	harmonic []float64
+	tab     reciprocals
 }
 
 // NewSelective prepares scores (finite) and failures (true: the instance
@@ -49,13 +48,16 @@ func NewSelective(score []float64, failure []bool) (*Selective, error) {
 	asc := slices.Clone(score)
 	slices.Sort(asc)
 	asc = slices.Compact(asc)
-	s := &Selective{n: len(score), failure: failure, value: make([]float64, len(asc)), group: make([]int, len(score)),
+	s := &Selective{n: len(score), fail: make([]int, len(score)), value: make([]float64, len(asc)), group: make([]int, len(score)),
 		gw: make([]int, len(asc)), gf: make([]int, len(asc))}
 	for i, v := range asc {
 		s.value[len(asc)-1-i] = v
 	}
 	for i, v := range score {
 		s.group[i] = len(asc) - 1 - sort.SearchFloat64s(asc, v)
+		if failure[i] {
+			s.fail[i] = 1
+		}
 	}
 	return s, nil
 }
@@ -67,31 +69,40 @@ func (s *Selective) Len() int { return s.n }
 func (s *Selective) aggregate(w []int) (total, failures int) {
 	clear(s.gw)
 	clear(s.gf)
+	if w == nil {
+		for i, g := range s.group {
+			s.gw[g]++
+			s.gf[g] += s.fail[i]
+			failures += s.fail[i]
+		}
+		return s.n, failures
+	}
 	for i, g := range s.group {
-		k := 1
-		if w != nil {
-			k = w[i]
-		}
+		k := w[i]
 		s.gw[g] += k
+		s.gf[g] += k * s.fail[i]
 		total += k
-		if s.failure[i] {
-			s.gf[g] += k
-			failures += k
-		}
+		failures += k * s.fail[i]
 	}
 	return total, failures
 }
 
-// h returns the harmonic number H(k).
-func (s *Selective) h(k int) float64 {
-	if len(s.harmonic) == 0 {
-		s.harmonic = []float64{0}
+// reciprocals holds inv[k] = 1/k (inv[0] = 0) and harm[k] = H(k) =
+// Σ_{j=1..k} 1/j for k up to its size, so that the hot loops multiply
+// instead of divide.
+type reciprocals struct {
+	inv, harm []float64
+}
+
+// grow makes the tables cover k.
+func (r *reciprocals) grow(k int) {
+	if len(r.inv) == 0 {
+		r.inv, r.harm = []float64{0}, []float64{0} // inv[0] = 0: an empty group adds 0
 	}
-	for len(s.harmonic) <= k {
-		j := len(s.harmonic)
-		s.harmonic = append(s.harmonic, s.harmonic[j-1]+1/float64(j))
+	for j := len(r.inv); j <= k; j++ {
+		r.inv = append(r.inv, 1/float64(j))
+		r.harm = append(r.harm, r.harm[j-1]+1/float64(j))
 	}
-	return s.harmonic[k]
 }
 
 // RiskCoveragePoint is a point of the risk–coverage curve: keeping the
@@ -161,6 +172,13 @@ func (s *Selective) Evaluate(target float64, w []int) (SelectiveStats, error) {
 	return s.evaluate(target, w), nil
 }
 
+// EvaluateCounts is Evaluate for the instance counts of a resample from
+// BootstrapEstimates or PairedBootstrap, which it does not validate (its
+// caller's job: Evaluate does).
+func (s *Selective) EvaluateCounts(target float64, counts []int) SelectiveStats {
+	return s.evaluate(target, counts)
+}
+
 func (s *Selective) evaluate(target float64, w []int) SelectiveStats {
 	total, failures := s.aggregate(w)
 	st := SelectiveStats{N: total, Failures: failures, Coverage: 0, Threshold: math.NaN()}
@@ -175,28 +193,37 @@ func (s *Selective) evaluate(target float64, w []int) SelectiveStats {
 	// For the AUROC: successes above each failure.
 	var aucNum float64
 	successes := total - failures
-	for g, v := range s.value {
-		m := s.gw[g]
-		if m == 0 {
-			continue
-		}
+	s.tab.grow(total)
+	hk, inv := s.tab.harm, s.tab.inv
+	best, bestG := 0, -1
+	for g, m := range s.gw {
+		// One formula for every group, without branches on the data (the
+		// bootstrap's counts are unpredictable): an empty group adds 0
+		// (inv[0] = 0 and H(K) − H(K) = 0), a single instance (m = 1)
+		// adds (F + f)/(K + 1), the risk after keeping it.
 		f := s.gf[g]
-		r := float64(f) / float64(m)
-		area += float64(f) + (float64(fails)-float64(kept)*r)*(s.h(kept+m)-s.h(kept))
+		r := float64(f) * inv[m]
+		area += float64(f) + (float64(fails)-float64(kept)*r)*(hk[kept+m]-hk[kept])
 		// Failures in this group are outscored by the successes kept
 		// before it, and tie with this group's successes.
 		aucNum += float64(f) * (float64(kept-fails) + 0.5*float64(m-f))
 		kept += m
 		fails += f
 		if float64(fails) <= target*float64(kept) {
-			st.Coverage = float64(kept) / nt
-			st.Threshold = v
+			best, bestG = kept, g
 		}
+	}
+	if best > 0 {
+		// The threshold is the last non-empty group's score up to bestG.
+		for bestG > 0 && s.gw[bestG] == 0 {
+			bestG--
+		}
+		st.Coverage, st.Threshold = float64(best)/nt, s.value[bestG]
 	}
 	st.AURC = area / nt
 	// Oracle: Σ_{j=1..F} j/(S + j) = F − S·(H(N) − H(S)), S = N − F.
 	sc := total - failures
-	st.Oracle = (float64(failures) - float64(sc)*(s.h(total)-s.h(sc))) / nt
+	st.Oracle = (float64(failures) - float64(sc)*(hk[total]-hk[sc])) / nt
 	st.Excess = st.AURC - st.Oracle
 	st.AUROC = math.NaN()
 	if failures > 0 && successes > 0 {

@@ -116,8 +116,24 @@ func TestSelectiveWeights(t *testing.T) {
 	}
 	c, _ := NewSelective([]float64{0.4, 0.9, 0.9, 0.7, 0.7, 0.3}, []bool{true, false, false, false, true, false})
 	b, _ := c.Evaluate(0.2, nil)
-	if math.Abs(a.AURC-b.AURC) > 1e-15 || a.Oracle != b.Oracle || a.Coverage != b.Coverage || a.AUROC != b.AUROC {
+	if math.Abs(a.AURC-b.AURC) > 1e-15 || a.Oracle != b.Oracle || a.Coverage != b.Coverage || a.AUROC != b.AUROC || a.Threshold != b.Threshold {
 		t.Errorf("weights %+v, copies %+v", a, b)
+	}
+	// Weight 0 on the most and least confident instances: the threshold
+	// is a score of the resample (0.3, not the absent 0.1), and the
+	// counts path gives the same.
+	w := []int{1, 0, 0, 0, 2, 2}
+	z, _ := s.Evaluate(0.7, w)
+	d, _ := NewSelective([]float64{0.4, 0.7, 0.7, 0.3, 0.3}, []bool{true, true, true, false, false})
+	e, _ := d.Evaluate(0.7, nil)
+	if math.Abs(z.AURC-e.AURC) > 1e-15 || z.Coverage != e.Coverage || z.Threshold != e.Threshold || z.AUROC != e.AUROC {
+		t.Errorf("zero weights %+v, copies %+v", z, e)
+	}
+	if z.Coverage != 1 || z.Threshold != 0.3 {
+		t.Errorf("zero weights: coverage %v at %v, want 1 at 0.3", z.Coverage, z.Threshold)
+	}
+	if c := s.EvaluateCounts(0.7, w); c != z {
+		t.Errorf("EvaluateCounts %+v, Evaluate %+v", c, z)
 	}
 	if _, err := s.Evaluate(1.5, nil); err == nil {
 		t.Error("target 1.5 accepted")
