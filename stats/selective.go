@@ -25,12 +25,12 @@ import (
 //
 // A Selective reuses internal buffers and is not safe for concurrent use.
 type Selective struct {
-	n       int
-	fail    []int // failure as 0/1
-	value   []float64 // distinct scores, decreasing
-	group   []int
-	gw, gf  []int
-	tab     reciprocals
+	n      int
+	fail   []int     // failure as 0/1
+	value  []float64 // distinct scores, decreasing
+	group  []int
+	gw, gf []int
+	tab    reciprocals
 }
 
 // NewSelective prepares scores (finite) and failures (true: the instance
