@@ -357,3 +357,98 @@ func BenchmarkCalibrationToxicChatSize(b *testing.B) {
 		}
 	}
 }
+
+func TestCompareCalibration(t *testing.T) {
+	const n = 1500
+	sim := simulate(n, 11, false)
+	squashed := make([]simInstance, n)
+	copy(squashed, sim)
+	for i := range squashed {
+		squashed[i].beta = 1 - (1-squashed[i].beta)/4
+	}
+	// A third run without signal in its confidence, and 300 instances
+	// fewer: the pairs use the shared instances only.
+	noisy := simulate(n, 12, true)[:n-300]
+	o := Options{Resamples: 500}
+	runs := []CompareRun{
+		{Dir: "/a", Model: "Qwen3-8B", Benchmark: "sim", Result: analyzeSim(t, sim, o)},
+		{Dir: "/b", Model: "Qwen3-0.6B", Benchmark: "sim", Result: analyzeSim(t, squashed, o)},
+		{Dir: "/c", Model: "Qwen3-1.7B", Benchmark: "sim", Result: analyzeSim(t, noisy, o)},
+		{Dir: "/d", Model: "Qwen3-4B", Benchmark: "other", Result: analyzeSim(t, sim, o)},
+	}
+	c, err := Compare(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := c.Calibration
+	if cc == nil || len(cc.Runs) != 4 || cc.Resamples != 500 {
+		t.Fatalf("calibration comparison %+v", cc)
+	}
+	// Runs in Comparison order: other's 4B, then sim's 0.6B, 1.7B, 8B.
+	for i, r := range c.Runs {
+		if cc.Runs[i].Label != r.Label || len(cc.Runs[i].Scores) != 2 {
+			t.Errorf("row %d: %+v", i, cc.Runs[i])
+		}
+	}
+	var pair *CalibrationPair
+	pairs := 0
+	for i := range cc.Pairs {
+		p := &cc.Pairs[i]
+		if p.Benchmark != "sim" {
+			t.Errorf("pair across benchmarks: %+v", p)
+		}
+		pairs++
+		if p.RunA == "Qwen3-0.6B" && p.RunB == "Qwen3-8B" && p.Score == ScoreBeta {
+			pair = p
+		}
+		wantShared := n
+		if p.RunA == "Qwen3-1.7B" || p.RunB == "Qwen3-1.7B" {
+			wantShared = n - 300
+		}
+		if p.Shared != wantShared {
+			t.Errorf("%s vs %s: %d shared, want %d", p.RunA, p.RunB, p.Shared, wantShared)
+		}
+		for _, d := range []CalibrationDiff{p.ECE, p.Brier, p.AURC, p.AUROC} {
+			if d.P.P.Defined() && !(d.P.Adjusted >= d.P.P) {
+				t.Errorf("BH %v below p %v", d.P.Adjusted, d.P.P)
+			}
+		}
+	}
+	if pairs != 6 || cc.Tests != 24 {
+		t.Errorf("%d pairs, %d tests; want 3 run pairs × 2 scores, 24 p-values", pairs, cc.Tests)
+	}
+	if pair == nil {
+		t.Fatal("no 0.6B vs 8B β pair")
+	}
+	t.Logf("squashed − calibrated β: ECE %+.4f [%.4f, %.4f] p %.4g (BH %.4g); AURC %+.4f p %v",
+		pair.ECE.Diff, pair.ECE.Lo, pair.ECE.Hi, pair.ECE.P.P, pair.ECE.P.Adjusted, pair.AURC.Diff, pair.AURC.P.P)
+	// The squashed β (0.6B) is worse calibrated, significantly so.
+	if !(pair.ECE.Diff > 0.1 && pair.ECE.Lo > 0 && pair.ECE.P.P == 2.0/501 && pair.ECE.P.Adjusted < 0.05) {
+		t.Errorf("ECE difference %+v", pair.ECE)
+	}
+	if !(pair.Brier.Diff > 0 && pair.Brier.Lo > 0) {
+		t.Errorf("Brier difference %+v", pair.Brier)
+	}
+	// Same ranking, same correctness: the AURC and AUROC are equal on
+	// every resample, p = 1.
+	if pair.AURC.Diff != 0 || pair.AURC.Lo != 0 || pair.AURC.Hi != 0 || pair.AURC.P.P != 1 || pair.AUROC.Diff != 0 {
+		t.Errorf("AURC %+v, AUROC %+v: want no difference", pair.AURC, pair.AUROC)
+	}
+	// The per-run rows carry the runs' own estimates.
+	if cc.Runs[1].Label != "Qwen3-0.6B" {
+		t.Fatalf("row 1 is %s", cc.Runs[1].Label)
+	}
+	if got, want := cc.Runs[1].Scores[0].ECE, runs[1].Result.Calibration.Score(ScoreBeta, MapRaw).ECE; got != want {
+		t.Errorf("row ECE %+v, want %+v", got, want)
+	}
+	// A comparison of runs without calibration blocks has none.
+	r0 := *runs[0].Result
+	r0.Calibration, r0.Selective = nil, nil
+	c, err = Compare([]CompareRun{{Dir: "/a", Model: "m", Benchmark: "b", Result: &r0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Calibration != nil {
+		t.Errorf("calibration comparison without blocks: %+v", c.Calibration)
+	}
+}

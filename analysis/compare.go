@@ -175,6 +175,10 @@ type Comparison struct {
 	// p-value of the comparison (each run's hypothesis test, each pair's
 	// exact and χ² tests).
 	Tests int `json:"tests_adjusted"`
+	// Calibration compares the runs' calibration and selective prediction
+	// (nil when no run has a calibration block); its p-values are a
+	// family of their own.
+	Calibration *CalibrationComparison `json:"calibration,omitempty"`
 }
 
 // Compare compares runs: one RunSummary per run, and McNemar's test for
@@ -184,7 +188,10 @@ type Comparison struct {
 // McNemar p-values — is adjusted with Benjamini–Hochberg as one family.
 // The exact and χ² p-values of a pair test the same hypothesis, so
 // counting both makes the adjustment more conservative, never less; the
-// procedure stays valid as they are positively dependent.
+// procedure stays valid as they are positively dependent. When the runs
+// have calibration blocks, Comparison.Calibration adds their calibration
+// and selective prediction side by side with paired bootstrap differences
+// (compareCalibration), adjusted as a family of their own.
 func Compare(runs []CompareRun) (*Comparison, error) {
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("compare: no runs")
@@ -229,6 +236,11 @@ func Compare(runs []CompareRun) (*Comparison, error) {
 	if err := c.adjust(); err != nil {
 		return nil, err
 	}
+	cal, err := compareCalibration(runs, c)
+	if err != nil {
+		return nil, err
+	}
+	c.Calibration = cal
 	return c, nil
 }
 
