@@ -133,10 +133,19 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	r.Overall = overall(r.Instances, d.Predictions, maxTraces, from, o.Level)
 	r.Hypothesis = hypothesis(r, o)
 	r.RiskCurve = riskCurve(r.Instances, o.RiskBins, o.Level)
+	// The calibration blocks read r and the loaded data only: they run
+	// next to the diagnostics and the baselines, and are stored after.
+	type calibration struct {
+		c   *calibrated
+		err error
+	}
+	var calib chan calibration
 	if !o.Calibration.Skip {
-		if r.Calibration, r.Selective, err = calibrate(r, d.Predictions, o); err != nil {
-			return nil, err
-		}
+		calib = make(chan calibration, 1)
+		go func() {
+			c, err := calibrate(r, d.Predictions, o)
+			calib <- calibration{c, err}
+		}()
 	}
 	// The diagnostics and the baselines each read traces.jsonl; they
 	// read the loaded data only, so they run at the same time.
@@ -169,6 +178,15 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 				break
 			}
 			r.Baselines = append(r.Baselines, sc)
+		}
+	}
+	if calib != nil {
+		c := <-calib
+		if err == nil && c.err != nil {
+			err = c.err
+		}
+		if err == nil {
+			c.c.apply(r)
 		}
 	}
 	if err != nil {

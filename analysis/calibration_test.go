@@ -352,7 +352,7 @@ func BenchmarkCalibrationToxicChatSize(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if _, _, err := calibrate(r, d.Predictions, o); err != nil {
+		if _, err := calibrate(r, d.Predictions, o); err != nil {
 			b.Fatal(err)
 		}
 	}
