@@ -341,23 +341,34 @@ func (c *Comparison) adjust() error {
 		add(&c.Pairs[i].Exact)
 		add(&c.Pairs[i].ChiSqP)
 	}
-	c.Tests = 0
+	var err error
+	c.Tests, err = adjustBH(ps, dst)
+	if err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	return nil
+}
+
+// adjustBH writes the Benjamini–Hochberg adjustment of the p-values ps
+// (NaN: not computed, left out) to dst and returns how many were defined.
+func adjustBH(ps []float64, dst []*Float) (int, error) {
+	tests := 0
 	for _, p := range ps {
 		if !math.IsNaN(p) {
-			c.Tests++
+			tests++
 		}
 	}
-	if c.Tests == 0 {
-		return nil
+	if tests == 0 {
+		return 0, nil
 	}
 	adj, err := stats.BenjaminiHochberg(ps)
 	if err != nil {
-		return fmt.Errorf("compare: %w", err)
+		return 0, err
 	}
 	for i, a := range adj {
 		*dst[i] = Float(a)
 	}
-	return nil
+	return tests, nil
 }
 
 // Benchmarks returns the benchmarks of the comparison in the order of

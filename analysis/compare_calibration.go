@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/deepconf/deepconf/stats"
 )
@@ -268,21 +267,10 @@ func (cc *CalibrationComparison) adjust() error {
 			dst = append(dst, &d.P.Adjusted)
 		}
 	}
-	cc.Tests = 0
-	for _, p := range ps {
-		if !math.IsNaN(p) {
-			cc.Tests++
-		}
-	}
-	if cc.Tests == 0 {
-		return nil
-	}
-	adj, err := stats.BenjaminiHochberg(ps)
+	var err error
+	cc.Tests, err = adjustBH(ps, dst)
 	if err != nil {
 		return fmt.Errorf("compare calibration: %w", err)
-	}
-	for i, a := range adj {
-		*dst[i] = Float(a)
 	}
 	return nil
 }

@@ -72,6 +72,24 @@ func resample(n int, o BootstrapOptions, f func(b int, counts []int)) {
 	}
 }
 
+// ones returns the counts of the data: every instance once.
+func ones(n int) []int {
+	c := make([]int, n)
+	for i := range c {
+		c[i] = 1
+	}
+	return c
+}
+
+// replicates returns room for k statistics over r resamples.
+func replicates(k, r int) [][]float64 {
+	reps := make([][]float64, k)
+	for j := range reps {
+		reps[j] = make([]float64, r)
+	}
+	return reps
+}
+
 // percentile returns the estimate of value from its replicates (sorted in
 // place).
 func percentile(value float64, reps []float64, confidence float64) Estimate {
@@ -105,16 +123,9 @@ func BootstrapEstimates(n, k int, o BootstrapOptions, stat func(counts []int, ou
 	if n < 1 || k < 1 {
 		return nil, fmt.Errorf("stats: bootstrap: %d instances, %d statistics: %w", n, k, ErrTooFew)
 	}
-	ones := make([]int, n)
-	for i := range ones {
-		ones[i] = 1
-	}
 	value := make([]float64, k)
-	stat(ones, value)
-	reps := make([][]float64, k)
-	for j := range reps {
-		reps[j] = make([]float64, o.Resamples)
-	}
+	stat(ones(n), value)
+	reps := replicates(k, o.Resamples)
 	out := make([]float64, k)
 	resample(n, o, func(b int, counts []int) {
 		stat(counts, out)
@@ -167,16 +178,9 @@ func PairedBootstrap(n, k int, o BootstrapOptions, stat func(counts []int, a, b 
 	if n < 1 || k < 1 {
 		return nil, fmt.Errorf("stats: paired bootstrap: %d instances, %d statistics: %w", n, k, ErrTooFew)
 	}
-	ones := make([]int, n)
-	for i := range ones {
-		ones[i] = 1
-	}
 	va, vb := make([]float64, k), make([]float64, k)
-	stat(ones, va, vb)
-	reps := make([][]float64, k)
-	for j := range reps {
-		reps[j] = make([]float64, o.Resamples)
-	}
+	stat(ones(n), va, vb)
+	reps := replicates(k, o.Resamples)
 	a, b := make([]float64, k), make([]float64, k)
 	resample(n, o, func(r int, counts []int) {
 		stat(counts, a, b)

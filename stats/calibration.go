@@ -64,27 +64,34 @@ func (f *Forecasts) Len() int { return f.n }
 func (f *Forecasts) Groups() int { return len(f.value) }
 
 // aggregate fills f.gw and f.gy with each group's weight and weighted
-// positives and returns the totals (without branches on the data: the
-// bootstrap's counts and the outcomes are unpredictable).
+// positives and returns the totals.
 func (f *Forecasts) aggregate(w []int) (total, positives int) {
-	clear(f.gw)
-	clear(f.gy)
+	return aggregateGroups(f.group, f.y, w, f.gw, f.gy)
+}
+
+// aggregateGroups sums the weights w (nil: 1 each) of the instances of each
+// group into gw and their weighted 0/1 outcomes y into gy, and returns both
+// totals. It has no branch on the data: a bootstrap's counts and the
+// outcomes are unpredictable.
+func aggregateGroups(group, y, w, gw, gy []int) (total, ones int) {
+	clear(gw)
+	clear(gy)
 	if w == nil {
-		for i, g := range f.group {
-			f.gw[g]++
-			f.gy[g] += f.y[i]
-			positives += f.y[i]
+		for i, g := range group {
+			gw[g]++
+			gy[g] += y[i]
+			ones += y[i]
 		}
-		return f.n, positives
+		return len(group), ones
 	}
-	for i, g := range f.group {
+	for i, g := range group {
 		k := w[i]
-		f.gw[g] += k
-		f.gy[g] += k * f.y[i]
+		gw[g] += k
+		gy[g] += k * y[i]
 		total += k
-		positives += k * f.y[i]
+		ones += k * y[i]
 	}
-	return total, positives
+	return total, ones
 }
 
 // binOf returns the equal-mass bin of a group whose preceding groups weigh

@@ -67,24 +67,7 @@ func (s *Selective) Len() int { return s.n }
 
 // aggregate fills the groups' weights and failures and returns the totals.
 func (s *Selective) aggregate(w []int) (total, failures int) {
-	clear(s.gw)
-	clear(s.gf)
-	if w == nil {
-		for i, g := range s.group {
-			s.gw[g]++
-			s.gf[g] += s.fail[i]
-			failures += s.fail[i]
-		}
-		return s.n, failures
-	}
-	for i, g := range s.group {
-		k := w[i]
-		s.gw[g] += k
-		s.gf[g] += k * s.fail[i]
-		total += k
-		failures += k * s.fail[i]
-	}
-	return total, failures
+	return aggregateGroups(s.group, s.fail, w, s.gw, s.gf)
 }
 
 // reciprocals holds inv[k] = 1/k (inv[0] = 0) and harm[k] = H(k) =
