@@ -26,7 +26,7 @@ type CalibrationComparison struct {
 	// Runs are in the order of Comparison.Runs.
 	Runs []CalibrationRun `json:"runs"`
 	// Pairs holds, for every two runs of a benchmark and every score both
-	// have, the differences on their shared instances.
+	// have under the same map, the differences on their shared instances.
 	Pairs []CalibrationPair `json:"pairs"`
 	// Tests is the number of p-values adjusted together: every defined
 	// p-value of Pairs (a family apart from the comparison's McNemar and
