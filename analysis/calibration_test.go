@@ -341,7 +341,8 @@ func TestCalibrationOptionsValidate(t *testing.T) {
 // blocks alone on a ToxicChat-sized run (5,083 instances) with the default
 // 2,000 bootstrap resamples: their share of deepconf analyze's time.
 func BenchmarkCalibrationToxicChatSize(b *testing.B) {
-	d := simRun(simulate(benchInstances, 1, false))
+	const toxicChatInstances = 5083 // ToxicChat's test split
+	d := simRun(simulate(toxicChatInstances, 1, false))
 	o := Options{}.withDefaults()
 	r := &Result{}
 	insts, err := scoreInstances(d, o)
