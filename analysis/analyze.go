@@ -47,6 +47,9 @@ type Options struct {
 	// Baselines, when set, is called once and its replays are scored into
 	// Result.Baselines (the hook of the replay step).
 	Baselines BaselineFunc
+	// Calibration configures the calibration and selective blocks; they
+	// use Level, Resamples and Seed too.
+	Calibration CalibrationOptions
 }
 
 func (o Options) withDefaults() Options {
@@ -65,6 +68,7 @@ func (o Options) withDefaults() Options {
 	if o.RiskBins == 0 {
 		o.RiskBins = DefaultRiskBins
 	}
+	o.Calibration = o.Calibration.withDefaults()
 	return o
 }
 
@@ -90,7 +94,7 @@ func (o Options) validate() error {
 	if o.MaxTraces < 0 {
 		return fmt.Errorf("max traces %d: must be ≥ 0", o.MaxTraces)
 	}
-	return nil
+	return o.Calibration.validate()
 }
 
 // AnalyzeDir loads the run directory dir and analyses it with refusal
@@ -104,8 +108,9 @@ func AnalyzeDir(ctx context.Context, dir string, o Options) (*Result, error) {
 }
 
 // Analyze scores d with refusal scoring: categories, overall metrics, the
-// hypothesis test, the risk curve, the diagnostics (streaming d.TracesPath
-// when there is one) and, through o.Baselines, the replayed baselines.
+// hypothesis test, the risk curve, the calibration and selective blocks,
+// the diagnostics (streaming d.TracesPath when there is one) and, through
+// o.Baselines, the replayed baselines.
 func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	o = o.withDefaults()
 	if err := o.validate(); err != nil {
@@ -128,6 +133,20 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	r.Overall = overall(r.Instances, d.Predictions, maxTraces, from, o.Level)
 	r.Hypothesis = hypothesis(r, o)
 	r.RiskCurve = riskCurve(r.Instances, o.RiskBins, o.Level)
+	// The calibration blocks read r and the loaded data only: they run
+	// next to the diagnostics and the baselines, and are stored after.
+	type calibration struct {
+		c   *calibrated
+		err error
+	}
+	var calib chan calibration
+	if !o.Calibration.Skip {
+		calib = make(chan calibration, 1)
+		go func() {
+			c, err := calibrate(r, d.Predictions, o)
+			calib <- calibration{c, err}
+		}()
+	}
 	// The diagnostics and the baselines each read traces.jsonl; they
 	// read the loaded data only, so they run at the same time.
 	type replayed struct {
@@ -159,6 +178,15 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 				break
 			}
 			r.Baselines = append(r.Baselines, sc)
+		}
+	}
+	if calib != nil {
+		c := <-calib
+		if err == nil && c.err != nil {
+			err = c.err
+		}
+		if err == nil {
+			c.c.apply(r)
 		}
 	}
 	if err != nil {

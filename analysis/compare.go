@@ -171,6 +171,10 @@ type Comparison struct {
 	// p-value of the comparison (each run's hypothesis test, each pair's
 	// exact and χ² tests).
 	Tests int `json:"tests_adjusted"`
+	// Calibration compares the runs' calibration and selective prediction
+	// (nil when no run has a calibration block); its p-values are a
+	// family of their own.
+	Calibration *CalibrationComparison `json:"calibration,omitempty"`
 }
 
 // Compare compares runs: one RunSummary per run, and McNemar's test for
@@ -180,7 +184,10 @@ type Comparison struct {
 // McNemar p-values — is adjusted with Benjamini–Hochberg as one family.
 // The exact and χ² p-values of a pair test the same hypothesis, so
 // counting both makes the adjustment more conservative, never less; the
-// procedure stays valid as they are positively dependent.
+// procedure stays valid as they are positively dependent. When the runs
+// have calibration blocks, Comparison.Calibration adds their calibration
+// and selective prediction side by side with paired bootstrap differences
+// (compareCalibration), adjusted as a family of their own.
 func Compare(runs []CompareRun) (*Comparison, error) {
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("compare: no runs")
@@ -225,6 +232,11 @@ func Compare(runs []CompareRun) (*Comparison, error) {
 	if err := c.adjust(); err != nil {
 		return nil, err
 	}
+	cal, err := compareCalibration(runs, c)
+	if err != nil {
+		return nil, err
+	}
+	c.Calibration = cal
 	return c, nil
 }
 
@@ -330,23 +342,34 @@ func (c *Comparison) adjust() error {
 		add(&c.Pairs[i].Exact)
 		add(&c.Pairs[i].ChiSqP)
 	}
-	c.Tests = 0
+	var err error
+	c.Tests, err = adjustBH(ps, dst)
+	if err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	return nil
+}
+
+// adjustBH writes the Benjamini–Hochberg adjustment of the p-values ps
+// (NaN: not computed, left out) to dst and returns how many were defined.
+func adjustBH(ps []float64, dst []*Float) (int, error) {
+	tests := 0
 	for _, p := range ps {
 		if !math.IsNaN(p) {
-			c.Tests++
+			tests++
 		}
 	}
-	if c.Tests == 0 {
-		return nil
+	if tests == 0 {
+		return 0, nil
 	}
 	adj, err := stats.BenjaminiHochberg(ps)
 	if err != nil {
-		return fmt.Errorf("compare: %w", err)
+		return 0, err
 	}
 	for i, a := range adj {
 		*dst[i] = Float(a)
 	}
-	return nil
+	return tests, nil
 }
 
 // Benchmarks returns the benchmarks of the comparison in the order of

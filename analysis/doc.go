@@ -111,6 +111,23 @@
 //	                       (counts by finish reason, orphans), each with a
 //	                       "hint" when out of range, and hints (all of them)
 //
+// # Calibration and selective prediction
+//
+// Analyze also fills Result.Calibration and Result.Selective (Options.
+// Calibration; docs/calibration.md). For the vote share β (as it is, and
+// mapped) and the DeepConf confidence (mapped), each read as the
+// probability that the instance is correct: a map fitted out of fold
+// (isotonic by default, Platt as an option; k folds stratified by outcome
+// and drawn with Seed), the ECE with equal-mass bins, Kumar et al.'s
+// debiased calibration error, a consistency test, the Brier score with
+// Murphy's decomposition and the reliability bins with Wilson intervals.
+// For the raw scores: the risk–coverage curve of errors among the scored
+// instances and of unsafe compliance among the complied ones, AURC, oracle
+// AURC, E-AURC, the random order's AURC, AUROC and the coverage at a target
+// risk. Every measure has a seeded bootstrap interval. Instance.Beta,
+// Confidence, PBeta and PConfidence hold the per-instance scores and
+// probabilities, which Compare pairs across runs.
+//
 // # Seed scoring
 //
 // AnalyzeSeed reproduces the prototype's analyze_results exactly

@@ -90,7 +90,7 @@ func TestFiguresWritten(t *testing.T) {
 	if d := os.Getenv("DEEPCONF_FIGURES_DIR"); d != "" {
 		dir = d // keep the files to look at them
 	}
-	figs := sampleFigures(t)
+	figs := append(sampleFigures(t), sampleCalibrationFigures(t)...)
 	paths, err := WriteFigures(dir, figs)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +154,8 @@ func checkSVG(t *testing.T, name string, b []byte) {
 }
 
 func TestFiguresDeterministic(t *testing.T) {
-	a, b := sampleFigures(t), sampleFigures(t)
+	a := append(sampleFigures(t), sampleCalibrationFigures(t)...)
+	b := append(sampleFigures(t), sampleCalibrationFigures(t)...)
 	for i := range a {
 		for _, enc := range []struct {
 			ext string
