@@ -188,6 +188,8 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 		if err == nil {
 			c.c.apply(r)
 		}
+	} else {
+		noCalibration(r)
 	}
 	if err != nil {
 		return nil, err

@@ -286,10 +286,17 @@ func TestRefusalScoringMedianSplit(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatalf("invalid analysis.json: %v", err)
 	}
-	for _, k := range []string{"scoring", "confident_refusal", "uncertain_compliance", "uncertain_refusal", "confident_compliance", "overall", "hypothesis_test", "split", "risk_curve", "baselines", "diagnostics"} {
+	for _, k := range []string{"scoring", "confident_refusal", "uncertain_compliance", "uncertain_refusal", "confident_compliance", "overall", "hypothesis_test", "split", "risk_curve", "calibration", "selective", "baselines", "diagnostics"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("analysis.json lacks %q", k)
 		}
+	}
+	// The calibration and selective blocks follow risk_curve.
+	if i, j, k := strings.Index(string(b), `"risk_curve"`), strings.Index(string(b), `"calibration"`), strings.Index(string(b), `"selective"`); !(i < j && j < k) {
+		t.Errorf("key order: risk_curve at %d, calibration at %d, selective at %d", i, j, k)
+	}
+	if cal, ok := m["calibration"].(map[string]any); !ok || cal["method"] != CalibrationIsotonic {
+		t.Errorf("calibration block %v", m["calibration"])
 	}
 	fisher := m["hypothesis_test"].(map[string]any)["fisher"].(map[string]any)
 	if fisher["odds_ratio"] != "Infinity" {

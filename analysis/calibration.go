@@ -374,6 +374,16 @@ func (c *calibrated) apply(r *Result) {
 	}
 }
 
+// noCalibration marks the per-instance scores and probabilities of r as
+// not computed (Options.Calibration.Skip).
+func noCalibration(r *Result) {
+	nan := math.NaN()
+	for i := range r.Instances {
+		in := &r.Instances[i]
+		in.Beta, in.Confidence, in.PBeta, in.PConfidence = nan, nan, nan, nan
+	}
+}
+
 // calibrate computes the calibration and selective blocks of r. It only
 // reads r (Analyze runs it next to the diagnostics); apply stores them.
 func calibrate(r *Result, preds []record.Prediction, o Options) (*calibrated, error) {

@@ -100,6 +100,21 @@
 //	split                  {method, metric, value, above, below, eligible}
 //	risk_curve             [{bin, quantile_lo, quantile_hi, confidence_lo,
 //	                         confidence_hi, mean_confidence, unsafe (proportion)}]
+//	calibration            (docs/calibration.md; null with Options.Calibration.Skip)
+//	    outcome, method, folds, bins (requested), level, resamples, seed, then
+//	    scores [{score (beta, confidence), map (raw, isotonic, platt), n,
+//	    accuracy (proportion), distinct_forecasts, bins (used), ece,
+//	    ce_debiased, ce2_debiased, consistency {ece_null_mean, ece_null_upper,
+//	    p}, brier, reliability, resolution, uncertainty, reliability_diagram
+//	    [{bin, n, forecast_mean, forecast_lo, forecast_hi, observed
+//	    (proportion)}], small_sample}], small_sample, flags, unavailable; an
+//	    estimate is {value, lo, hi} with its bootstrap interval
+//	selective              target_risk, level, resamples, seed, scores [{score,
+//	    risk (error, unsafe_compliance), population, n, failures,
+//	    full_coverage_risk (proportion), aurc, oracle_aurc, e_aurc, random_aurc,
+//	    auroc, coverage_at_target (estimates), threshold_at_target, curve
+//	    [{threshold, coverage, kept, failures, risk, lo, hi}], small_sample}],
+//	    small_sample, flags, unavailable
 //	baselines              null until the replay step supplies Options.Baselines;
 //	                       then [{name, description, <metrics as in overall>,
 //	                       avg_traces, total_tokens, mcnemar {b, c, p, p_corrected,

@@ -9,30 +9,32 @@ import (
 // MarshalJSON writes analysis.json under refusal scoring: "scoring", the run's
 // policy, random-model flag and confidence level, the prototype's keys
 // (the four categories, overall, hypothesis_test) with the new statistics
-// added inside them, then split, risk_curve, baselines and diagnostics (see
-// the package documentation for the schema).
+// added inside them, then split, risk_curve, calibration, selective,
+// baselines and diagnostics (see the package documentation for the schema).
 func (r *Result) MarshalJSON() ([]byte, error) {
 	out := struct {
-		Scoring             string      `json:"scoring"`
-		Policy              string      `json:"policy"`
-		RandomModel         bool        `json:"random_model"`
-		Level               float64     `json:"level"`
-		ConfidentRefusal    Category    `json:"confident_refusal"`
-		UncertainCompliance Category    `json:"uncertain_compliance"`
-		UncertainRefusal    Category    `json:"uncertain_refusal"`
-		ConfidentCompliance Category    `json:"confident_compliance"`
-		Overall             Overall     `json:"overall"`
-		Hypothesis          Hypothesis  `json:"hypothesis_test"`
-		Split               SplitInfo   `json:"split"`
-		RiskCurve           []RiskBin   `json:"risk_curve"`
-		Baselines           []Baseline  `json:"baselines"`
-		Diagnostics         Diagnostics `json:"diagnostics"`
+		Scoring             string       `json:"scoring"`
+		Policy              string       `json:"policy"`
+		RandomModel         bool         `json:"random_model"`
+		Level               float64      `json:"level"`
+		ConfidentRefusal    Category     `json:"confident_refusal"`
+		UncertainCompliance Category     `json:"uncertain_compliance"`
+		UncertainRefusal    Category     `json:"uncertain_refusal"`
+		ConfidentCompliance Category     `json:"confident_compliance"`
+		Overall             Overall      `json:"overall"`
+		Hypothesis          Hypothesis   `json:"hypothesis_test"`
+		Split               SplitInfo    `json:"split"`
+		RiskCurve           []RiskBin    `json:"risk_curve"`
+		Calibration         *Calibration `json:"calibration"`
+		Selective           *Selective   `json:"selective"`
+		Baselines           []Baseline   `json:"baselines"`
+		Diagnostics         Diagnostics  `json:"diagnostics"`
 	}{
 		Scoring: r.Scoring, Policy: r.Policy, RandomModel: r.RandomModel, Level: r.Level,
 		ConfidentRefusal: r.Categories[0], UncertainCompliance: r.Categories[1],
 		UncertainRefusal: r.Categories[2], ConfidentCompliance: r.Categories[3],
 		Overall: r.Overall, Hypothesis: r.Hypothesis, Split: r.Split,
-		RiskCurve: r.RiskCurve, Baselines: r.Baselines, Diagnostics: r.Diagnostics,
+		RiskCurve: r.RiskCurve, Calibration: r.Calibration, Selective: r.Selective, Baselines: r.Baselines, Diagnostics: r.Diagnostics,
 	}
 	if out.RiskCurve == nil {
 		out.RiskCurve = []RiskBin{}
