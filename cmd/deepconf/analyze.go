@@ -27,6 +27,7 @@ type analyzeFlags struct {
 	Data           string
 	BaselineTraces int
 	NoBaselines    bool
+	Calibration    calibrationFlags
 }
 
 // options checks the flags and returns the options of runreport.AnalyzeRun.
@@ -51,10 +52,15 @@ func (f *analyzeFlags) options() (runreport.AnalyzeOptions, error) {
 	if f.BaselineTraces < 0 {
 		return o, fmt.Errorf("--baseline-traces %d: must be ≥ 0", f.BaselineTraces)
 	}
+	cal, err := f.Calibration.options()
+	if err != nil {
+		return o, err
+	}
 	return runreport.AnalyzeOptions{
 		Scoring: f.Scoring,
 		Analysis: analysis.Options{
 			Split: split, Level: f.Level, Resamples: f.Resamples, Seed: f.Seed, RiskBins: f.RiskBins, MaxTraces: f.MaxTraces,
+			Calibration: cal,
 		},
 		Baselines:    runreport.Baselines{Off: f.NoBaselines, Traces: f.BaselineTraces},
 		Benchmark:    f.Benchmark,
@@ -88,6 +94,12 @@ Scorings:
 --split divides instances into confident and uncertain: median (default: the run's median DeepConf
 confidence), a fixed value, or seed (the prototype's 0.7/0.3 rule on its mean-NLL confidence).
 
+Calibration and selective prediction (docs/calibration.md): the vote share β and the DeepConf
+confidence as probabilities of a correct answer (--calibration isotonic or platt, cross-fitted with
+--calibration-folds), their ECE with --calibration-bins equal-mass bins, debiased error, Brier score
+and reliability diagram; the risk–coverage curves, AURC, E-AURC and the coverage at --target-risk.
+They are the calibration and selective blocks of analysis.json, with --bootstrap intervals.
+
 The baselines (single trace, fixed-N majority, DeepConf offline, the run's policy) are replayed from
 the run's stored traces unless --no-baselines.
 
@@ -117,13 +129,14 @@ The prototype's predictions.jsonl has no ground truth; pass its benchmark with -
 	fl.StringVar(&f.Out, "out", "", "output directory (default: the run directory)")
 	fl.IntVar(&f.MaxTraces, "max-traces", 0, "budget of the token-savings baseline (default: run.json's max_traces, else 10)")
 	fl.Float64Var(&f.Level, "level", analysis.DefaultLevel, "confidence level of the intervals")
-	fl.IntVar(&f.Resamples, "bootstrap", stats.DefaultResamples, "bootstrap resamples of the AUROC interval")
+	fl.IntVar(&f.Resamples, "bootstrap", stats.DefaultResamples, "bootstrap resamples of the AUROC interval and of the calibration and selective intervals")
 	fl.Uint64Var(&f.Seed, "seed", analysis.DefaultSeed, "seed of the bootstrap")
 	fl.IntVar(&f.RiskBins, "risk-bins", analysis.DefaultRiskBins, "quantile bins of the risk curve")
 	fl.StringVar(&f.Benchmark, "benchmark", "", "benchmark whose gold labels to use for predictions without any (prototype runs)")
 	fl.StringVar(&f.Data, "data", "", "local file or directory of --benchmark")
 	fl.IntVar(&f.BaselineTraces, "baseline-traces", 0, "N of the fixed-N majority and DeepConf offline baselines (default: the complete traces every instance stored)")
 	fl.BoolVar(&f.NoBaselines, "no-baselines", false, "do not replay the baselines (single trace, fixed-N majority, DeepConf offline, the run's policy)")
+	f.Calibration.register(fl)
 	return cmd
 }
 

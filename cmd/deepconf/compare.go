@@ -16,6 +16,7 @@ func newCompareCmd() *cobra.Command {
 	var (
 		split, out string
 		level      float64
+		cal        calibrationFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "compare DIR... [--split median|seed|VALUE] [--out FILE.md|.csv|.json|.tex]",
@@ -32,9 +33,16 @@ compared with McNemar's test on their correctness: the discordant counts, the ex
 and the continuity-corrected χ² p-value. All p-values shown (hypothesis tests and McNemar tests) are
 adjusted together with Benjamini–Hochberg; raw and adjusted values are both shown.
 
+Calibration and selective prediction (docs/calibration.md): each run's ECE, debiased error and Brier
+score of the vote share β (as it is) and of the DeepConf confidence (mapped with --calibration), and
+the AURC, E-AURC and AUROC of both scores for errors, with bootstrap intervals; for every two runs of a
+benchmark, the differences of ECE, Brier score, AURC and AUROC on their shared instances with paired
+bootstrap intervals and p-values, Benjamini–Hochberg adjusted as a family of their own.
+
 --out also writes the comparison to a file, in the format its extension names: .md (Markdown
-tables), .tex (LaTeX, booktabs), .json (every number), or .csv (one row per run; the paired tests go
-to FILE_pairs.csv next to it).`,
+tables), .tex (LaTeX, booktabs), .json (every number), or .csv (one row per run, with the calibration
+measures; the paired tests go to FILE_pairs.csv and the calibration differences to
+FILE_calibration_pairs.csv next to it).`,
 		Example: `  deepconf compare results/xstest_0.6b results/xstest_1.7b results/xstest_4b
   deepconf compare results/*_deepconf results/*_single --out comparison.md`,
 		Args: cobra.MinimumNArgs(1),
@@ -43,13 +51,17 @@ to FILE_pairs.csv next to it).`,
 			if err != nil {
 				return fmt.Errorf("--split: %w", err)
 			}
+			co, err := cal.options()
+			if err != nil {
+				return err
+			}
 			if out != "" {
 				if err := runreport.CheckComparisonPath(out); err != nil {
 					return fmt.Errorf("--out %w", err)
 				}
 			}
 			c, err := runreport.Compare(cmd.Context(), dirs, runreport.CompareOptions{
-				Analysis: analysis.Options{Split: sp, Level: level}, Log: cmd.ErrOrStderr()})
+				Analysis: analysis.Options{Split: sp, Level: level, Calibration: co}, Log: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
 			}
@@ -75,5 +87,6 @@ to FILE_pairs.csv next to it).`,
 	f.StringVar(&split, "split", "median", "confidence split of the hypothesis test: median, seed (the prototype's 0.7/0.3 on its own metric) or a value")
 	f.StringVar(&out, "out", "", "also write the comparison to FILE.md, FILE.csv (and FILE_pairs.csv), FILE.json or FILE.tex")
 	f.Float64Var(&level, "level", analysis.DefaultLevel, "confidence level of the intervals")
+	cal.register(f)
 	return cmd
 }

@@ -15,6 +15,7 @@ type reportFlags struct {
 	out, markdown, latex, split, title string
 	maxExamples, baselineTraces        int
 	figures, noBaselines               bool
+	calibration                        calibrationFlags
 }
 
 // newReportCmd returns the "report" command: figures and one
@@ -28,9 +29,13 @@ func newReportCmd() *cobra.Command {
 traces, as deepconf analyze), writes its figures as PNG and SVG into DIR/figures/, and writes one
 self-contained HTML file that opens offline: the hypothesis and its result in words, the overall and
 per-category tables, the hypothesis statistics, the diagnostics, every figure, the limitations and
-the misclassified examples. With several directories it adds the model and benchmark comparisons,
-McNemar's test on paired instances (Benjamini–Hochberg adjusted) and a comparison figure (written to
-figures/ next to the report).
+the misclassified examples. Each run has its calibration and selective-prediction tables, its
+reliability diagram and its risk–coverage figures (docs/calibration.md; --calibration,
+--calibration-folds, --calibration-bins, --target-risk). With several directories it adds the model
+and benchmark comparisons, McNemar's test on paired instances (Benjamini–Hochberg adjusted), each
+run's ECE, Brier score, AURC and AUROC with the paired bootstrap differences, and the comparison
+figures: the metrics per run and one reliability curve per run (written to figures/ next to the
+report).
 
 --markdown and --latex export the same tables (for one run, the tables.md and tables.tex of
 deepconf analyze --export md,latex).`,
@@ -45,6 +50,10 @@ deepconf analyze --export md,latex).`,
 			if f.baselineTraces < 0 {
 				return fmt.Errorf("--baseline-traces %d: must be ≥ 0", f.baselineTraces)
 			}
+			cal, err := f.calibration.options()
+			if err != nil {
+				return err
+			}
 			out := f.out
 			if out == "" {
 				out = "report.html"
@@ -53,7 +62,7 @@ deepconf analyze --export md,latex).`,
 				}
 			}
 			o := runreport.ReportOptions{
-				Analysis:    analysis.Options{Split: split},
+				Analysis:    analysis.Options{Split: split, Calibration: cal},
 				Baselines:   runreport.Baselines{Off: f.noBaselines, Traces: f.baselineTraces},
 				Title:       f.title,
 				MaxExamples: f.maxExamples,
@@ -97,5 +106,6 @@ deepconf analyze --export md,latex).`,
 	fl.BoolVar(&f.figures, "figures", true, "write the figures as PNG and SVG into DIR/figures/")
 	fl.IntVar(&f.baselineTraces, "baseline-traces", 0, "N of the fixed-N majority and DeepConf offline baselines (default: the complete traces every instance stored)")
 	fl.BoolVar(&f.noBaselines, "no-baselines", false, "do not replay the baselines")
+	f.calibration.register(fl)
 	return cmd
 }
