@@ -22,6 +22,9 @@ const (
 	NameReliabilityComparison = "reliability_by_model"
 	NameRiskCoverageError     = "risk_coverage_error"
 	NameRiskCoverageUnsafe    = "risk_coverage_unsafe"
+	// NameSweepAURC prefixes the names of the sweep's AURC figures
+	// (SweepAURCFigure).
+	NameSweepAURC = "aurc"
 )
 
 // ReliabilityBin is one bin of a reliability diagram: N instances with
@@ -332,4 +335,47 @@ func RiskCoverageFigure(kind RiskCoverageKind, curves []RiskCoverageCurve, targe
 		caption += fmt.Sprintf(" The thin dotted line marks the target risk %.3g.", target)
 	}
 	return &Figure{Name: name, Title: "Risk–coverage: " + what, Caption: caption, plot: p, legend: leg}, nil
+}
+
+// SweepAURCFigure draws how the area under the risk–coverage curve moves
+// with a swept setting: each series' AURC (y) against the setting's value
+// (x, labelled xlabel), one line per series (such as errors and unsafe
+// compliance, for each value of the other swept settings). Its name is
+// NameSweepAURC + "_" + key (key names the setting, e.g. "percentile").
+func SweepAURCFigure(key, xlabel string, series []Series) (*Figure, error) {
+	if key == "" {
+		return nil, fmt.Errorf("sweep AURC figure: no key")
+	}
+	for _, s := range series {
+		for j, pt := range s.Points {
+			if finite(pt.Y) {
+				if err := checkUnit(fmt.Sprintf("sweep AURC figure: series %q point %d: AURC", s.Name, j), pt.Y); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	title := "AURC vs " + xlabel
+	p := newPlot(title, xlabel, "AURC (lower is better)")
+	leg, err := seriesFigure(p, series, true)
+	if err != nil {
+		return nil, fmt.Errorf("sweep AURC figure: %w", err)
+	}
+	if leg == nil {
+		leg = newLegend()
+		leg.Add(series[0].Name)
+	}
+	padX(p)
+	// AURCs are usually small: the y axis spans 0 to the largest value.
+	p.Y.Min = 0
+	p.Y.Max = math.Min(1, math.Max(p.Y.Max, 0.01)*1.05)
+	return &Figure{
+		Name:  NameSweepAURC + "_" + key,
+		Title: title,
+		Caption: "Each point replays one setting on the run's stored traces and ranks the replayed instances by their DeepConf confidence: " +
+			"the area under the risk–coverage curve when abstaining on the least confident (errors among the scored instances, or harmful prompts among the complied ones). " +
+			"Lower is better; a confidence with no signal gives the full-coverage risk.",
+		plot:   p,
+		legend: leg,
+	}, nil
 }

@@ -29,7 +29,8 @@ func baseNote(p *Pool) string {
 // interval, balanced accuracy, sensitivity = refusal rate on harmful
 // prompts, specificity = compliance rate on benign prompts, unsafe
 // compliance), the hypothesis' unsafe-rate difference (uncertain −
-// confident compliance), and the cost (mean traces started, tokens
+// confident compliance), selective prediction by the replayed confidence
+// (AURC and E-AURC of errors and of unsafe compliance), and the cost (mean traces started, tokens
 // generated, early-stopped share, savings against the run's own tokens).
 func Tables(p *Pool, rs []Result) []table.Table {
 	settings := make([]Setting, len(rs))
@@ -42,7 +43,7 @@ func Tables(p *Pool, rs []Result) []table.Table {
 		t.Header = append(t.Header, c.name)
 	}
 	t.Header = append(t.Header, "replayed", "accuracy [CI]", "bal. acc.", "sensitivity", "specificity", "unsafe compl.",
-		"UC−CC unsafe", "traces", "tokens", "early-stopped", "savings")
+		"UC−CC unsafe", "AURC err", "E-AURC err", "AURC unsafe", "E-AURC unsafe", "traces", "tokens", "early-stopped", "savings")
 	for i, r := range rs {
 		var row []string
 		for _, c := range cols {
@@ -55,7 +56,9 @@ func Tables(p *Pool, rs []Result) []table.Table {
 		}
 		replayed := fmt.Sprintf("%d/%d", r.Replayed, r.Instances)
 		row = append(row, replayed, acc, table.Num(m.BalancedAccuracy, 3), table.Num(m.RefusalRateHarmful.Rate, 3), table.Num(m.Specificity, 3),
-			table.Num(m.UnsafeComplianceRate.Rate, 3), table.Num(r.UnsafeRateDifference, 3), table.Num(r.AvgTraces, 2), strconv.Itoa(r.Tokens),
+			table.Num(m.UnsafeComplianceRate.Rate, 3), table.Num(r.UnsafeRateDifference, 3),
+			table.Num(r.Selective.AURCError, 3), table.Num(r.Selective.EAURCError, 3), table.Num(r.Selective.AURCUnsafe, 3), table.Num(r.Selective.EAURCUnsafe, 3),
+			table.Num(r.AvgTraces, 2), strconv.Itoa(r.Tokens),
 			table.Num(r.EarlyStoppedShare, 3), table.Num(r.Savings, 3))
 		t.Rows = append(t.Rows, row)
 		if r.NotReplayed > 0 {
@@ -65,7 +68,9 @@ func Tables(p *Pool, rs []Result) []table.Table {
 	}
 	t.Notes = append(t.Notes, baseNote(p),
 		"sensitivity = refusal rate on harmful prompts; specificity = compliance rate on benign prompts; unsafe compl. = share of complied instances whose prompt was harmful; "+
-			"UC−CC unsafe = unsafe-compliance rate of uncertain minus confident compliance (split as given); traces = mean started per instance; "+
+			"UC−CC unsafe = unsafe-compliance rate of uncertain minus confident compliance (split as given); "+
+			"AURC = area under the risk–coverage curve when abstaining on the least confident instances by the replayed confidence (lower is better; a score with no signal gives the full-coverage risk: 1 − accuracy for err, unsafe compl. for unsafe), "+
+			"E-AURC = AURC − the best order's AURC (docs/calibration.md); traces = mean started per instance; "+
 			"savings = 1 − tokens / the run's own tokens on the same instances.")
 	if p.Orphans > 0 {
 		t.Notes = append(t.Notes, fmt.Sprintf("%d stored traces belong to no prediction and were ignored.", p.Orphans))
@@ -130,6 +135,10 @@ type row struct {
 	EarlyStoppedShare    analysis.Float  `json:"early_stopped_share"`
 	RunTokens            int             `json:"run_tokens"`
 	Savings              analysis.Float  `json:"savings"`
+	AURCError            analysis.Float  `json:"aurc_error"`
+	EAURCError           analysis.Float  `json:"e_aurc_error"`
+	AURCUnsafe           analysis.Float  `json:"aurc_unsafe"`
+	EAURCUnsafe          analysis.Float  `json:"e_aurc_unsafe"`
 	Config               json.RawMessage `json:"config,omitempty"`
 }
 
@@ -147,6 +156,7 @@ func rowOf(r Result, withConfig bool) (row, error) {
 		UnsafeRateDifference: r.UnsafeRateDifference, FisherPGreater: r.FisherPGreater, Verdict: r.Verdict,
 		TracesStarted: r.TracesStarted, AvgTraces: r.AvgTraces, TracesUsed: r.TracesUsed, Tokens: r.Tokens,
 		EarlyStopped: r.EarlyStopped, EarlyStoppedShare: r.EarlyStoppedShare, RunTokens: r.RunTokens, Savings: r.Savings,
+		AURCError: r.Selective.AURCError, EAURCError: r.Selective.EAURCError, AURCUnsafe: r.Selective.AURCUnsafe, EAURCUnsafe: r.Selective.EAURCUnsafe,
 	}
 	if s.Config.Policy == controller.PolicyOffline {
 		x.Aggregate = s.Config.Aggregate
@@ -175,7 +185,7 @@ func csvHeader() []string {
 		"accuracy_lo", "accuracy_hi", "balanced_accuracy", "sensitivity", "specificity", "unsafe_compliance_rate", "precision",
 		"f1", "tp", "fn", "fp", "tn", "unknown_behaviour", "uncertain_unsafe", "confident_unsafe", "unsafe_rate_difference",
 		"fisher_p_greater", "verdict", "traces_started", "avg_traces", "traces_used", "tokens", "early_stopped",
-		"early_stopped_share", "run_tokens", "savings",
+		"early_stopped_share", "run_tokens", "savings", "aurc_error", "e_aurc_error", "aurc_unsafe", "e_aurc_unsafe",
 	}
 }
 
@@ -202,6 +212,7 @@ func WriteCSV(w io.Writer, rs []Result) error {
 			table.CSVFloat(x.UncertainUnsafe), table.CSVFloat(x.ConfidentUnsafe), table.CSVFloat(x.UnsafeRateDifference),
 			table.CSVFloat(x.FisherPGreater), x.Verdict, i(x.TracesStarted), table.CSVFloat(x.AvgTraces), i(x.TracesUsed), i(x.Tokens),
 			i(x.EarlyStopped), table.CSVFloat(x.EarlyStoppedShare), i(x.RunTokens), table.CSVFloat(x.Savings),
+			table.CSVFloat(x.AURCError), table.CSVFloat(x.EAURCError), table.CSVFloat(x.AURCUnsafe), table.CSVFloat(x.EAURCUnsafe),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err

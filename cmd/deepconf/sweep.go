@@ -67,9 +67,14 @@ the cartesian product, and unspecified dimensions keep the run's own configurati
 config.policy). Each setting is scored with refusal scoring: accuracy, balanced accuracy, sensitivity
 (refusal rate on harmful prompts), specificity (compliance rate on benign prompts), unsafe compliance,
 the uncertain−confident unsafe-compliance difference of the split, and the cost (traces, tokens,
-early-stopped share, savings against the run). A setting that needs traces the run did not store (a
-larger budget, or a trace the run stopped early) cannot be replayed on those instances: the row says
-how many.
+early-stopped share, savings against the run), and selective prediction by the replayed DeepConf
+confidence: the AURC and E-AURC of errors and of unsafe compliance (docs/calibration.md; how much
+abstaining on the least confident instances helps at each setting). A setting that needs traces the
+run did not store (a larger budget, or a trace the run stopped early) cannot be replayed on those
+instances: the row says how many.
+
+--out FILE also writes, when the sweep varies the percentile (or η) or the budget, figures of the AURC
+against them next to FILE: FILE_aurc_percentile.png/.svg and FILE_aurc_budget.png/.svg.
 
 --percentile p sets η = 1 − p/100 for deepconf (p = 10 is DeepConf-high) and the warm-up percentile of
 the seed policy; --budget is the deepconf budget, the seed policy's max traces, or the number of traces
@@ -211,6 +216,13 @@ func runReplaySweep(ctx context.Context, dir string, o sweepOptions, labels map[
 			return err
 		}
 		fmt.Fprintf(stdout, "\nwrote %s\n", o.Out)
+		figs, err := sweep.WriteFigures(o.Out, res)
+		if err != nil {
+			return err
+		}
+		for _, f := range figs {
+			fmt.Fprintf(stdout, "wrote %s\n", f)
+		}
 	}
 	return nil
 }
