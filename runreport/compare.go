@@ -92,10 +92,19 @@ func PairsCSVPath(path string) string {
 	return strings.TrimSuffix(path, filepath.Ext(path)) + "_pairs.csv"
 }
 
+// CalibrationPairsCSVPath is where WriteComparison writes the calibration
+// differences of a CSV comparison: FILE_calibration_pairs.csv next to
+// FILE.csv.
+func CalibrationPairsCSVPath(path string) string {
+	return strings.TrimSuffix(path, filepath.Ext(path)) + "_calibration_pairs.csv"
+}
+
 // WriteComparison writes c to path in the format its extension names: .md
 // (CompareTables as Markdown), .tex (as LaTeX), .json (every number), or
-// .csv (one row per run; the paired tests go to PairsCSVPath). It creates
-// path's directory and returns the files written.
+// .csv (one row per run; the paired tests go to PairsCSVPath and, when the
+// runs have calibration blocks, the calibration differences to
+// CalibrationPairsCSVPath). It creates path's directory and returns the
+// files written.
 func WriteComparison(path string, c *analysis.Comparison) ([]string, error) {
 	if err := CheckComparisonPath(path); err != nil {
 		return nil, err
@@ -119,6 +128,11 @@ func WriteComparison(path string, c *analysis.Comparison) ([]string, error) {
 			err = atomicfile.Write(pairs, func(w io.Writer) error { return WritePairsCSV(w, c) })
 			written = append(written, pairs)
 		}
+		if err == nil && c.Calibration != nil {
+			cal := CalibrationPairsCSVPath(path)
+			err = atomicfile.Write(cal, func(w io.Writer) error { return WriteCalibrationPairsCSV(w, c) })
+			written = append(written, cal)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -127,20 +141,21 @@ func WriteComparison(path string, c *analysis.Comparison) ([]string, error) {
 }
 
 // WriteRunsCSV writes one row per run of c (pandas-readable: rates as
-// fractions, NaN for undefined values).
+// fractions, NaN for undefined values), ending with calibrationRunColumns.
 func WriteRunsCSV(w io.Writer, c *analysis.Comparison) error {
 	header := []string{"benchmark", "label", "model", "policy", "dir", "random_model", "instances", "scored",
 		"accuracy", "accuracy_lo", "accuracy_hi", "balanced_accuracy", "refusal_rate_harmful", "over_refusal_benign",
 		"unsafe_compliance_rate", "f1", "hypothesis_verdict", "hypothesis_p", "hypothesis_p_bh",
 		"avg_traces", "avg_traces_generated", "tokens_generated"}
+	header = append(header, calibrationRunHeader()...)
 	f := table.CSVFloat[analysis.Float]
 	return writeCSV(w, header, len(c.Runs), func(i int) []string {
 		r := &c.Runs[i]
-		return []string{r.Benchmark, r.Label, r.Model, r.Policy, r.Dir, strconv.FormatBool(r.RandomModel),
+		return append([]string{r.Benchmark, r.Label, r.Model, r.Policy, r.Dir, strconv.FormatBool(r.RandomModel),
 			strconv.Itoa(r.Instances), strconv.Itoa(r.Scored), f(r.Accuracy.Rate), f(r.Accuracy.Lo), f(r.Accuracy.Hi),
 			f(r.BalancedAccuracy), f(r.RefusalRateHarmful.Rate), f(r.OverRefusalBenign.Rate), f(r.UnsafeComplianceRate.Rate),
 			f(r.F1), r.Verdict, f(r.Hypothesis.P), f(r.Hypothesis.Adjusted), f(r.AvgTraces), f(r.AvgTracesGenerated),
-			strconv.Itoa(r.TokensGenerated)}
+			strconv.Itoa(r.TokensGenerated)}, calibrationRunRecord(c, i)...)
 	})
 }
 

@@ -70,10 +70,13 @@ func TestCompareOutputs(t *testing.T) {
 	csvOut := filepath.Join(root, "out.csv")
 	w, err := WriteComparison(csvOut, cmp)
 	pairsCSV := filepath.Join(root, "out_pairs.csv")
-	if err != nil || len(w) != 2 || w[1] != pairsCSV {
+	calCSV := filepath.Join(root, "out_calibration_pairs.csv")
+	if err != nil || len(w) != 3 || w[1] != pairsCSV || w[2] != calCSV {
 		t.Fatalf("wrote %v: %v", w, err)
 	}
-	for path, rows := range map[string]int{csvOut: 4, pairsCSV: 2} {
+	// One calibration pair per score both xstest runs have (β and the
+	// DeepConf confidence).
+	for path, rows := range map[string]int{csvOut: 4, pairsCSV: 2, calCSV: 1 + len(cmp.Calibration.Pairs)} {
 		f, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)
@@ -88,6 +91,52 @@ func TestCompareOutputs(t *testing.T) {
 				t.Errorf("pairs CSV p exact %q", recs[1][10])
 			}
 		}
+		col := map[string]int{}
+		for i, h := range recs[0] {
+			col[h] = i
+		}
+		num := func(rec []string, name string) float64 {
+			i, ok := col[name]
+			if !ok {
+				t.Fatalf("%s: no column %q", path, name)
+			}
+			x, err := strconv.ParseFloat(rec[i], 64)
+			if err != nil {
+				t.Fatalf("%s: %s = %q: %v", path, name, rec[i], err)
+			}
+			return x
+		}
+		switch path {
+		case csvOut:
+			// The runs CSV ends with each run's calibration, as in the
+			// comparison (same order).
+			for i, rec := range recs[1:] {
+				cr := cmp.Calibration.Runs[i]
+				if rec[col["label"]] != cr.Label || len(cr.Scores) == 0 {
+					t.Fatalf("runs CSV row %d: %s, calibration run %+v", i, rec[col["label"]], cr)
+				}
+				s := cr.Scores[0]
+				if s.Score != analysis.ScoreBeta || num(rec, "beta_ece") != float64(s.ECE.Value) || num(rec, "beta_brier_lo") != float64(s.Brier.Lo) ||
+					num(rec, "beta_aurc_hi") != float64(s.AURC.Hi) || !sameFloat(num(rec, "beta_auroc"), float64(s.AUROC.Value)) {
+					t.Errorf("runs CSV row %d: %v, want %+v", i, rec, s)
+				}
+			}
+		case calCSV:
+			if len(cmp.Calibration.Pairs) != 2 {
+				t.Fatalf("%d calibration pairs, want 2 (β and confidence of the xstest runs)", len(cmp.Calibration.Pairs))
+			}
+			for i, rec := range recs[1:] {
+				p := cmp.Calibration.Pairs[i]
+				if rec[col["score"]] != p.Score || num(rec, "shared") != 12 || rec[col["run_a"]] != p.RunA {
+					t.Errorf("calibration pair %d: %v", i, rec)
+				}
+				for _, m := range []string{"ece", "brier", "aurc"} {
+					if d := num(rec, m+"_a") - num(rec, m+"_b") - num(rec, m+"_diff"); math.Abs(d) > 1e-12 {
+						t.Errorf("calibration pair %d: %s difference off by %g", i, m, d)
+					}
+				}
+			}
+		}
 	}
 
 	// The tables: the runs, the benchmark matrix, the paired test (its
@@ -98,7 +147,7 @@ func TestCompareOutputs(t *testing.T) {
 	for _, tb := range tables {
 		ids = append(ids, tb.ID)
 	}
-	if got := strings.Join(ids, " "); got != "models benchmarks paired" {
+	if got := strings.Join(ids, " "); got != "models benchmarks paired calibration-runs calibration-pairs" {
 		t.Errorf("tables %s", got)
 	}
 	md := filepath.Join(root, "out.md")
@@ -145,8 +194,12 @@ func TestCompareUnpaired(t *testing.T) {
 		t.Fatal(err)
 	}
 	tables := CompareTables(cmp)
-	if len(tables) != 2 {
-		t.Fatalf("%d tables, want no paired table", len(tables))
+	var ids []string
+	for _, tb := range tables {
+		ids = append(ids, tb.ID)
+	}
+	if got := strings.Join(ids, " "); got != "models benchmarks calibration-runs" {
+		t.Fatalf("tables %s, want no paired table", got)
 	}
 	if notes := strings.Join(tables[0].Notes, " "); !strings.Contains(notes, "Not compared: xstest: ") || !strings.Contains(notes, "share no scored instance") {
 		t.Errorf("notes %q", notes)
@@ -177,3 +230,6 @@ func TestCompareErrors(t *testing.T) {
 		}
 	}
 }
+
+// sameFloat reports whether x and y are equal or both NaN.
+func sameFloat(x, y float64) bool { return x == y || (math.IsNaN(x) && math.IsNaN(y)) }

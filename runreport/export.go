@@ -87,9 +87,14 @@ type InstanceRow struct {
 	SplitMetric float64 `parquet:"split_metric"`
 	Scored      bool    `parquet:"scored"`
 	// Correct is null when the instance is not scored.
-	Correct            *bool     `parquet:"correct,optional"`
-	Confidence         float64   `parquet:"confidence"`
-	Beta               float64   `parquet:"beta"`
+	Correct    *bool   `parquet:"correct,optional"`
+	Confidence float64 `parquet:"confidence"`
+	Beta       float64 `parquet:"beta"`
+	// PBeta and PConfidence are the cross-fitted probabilities of a
+	// correct answer from β and from the DeepConf confidence
+	// (analysis.Instance; NaN when not computed).
+	PBeta              float64   `parquet:"p_beta"`
+	PConfidence        float64   `parquet:"p_confidence"`
 	FinalPrediction    string    `parquet:"final_prediction"`
 	RefusalRate        float64   `parquet:"refusal_rate"`
 	AvgConfidence      float64   `parquet:"avg_confidence"`
@@ -141,7 +146,7 @@ type TraceRow struct {
 
 var instanceHeader = []string{
 	"instance_id", "index", "prompt", "benchmark_category", "gold_label", "ground_truth", "policy", "behaviour",
-	"category", "split_metric", "scored", "correct", "confidence", "beta", "final_prediction", "refusal_rate",
+	"category", "split_metric", "scored", "correct", "confidence", "beta", "p_beta", "p_confidence", "final_prediction", "refusal_rate",
 	"avg_confidence", "confidence_category", "num_traces_used", "total_tokens", "avg_tokens_per_trace",
 	"traces_generated", "tokens_generated", "early_stopped", "stop", "threshold", "confidences",
 	"trace_confidences", "refused", "tokens_per_trace",
@@ -165,6 +170,7 @@ func InstanceRows(d *analysis.RunData, r *analysis.Result) []InstanceRow {
 			InstanceID: p.InstanceID, Index: int64(p.Index), Prompt: p.Prompt, BenchmarkCategory: p.Category,
 			GoldLabel: in.Gold, GroundTruth: p.GroundTruth, Policy: p.Policy, Behaviour: in.Behaviour,
 			Category: in.Category, SplitMetric: in.Metric, Scored: in.Scored, Confidence: p.Confidence, Beta: p.Beta,
+			PBeta: in.PBeta, PConfidence: in.PConfidence,
 			FinalPrediction: p.FinalPrediction, RefusalRate: p.RefusalRate, AvgConfidence: p.AvgConfidence,
 			ConfidenceCategory: p.ConfidenceCategory, NumTracesUsed: int64(p.NumTracesUsed),
 			TotalTokens: int64(p.TotalTokens), AvgTokensPerTrace: p.AvgTokensPerTrace,
@@ -196,7 +202,8 @@ func (row *InstanceRow) record() []string {
 	return []string{
 		row.InstanceID, strconv.FormatInt(row.Index, 10), row.Prompt, row.BenchmarkCategory, row.GoldLabel,
 		row.GroundTruth, row.Policy, row.Behaviour, row.Category, table.CSVFloat(row.SplitMetric),
-		strconv.FormatBool(row.Scored), correct, table.CSVFloat(row.Confidence), table.CSVFloat(row.Beta), row.FinalPrediction,
+		strconv.FormatBool(row.Scored), correct, table.CSVFloat(row.Confidence), table.CSVFloat(row.Beta),
+		table.CSVFloat(row.PBeta), table.CSVFloat(row.PConfidence), row.FinalPrediction,
 		table.CSVFloat(row.RefusalRate), table.CSVFloat(row.AvgConfidence), row.ConfidenceCategory,
 		strconv.FormatInt(row.NumTracesUsed, 10), strconv.FormatInt(row.TotalTokens, 10),
 		table.CSVFloat(row.AvgTokensPerTrace), strconv.FormatInt(row.TracesGenerated, 10),

@@ -94,6 +94,12 @@ func TestExportReadBack(t *testing.T) {
 			row[col["confidence"]] != table.CSVFloat(p.Confidence) || row[col["gold_label"]] != in.Gold {
 			t.Errorf("row %d: %v, instance %+v", i, row, in)
 		}
+		// The cross-fitted probabilities of the calibration block: every
+		// instance of the fake run is scored and has both scores.
+		if row[col["p_beta"]] != table.CSVFloat(in.PBeta) || row[col["p_confidence"]] != table.CSVFloat(in.PConfidence) ||
+			!(in.PBeta >= 0 && in.PBeta <= 1) || !(in.PConfidence >= 0 && in.PConfidence <= 1) {
+			t.Errorf("row %d: p_beta %q, p_confidence %q; instance %v, %v", i, row[col["p_beta"]], row[col["p_confidence"]], in.PBeta, in.PConfidence)
+		}
 		var confs []float64
 		if err := json.Unmarshal([]byte(row[col["trace_confidences"]]), &confs); err != nil || !reflect.DeepEqual(confs, p.TraceConfidences) {
 			t.Errorf("row %d: trace confidences %s: %v", i, row[col["trace_confidences"]], err)

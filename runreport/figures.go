@@ -15,8 +15,10 @@ import (
 
 // runFigures draws the run's figures: accuracy by category, confidence by
 // category, trace count vs accuracy, confusion matrix, percentile curves
-// (when the predictions carry trace confidences) and the risk curve (when
-// there are complied instances).
+// (when the predictions carry trace confidences), the risk curve (when
+// there are complied instances), and the reliability diagram and the
+// risk–coverage figures (when the analysis has the calibration and
+// selective blocks).
 func runFigures(run *Run) ([]*report.Figure, error) {
 	res, d := run.Result, run.Data
 	var figs []*report.Figure
@@ -78,7 +80,11 @@ func runFigures(run *Run) ([]*report.Figure, error) {
 		}
 		figs = append(figs, rf)
 	}
-	return figs, nil
+	cal, err := calibrationFigures(res)
+	if err != nil {
+		return nil, err
+	}
+	return append(figs, cal...), nil
 }
 
 // traceSeries groups the scored instances by the number of traces that

@@ -71,7 +71,8 @@ func Report(ctx context.Context, dirs []string, o ReportOptions) (*report.Report
 
 // Assemble builds the report of analysed runs: a section per run (facts,
 // RunTables, figures, misclassified examples) and, for several runs, the
-// comparison tables (CompareTables) and figure. o.Analysis, o.Baselines and
+// comparison tables (CompareTables) and figures (the metrics per run and
+// one reliability curve per run). o.Analysis, o.Baselines and
 // o.Log are not used.
 func Assemble(ctx context.Context, runs []Run, o ReportOptions) (*report.Report, error) {
 	if len(runs) == 0 {
@@ -105,6 +106,13 @@ func Assemble(ctx context.Context, runs []Run, o ReportOptions) (*report.Report,
 			return nil, err
 		}
 		rep.Comparisons, rep.ComparisonFigures = CompareTables(c), []*report.Figure{fig}
+		rel, err := reliabilityByModel(c, runs)
+		if err != nil {
+			return nil, err
+		}
+		if rel != nil {
+			rep.ComparisonFigures = append(rep.ComparisonFigures, rel)
+		}
 	}
 	return rep, nil
 }

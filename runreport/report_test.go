@@ -18,7 +18,11 @@ import (
 	"github.com/deepconf/deepconf/report/browsertest"
 )
 
-var runFigureNames = []string{report.NameAccuracy, report.NameViolin, report.NameTraces, report.NameConfusion, report.NamePercentile, report.NameRisk}
+var runFigureNames = []string{report.NameAccuracy, report.NameViolin, report.NameTraces, report.NameConfusion, report.NamePercentile, report.NameRisk,
+	report.NameReliability, report.NameRiskCoverageError, report.NameRiskCoverageUnsafe}
+
+// comparisonFigureNames are the figures of a report of several runs.
+var comparisonFigureNames = []string{report.NameComparison, report.NameReliabilityComparison}
 
 // writeTestReport builds the report of dirs and writes it to out with the
 // figures in each run's figures/.
@@ -48,7 +52,7 @@ func TestReport(t *testing.T) {
 	var log bytes.Buffer
 	rep, files := writeTestReport(t, []string{small, large}, out, ReportOptions{MaxExamples: 5, Generator: "deepconf test", Log: &log})
 	if want := []string{filepath.Join(small, "figures"), filepath.Join(large, "figures"), filepath.Join(root, "out", "figures")}; strings.Join(files.FigureDirs, " ") != strings.Join(want, " ") ||
-		files.Figures[0] != 12 || files.Figures[2] != 2 || files.HTML != out {
+		files.Figures[0] != 2*len(runFigureNames) || files.Figures[2] != 2*len(comparisonFigureNames) || files.HTML != out {
 		t.Errorf("wrote %+v", files)
 	}
 	if !strings.Contains(log.String(), small+": 120 instances analysed") {
@@ -71,8 +75,20 @@ func TestReport(t *testing.T) {
 			}
 		}
 	}
-	if _, err := os.Stat(filepath.Join(root, "out", "figures", report.NameComparison+".png")); err != nil {
-		t.Error(err)
+	for _, name := range comparisonFigureNames {
+		if _, err := os.Stat(filepath.Join(root, "out", "figures", name+".png")); err != nil {
+			t.Error(err)
+		}
+	}
+	// Acceptance of calibration across models: one reliability curve per
+	// run, in the comparison's order (model size: 0.6B first), each with
+	// its instance count.
+	svg, err := os.ReadFile(filepath.Join(root, "out", "figures", report.NameReliabilityComparison+".svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, j := strings.Index(string(svg), "Qwen/Qwen3-0.6B (n=90)"), strings.Index(string(svg), "Qwen/Qwen3-1.7B (n=120)"); i < 0 || j < 0 || i > j {
+		t.Errorf("reliability by model: the 0.6B curve at %d, the 1.7B curve at %d", i, j)
 	}
 
 	html, err := os.ReadFile(out)
@@ -84,6 +100,8 @@ func TestReport(t *testing.T) {
 		"Qwen/Qwen3-0.6B on toxicchat", "Qwen/Qwen3-1.7B on toxicchat",
 		`id="run1-overall"`, `id="run1-categories"`, `id="run1-hypothesis"`, `id="run1-risk"`, `id="run1-diagnostics"`,
 		`id="cmp-models"`, `id="cmp-benchmarks"`, `id="cmp-paired"`,
+		`id="run1-calibration"`, `id="run1-selective"`, `id="run2-calibration"`, `id="run2-selective"`,
+		`id="cmp-calibration-runs"`, `id="cmp-calibration-pairs"`, "Reliability by model", "Reliability diagram", "Risk–coverage: ",
 		"Random test model.", "Showing 5 of",
 		"prompt 0 &lt;with&gt; &amp; &#34;markup&#34;",
 		"Uncertain compliance is riskier than confident compliance",
@@ -109,6 +127,17 @@ func TestReport(t *testing.T) {
 	}
 	if !strings.Contains(md.String(), "### Model comparison") || !strings.Contains(md.String(), "### Qwen/Qwen3-1.7B on toxicchat: Overall") {
 		t.Errorf("Markdown export:\n%.500s", md.String())
+	}
+	// The paired calibration differences of the two runs (90 shared
+	// instances), for both scores, in the report and its exports.
+	for _, want := range []string{"### Calibration differences between runs (paired bootstrap on shared instances)",
+		"| toxicchat | Qwen/Qwen3-0.6B | Qwen/Qwen3-1.7B | vote share β (as it is) | 90 | ECE |",
+		"| toxicchat | Qwen/Qwen3-0.6B | Qwen/Qwen3-1.7B | DeepConf confidence (isotonic map) | 90 | AUROC |",
+		"### Qwen/Qwen3-1.7B on toxicchat: Calibration (score as the probability of a correct answer)",
+		"### Qwen/Qwen3-0.6B on toxicchat: Selective prediction (abstaining on the least confident)"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("Markdown export lacks %q", want)
+		}
 	}
 	if err := rep.WriteLaTeX(&tex); err != nil {
 		t.Fatal(err)
@@ -152,13 +181,16 @@ func TestReport(t *testing.T) {
 	if ext := p.External(); len(ext) > 0 {
 		t.Errorf("external requests: %v", ext)
 	}
-	wantFigs := 2*len(runFigureNames) + 1
+	wantFigs := 2*len(runFigureNames) + len(comparisonFigureNames)
 	wantTables := strings.Count(s, "<table>")
 	if p.Images != wantFigs || p.Figures != wantFigs || len(p.Broken) > 0 {
 		t.Errorf("images %d, figures %d, broken %v; want %d rendered", p.Images, p.Figures, p.Broken, wantFigs)
 	}
-	if wantTables != 2*5+3 || p.Tables != wantTables || len(p.EmptyTables) > 0 || len(p.Hidden) > 0 {
-		t.Errorf("tables %d (HTML has %d, want 13), empty %v, hidden %v", p.Tables, wantTables, p.EmptyTables, p.Hidden)
+	// Per run: overall, categories, hypothesis, risk, calibration,
+	// selective, diagnostics; across runs: models, benchmarks, paired,
+	// calibration by run and calibration differences.
+	if wantTables != 2*7+5 || p.Tables != wantTables || len(p.EmptyTables) > 0 || len(p.Hidden) > 0 {
+		t.Errorf("tables %d (HTML has %d, want 19), empty %v, hidden %v", p.Tables, wantTables, p.EmptyTables, p.Hidden)
 	}
 	if d := os.Getenv("DEEPCONF_SCREENSHOT"); d != "" {
 		os.WriteFile(d, p.Screenshot, 0o644)
@@ -182,14 +214,14 @@ func TestReportWithBaselines(t *testing.T) {
 		}
 		return strings.Join(out, " ")
 	}
-	if got := ids(rep); got != "overall categories hypothesis baselines risk diagnostics" {
+	if got := ids(rep); got != "overall categories hypothesis baselines risk calibration selective diagnostics" {
 		t.Errorf("tables %s", got)
 	}
 	rep, _, err = Report(context.Background(), []string{dir}, ReportOptions{Baselines: Baselines{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ids(rep); got != "overall categories hypothesis risk diagnostics" {
+	if got := ids(rep); got != "overall categories hypothesis risk calibration selective diagnostics" {
 		t.Errorf("without baselines: tables %s", got)
 	}
 }

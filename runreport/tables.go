@@ -37,7 +37,8 @@ const (
 // RunTables returns the tables of a refusal-scoring analysis, in order:
 // overall metrics, the four categories, the hypothesis test, the replayed
 // baselines (when there are any), the risk curve (when there are complied
-// instances) and the diagnostics.
+// instances), the calibration and selective-prediction tables (when the
+// analysis has those blocks) and the diagnostics.
 func RunTables(res *analysis.Result) []table.Table {
 	tables := []table.Table{overallTable(res), categoryTable(res), hypothesisTable(res)}
 	if len(res.Baselines) > 0 {
@@ -46,6 +47,7 @@ func RunTables(res *analysis.Result) []table.Table {
 	if len(res.RiskCurve) > 0 {
 		tables = append(tables, riskTable(res))
 	}
+	tables = append(tables, calibrationTables(res)...)
 	return append(tables, diagnosticsTable(res))
 }
 
@@ -243,7 +245,9 @@ func PrototypeTables(r *analysis.SeedResult) []table.Table {
 // CompareTables returns the tables of a comparison of runs: every run (by
 // benchmark, then model size), the benchmark comparison (accuracy per
 // benchmark × model), and, when runs of a benchmark share instances,
-// McNemar's test on them with Benjamini–Hochberg adjusted p-values.
+// McNemar's test on them with Benjamini–Hochberg adjusted p-values, then
+// the runs' calibration and selective prediction and their paired
+// differences (when the runs have calibration blocks).
 func CompareTables(c *analysis.Comparison) []table.Table {
 	lvl := table.Level(c.Level)
 	models := table.Table{ID: TableModels, Title: "Model comparison", Header: []string{
@@ -296,13 +300,14 @@ func CompareTables(c *analysis.Comparison) []table.Table {
 	}
 	tables = append(tables, bt)
 	if t, ok := pairedTable(c); ok {
-		return append(tables, t)
+		tables = append(tables, t)
+	} else {
+		// No pair shares instances: say which were not compared.
+		for _, u := range c.Unpaired {
+			tables[0].Notes = append(tables[0].Notes, "Not compared: "+u+".")
+		}
 	}
-	// No pair shares instances: say which were not compared.
-	for _, u := range c.Unpaired {
-		tables[0].Notes = append(tables[0].Notes, "Not compared: "+u+".")
-	}
-	return tables
+	return append(tables, calibrationCompareTables(c)...)
 }
 
 // pairedTable lists the paired tests of the comparison, and the pairs left
