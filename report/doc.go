@@ -22,7 +22,14 @@
 //   - PercentileFigure: metric curves against a confidence percentile;
 //   - RiskFigure: the unsafe-compliance rate against the confidence quantile
 //     with its interval band;
-//   - ComparisonFigure: grouped bars across runs (model sizes).
+//   - ComparisonFigure: grouped bars across runs (model sizes);
+//   - ReliabilityFigure: a run's reliability diagram (equal-mass bins of a
+//     forecast probability against their observed share correct, Wilson
+//     whiskers, bin counts, the diagonal);
+//   - ReliabilityComparisonFigure: one reliability curve per model;
+//   - RiskCoverageFigure: risk–coverage curves with their bands, the oracle
+//     and random orders and a target risk;
+//   - SweepAURCFigure: AURC against a swept setting (deepconf sweep).
 //
 // Rendering is deterministic: the same input gives the same bytes. Text uses
 // the Liberation fonts embedded in gonum/plot (no system font is read), and

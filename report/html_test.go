@@ -15,6 +15,9 @@ import (
 func sampleReport(t testing.TB) *Report {
 	t.Helper()
 	figs := sampleFigures(t)
+	// The calibration figures: a run's reliability diagram and
+	// risk–coverage figures, and the reliability curves by model.
+	cal := sampleCalibrationFigures(t)
 	var examples []Example
 	for i := range 30 {
 		examples = append(examples, Example{
@@ -37,7 +40,7 @@ func sampleReport(t testing.TB) *Report {
 				Facts:        []Fact{{"model", "test:tiny (random weights)"}, {"benchmark", "toxicchat"}},
 				Hypothesis:   Hypothesis{Statement: "Uncertain compliance is riskier.", Verdict: "not_supported", Result: "Difference 0.05 [−0.1, 0.2], Fisher p = 0.31."},
 				Tables:       []table.Table{overall, cats},
-				Figures:      figs[:6],
+				Figures:      append(figs[:6:6], cal[0], cal[2], cal[3]),
 				Hints:        []string{"every instance used the whole budget"},
 				SmallSamples: []string{"uncertain_refusal has 0 instances (< 30)"},
 				Examples:     examples, ExamplesTotal: 40,
@@ -50,7 +53,7 @@ func sampleReport(t testing.TB) *Report {
 		},
 		Comparisons: []table.Table{{ID: "models", Title: "Model comparison", Header: []string{"model", "accuracy"},
 			Rows: [][]string{{"a", "0.7"}, {"b", "0.8"}}}},
-		ComparisonFigures: figs[6:],
+		ComparisonFigures: []*Figure{figs[6], cal[1]},
 		Limitations:       []string{"An extra caveat."},
 	}
 }
@@ -69,8 +72,13 @@ func TestWriteHTML(t *testing.T) {
 	}
 	s := a.String()
 	count := func(sub string) int { return strings.Count(s, sub) }
-	if n := count("<img "); n != 7 {
-		t.Errorf("%d images, want 7", n)
+	if n := count("<img "); n != 11 {
+		t.Errorf("%d images, want 11", n)
+	}
+	for _, want := range []string{"Reliability diagram", "Reliability by model", "Risk–coverage: errors (1 − accuracy)", "Risk–coverage: unsafe compliance"} {
+		if count(want) == 0 {
+			t.Errorf("HTML lacks the figure %q", want)
+		}
 	}
 	if n := count("<table>"); n != 4 {
 		t.Errorf("%d tables, want 4", n)

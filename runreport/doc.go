@@ -18,7 +18,8 @@
 // # Exports
 //
 // Export writes instances.csv / instances.parquet (InstanceRow: one row per
-// prediction with its scoring; lists as JSON arrays in CSV and LIST columns
+// prediction with its scoring and its cross-fitted probabilities p_beta and
+// p_confidence; lists as JSON arrays in CSV and LIST columns
 // in Parquet), traces.csv / traces.parquet (TraceRow, streamed once for
 // both; the per-token arrays only with ExportOptions.TokenArrays), and the
 // run's tables as GitHub Markdown (tables.md) and LaTeX with booktabs
@@ -30,8 +31,12 @@
 //
 // A run's section holds its facts, RunTables, its figures (accuracy and
 // confidence by category, accuracy by trace count, the confusion matrix,
-// the percentile curves and the risk curve) and its misclassified
-// examples. The percentile curves replay DeepConf's offline top-η filter
+// the percentile curves, the risk curve, and from the calibration and
+// selective blocks the reliability diagram and the risk–coverage figures of
+// errors and of unsafe compliance) and its misclassified examples. A report
+// of several runs adds CompareTables (with each run's calibration and the
+// paired bootstrap differences) and the comparison figures: the metrics per
+// run and one reliability curve of β per run (reliability_by_model). The percentile curves replay DeepConf's offline top-η filter
 // and weighted vote on the stored votes through controller.FilteredVote,
 // the controller's own vote.
 package runreport
