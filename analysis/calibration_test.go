@@ -339,23 +339,28 @@ func TestCalibrationOptionsValidate(t *testing.T) {
 
 // BenchmarkCalibrationToxicChatSize measures the calibration and selective
 // blocks alone on a ToxicChat-sized run (5,083 instances) with the default
-// 2,000 bootstrap resamples: their share of deepconf analyze's time.
+// 2,000 bootstrap resamples and with 1,000: their share of deepconf
+// analyze's time, and what fewer resamples would save.
 func BenchmarkCalibrationToxicChatSize(b *testing.B) {
 	const toxicChatInstances = 5083 // ToxicChat's test split
 	d := simRun(simulate(toxicChatInstances, 1, false))
-	o := Options{}.withDefaults()
-	r := &Result{}
-	insts, err := scoreInstances(d, o)
-	if err != nil {
-		b.Fatal(err)
-	}
-	r.Instances = insts
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		if _, err := calibrate(r, d.Predictions, o); err != nil {
-			b.Fatal(err)
-		}
+	for _, resamples := range []int{stats.DefaultResamples, 1000} {
+		b.Run(fmt.Sprintf("resamples=%d", resamples), func(b *testing.B) {
+			o := Options{Resamples: resamples}.withDefaults()
+			r := &Result{}
+			insts, err := scoreInstances(d, o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.Instances = insts
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := calibrate(r, d.Predictions, o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
