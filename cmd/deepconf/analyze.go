@@ -103,8 +103,8 @@ They are the calibration and selective blocks of analysis.json, with --bootstrap
 The baselines (single trace, fixed-N majority, DeepConf offline, the run's policy) are replayed from
 the run's stored traces unless --no-baselines.
 
-Exports (--export): instances.csv/.parquet and traces.csv/.parquet (pandas-readable; add
---export-tokens for the per-token arrays), tables.md and tables.tex (the tables of the summary and
+Exports (--export): instances.csv/.parquet (with the cross-fitted probabilities p_beta and
+p_confidence) and traces.csv/.parquet (pandas-readable; add --export-tokens for the per-token arrays), tables.md and tables.tex (the tables of the summary and
 of the report, as deepconf report --markdown and --latex write them).
 
 The prototype's predictions.jsonl has no ground truth; pass its benchmark with --benchmark and
