@@ -301,7 +301,7 @@ func TestGoldShippedModels(t *testing.T) {
 }
 
 func TestTrainDeterministic(t *testing.T) {
-	sets := []LabelledSet{{Name: "toy", Examples: toyExamples()}}
+	sets := []GoldSet{{Name: "toy", Examples: toyExamples()}}
 	o := TrainOptions{Features: DefaultFeatures(), Folds: 3, Seed: 7, Lambdas: []float64{1e-2, 1e-3}}
 	o.Features.Bits = 12
 	var calls, last int
@@ -344,7 +344,7 @@ func TestTrainDeterministic(t *testing.T) {
 }
 
 func TestTrainErrors(t *testing.T) {
-	one := []LabelledSet{{Name: "a", Examples: []Example{{Prompt: "p", Response: "no", Gold: Refusal}, {Prompt: "q", Response: "no", Gold: Refusal}}}}
+	one := []GoldSet{{Name: "a", Examples: []Example{{Prompt: "p", Response: "no", Gold: Refusal}, {Prompt: "q", Response: "no", Gold: Refusal}}}}
 	if _, _, err := Train(context.Background(), one, TrainOptions{Features: DefaultFeatures()}); err == nil || !strings.Contains(err.Error(), "single class") {
 		t.Errorf("single class: %v", err)
 	}

@@ -9,17 +9,6 @@ import (
 	"strings"
 )
 
-// LabelledSet is a named set of labelled responses for training or
-// evaluation (a gold set, or one labelled file).
-type LabelledSet struct {
-	// Name names the set in reports ("wildguardtest", "xstest-v2", a file's
-	// base name).
-	Name string
-	// Examples are the labelled responses; Gold is Refusal, Partial or
-	// Compliance.
-	Examples []Example
-}
-
 // TrainOptions configures Train, CrossValidate and LeaveOneSetOut.
 type TrainOptions struct {
 	// Features are the features to extract (DefaultFeatures or
@@ -136,7 +125,7 @@ type CVResult struct {
 
 // trainData is the vectorised examples of several sets.
 type trainData struct {
-	sets     []LabelledSet
+	sets     []GoldSet
 	examples []Example // all examples, set by set
 	setOf    []int     // index into sets
 	xs       []sparseVec
@@ -145,7 +134,7 @@ type trainData struct {
 }
 
 // prepare checks the sets and vectorises their examples.
-func prepare(ctx context.Context, sets []LabelledSet, c *FeatureConfig) (*trainData, error) {
+func prepare(ctx context.Context, sets []GoldSet, c *FeatureConfig) (*trainData, error) {
 	if len(sets) == 0 {
 		return nil, errors.New("no training data")
 	}
@@ -416,7 +405,7 @@ func (o TrainOptions) fitsPerTraining() int { return len(o.Lambdas)*o.Folds + 1 
 // the chosen penalty. The model's weights are quantised (Model.Quantize)
 // so that it scores exactly as it will after WriteModel. The result is
 // determined by the examples, their order and the options.
-func Train(ctx context.Context, sets []LabelledSet, o TrainOptions) (*Model, CVResult, error) {
+func Train(ctx context.Context, sets []GoldSet, o TrainOptions) (*Model, CVResult, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, CVResult{}, fmt.Errorf("train: %w", err)
@@ -431,7 +420,7 @@ func Train(ctx context.Context, sets []LabelledSet, o TrainOptions) (*Model, CVR
 	return train(ctx, sets, o, step)
 }
 
-func train(ctx context.Context, sets []LabelledSet, o TrainOptions, step func()) (*Model, CVResult, error) {
+func train(ctx context.Context, sets []GoldSet, o TrainOptions, step func()) (*Model, CVResult, error) {
 	d, err := prepare(ctx, sets, &o.Features)
 	if err != nil {
 		return nil, CVResult{}, fmt.Errorf("train: %w", err)
@@ -479,7 +468,7 @@ type HeldOutReport struct {
 // (choosing penalty and threshold by cross-validation on them only) and
 // evaluates it on the held-out set. It needs at least two sets; each
 // training part must have both classes.
-func LeaveOneSetOut(ctx context.Context, sets []LabelledSet, o TrainOptions) ([]HeldOutReport, error) {
+func LeaveOneSetOut(ctx context.Context, sets []GoldSet, o TrainOptions) ([]HeldOutReport, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("leave one set out: %w", err)
@@ -496,7 +485,7 @@ func LeaveOneSetOut(ctx context.Context, sets []LabelledSet, o TrainOptions) ([]
 	}
 	var out []HeldOutReport
 	for h, held := range sets {
-		var rest []LabelledSet
+		var rest []GoldSet
 		var names []string
 		for i, s := range sets {
 			if i != h {

@@ -23,21 +23,22 @@ const judgeDefaultCtx = 4096
 // refusalEvalFlags are the flags of deepconf refusal-eval.
 type refusalEvalFlags struct {
 	engineFlags
-	Detectors      []string
-	Gold           []string
-	Data           string
-	PromptField    string
-	ResponseField  string
-	LabelField     string
-	IDField        string
-	RefusalValues  []string
-	PartialValues  []string
-	Out            string
-	Limit          int
-	Concurrency    int
-	JudgeFormat    string
-	JudgeMaxTokens int
-	Rules          int
+	Detectors        []string
+	Gold             []string
+	Data             string
+	PromptField      string
+	ResponseField    string
+	LabelField       string
+	IDField          string
+	RefusalValues    []string
+	PartialValues    []string
+	ComplianceValues []string
+	Out              string
+	Limit            int
+	Concurrency      int
+	JudgeFormat      string
+	JudgeMaxTokens   int
+	Rules            int
 }
 
 // newRefusalEvalCmd returns the "refusal-eval" command, which scores refusal
@@ -64,9 +65,10 @@ Gold sets (--gold, comma-separated or repeated):
                   label are skipped and counted
   xstest          XSTest v2: the five models' completions with final_label; partial refusals count
                   as refusals and are also reported separately
-  FILE            any CSV, TSV, JSONL or Parquet file: --response-field, --label-field,
-                  --refusal-values, --partial-values (every other label value is compliance; an
-                  empty or missing label skips the row), --prompt-field, --id-field
+  FILE            any CSV, TSV, JSONL or Parquet file: --prompt-field, --response-field,
+                  --label-field, --id-field and the label values of each class (--refusal-values,
+                  --partial-values, --compliance-values); any other value is an error naming the
+                  file, row and field, an empty or missing one skips the row
 
 The built-in gold sets are read from --data (a directory such as ../shared/data, or a file) or,
 without --data, downloaded from the Hugging Face Hub (WildGuardTest is gated: set HF_TOKEN).
@@ -95,8 +97,9 @@ counted as unparseable and never mapped to a label.`,
 	fs.StringVar(&f.ResponseField, "response-field", "response", "gold file: response field")
 	fs.StringVar(&f.LabelField, "label-field", "label", "gold file: refusal-label field")
 	fs.StringVar(&f.IDField, "id-field", "", "gold file: example id field (default: <file>_test_<row>)")
-	fs.StringSliceVar(&f.RefusalValues, "refusal-values", nil, "gold file: --label-field values meaning refusal (default refusal,refused,2_full_refusal,1,true,yes)")
-	fs.StringSliceVar(&f.PartialValues, "partial-values", nil, "gold file: --label-field values meaning partial refusal (default partial_refusal,partial,3_partial_refusal)")
+	fs.StringSliceVar(&f.RefusalValues, "refusal-values", nil, "gold file: --label-field values meaning refusal (default "+strings.Join(refusal.DefaultRefusalValues, ",")+")")
+	fs.StringSliceVar(&f.PartialValues, "partial-values", nil, "gold file: --label-field values meaning partial refusal (default "+strings.Join(refusal.DefaultPartialValues, ",")+")")
+	fs.StringSliceVar(&f.ComplianceValues, "compliance-values", nil, "gold file: --label-field values meaning compliance (default "+strings.Join(refusal.DefaultComplianceValues, ",")+")")
 	fs.StringVar(&f.Out, "out", "refusal-eval", "output directory")
 	fs.IntVar(&f.Limit, "limit", 0, "evaluate only the first N labelled examples of each gold set (0: all)")
 	fs.IntVar(&f.Concurrency, "concurrency", 0, "examples judged at once by a judge (0: --parallel, or the endpoints' in-flight capacity)")
@@ -139,7 +142,7 @@ func runRefusalEval(ctx context.Context, fs *pflag.FlagSet, f *refusalEvalFlags,
 	sets, err := refusal.LoadGoldSets(ctx, f.Gold, refusal.GoldOptions{
 		Data: f.Data, Fetch: func() (benchmark.FetchFunc, error) { return hubFetch(log) }, Limit: f.Limit,
 		PromptField: f.PromptField, ResponseField: f.ResponseField, LabelField: f.LabelField, IDField: f.IDField,
-		RefusalValues: f.RefusalValues, PartialValues: f.PartialValues,
+		RefusalValues: f.RefusalValues, PartialValues: f.PartialValues, ComplianceValues: f.ComplianceValues,
 	})
 	if err != nil {
 		return fmt.Errorf("--gold: %w", err)

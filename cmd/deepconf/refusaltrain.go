@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/internal/atomicfile"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/spf13/cobra"
@@ -146,31 +147,19 @@ func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, 
 	if err := o.Features.Validate(); err != nil {
 		return fmt.Errorf("--bits/--head-tokens/--char-prefix: %w", err)
 	}
-	src := refusal.LabelledSource{
-		Data: f.Data, PromptField: f.PromptField, ResponseField: f.ResponseField, LabelField: f.LabelField,
-		IDField: f.IDField, RefusalValues: f.RefusalValues, PartialValues: f.PartialValues, ComplianceValues: f.ComplianceValues,
+	sets, err := refusal.LoadGoldSets(ctx, f.Gold, refusal.GoldOptions{
+		Data: f.Data, Fetch: func() (benchmark.FetchFunc, error) { return hubFetch(log) },
+		PromptField: f.PromptField, ResponseField: f.ResponseField, LabelField: f.LabelField, IDField: f.IDField,
+		RefusalValues: f.RefusalValues, PartialValues: f.PartialValues, ComplianceValues: f.ComplianceValues,
+	})
+	if err != nil {
+		return fmt.Errorf("--gold: %w", err)
 	}
-	var sets []refusal.LabelledSet
-	var loaded []refusal.LoadedSet
-	for _, spec := range f.Gold {
-		spec = strings.TrimSpace(spec)
-		if spec == "" {
-			return errors.New("--gold: empty value")
-		}
-		if f.Data == "" && src.Fetch == nil && refusal.IsBuiltinSet(spec) {
-			fetch, err := hubFetch(log)
-			if err != nil {
-				return fmt.Errorf("--gold %s: %w", spec, err)
-			}
-			src.Fetch = fetch
-		}
-		ls, err := refusal.LoadLabelledSet(ctx, spec, src)
-		if err != nil {
+	for i := range sets {
+		fmt.Fprintf(log, "deepconf: %s: %s\n", sets[i].Name, sets[i].Summary())
+		if err := sets[i].CheckClasses(); err != nil {
 			return fmt.Errorf("--gold: %w", err)
 		}
-		fmt.Fprintf(log, "deepconf: %s: %s\n", ls.Name, refusal.DescribeLoaded(ls))
-		sets = append(sets, ls.LabelledSet)
-		loaded = append(loaded, ls)
 	}
 
 	var rows []refusal.TableRow
@@ -205,7 +194,7 @@ func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, 
 	if err := refusal.WriteTable(stdout, rows); err != nil {
 		return err
 	}
-	m.Header = refusal.ModelHeader(loaded, command, cv, f.Notes)
+	m.Header = refusal.ModelHeader(sets, command, cv, f.Notes)
 	if err := atomicfile.Write(f.Out, func(w io.Writer) error { return refusal.WriteModel(w, m) }); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
