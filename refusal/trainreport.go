@@ -86,7 +86,7 @@ var builtinProvenance = map[string][]string{
 // command, the chosen penalty and threshold, the cross-validated scores,
 // and any notes.
 func ModelHeader(sets []GoldSet, command string, cv CVResult, notes []string) []string {
-	h := []string{"Refusal classifier: logistic regression over hashed n-grams of the response (package refusal).", "Training data:"}
+	h := []string{"Refusal classifier: logistic regression over hashed n-grams of the response (package refusal); the features line says which.", "Training data:"}
 	for _, s := range sets {
 		if p, ok := builtinProvenance[s.Name]; ok {
 			h = append(h, "- "+p[0])
@@ -105,4 +105,18 @@ func ModelHeader(sets []GoldSet, command string, cv CVResult, notes []string) []
 		h = append(h, fmt.Sprintf("  %s: P %.3f R %.3f F1 %.3f (n %d)", s.Set, s.Report.Precision, s.Report.Recall, s.Report.F1, s.Report.Examples))
 	}
 	return append(h, notes...)
+}
+
+// HeldOutHeader returns model-header lines with leave-one-set-out scores:
+// per held-out set, the sets trained on and precision, recall and F1.
+func HeldOutHeader(held []HeldOutReport) []string {
+	if len(held) == 0 {
+		return nil
+	}
+	h := []string{"Leave-one-set-out scores (trained without the set, penalty and threshold chosen by cross-validation on the rest):"}
+	for _, r := range held {
+		h = append(h, fmt.Sprintf("  %s (trained on %s): P %.3f R %.3f F1 %.3f (n %d)",
+			r.Set, strings.Join(r.TrainedOn, "+"), r.Model.Precision, r.Model.Recall, r.Model.F1, r.Model.Examples))
+	}
+	return h
 }

@@ -56,6 +56,9 @@ refusal.
 Detectors (--detector, comma-separated or repeated):
   patterns        the default rule-based detector
   patterns:seed   the Python prototype's 48-phrase substring list, exactly
+  classifier      the shipped trained classifier (deepconf refusal-train); classifier:FILE another
+                  model file
+  ensemble        the shipped classifier trained with the patterns verdict as features
   judge:<model>   an LLM judge (WildGuard or Qwen3Guard format, inferred from the model name or
                   set with --judge-format), run on the embedded engine (a .gguf, a Hugging Face id,
                   test:tiny …) or, with --endpoint, on an OpenAI-compatible server serving <model>
@@ -90,7 +93,7 @@ counted as unparseable and never mapped to a label.`,
 	// The judge's model comes from its detector spec, judge:<model>.
 	_ = fs.MarkHidden("model")
 	fs.Lookup("ctx").Usage = fmt.Sprintf("context per sequence in tokens for an embedded judge (0: %d)", judgeDefaultCtx)
-	fs.StringSliceVar(&f.Detectors, "detector", []string{refusal.SpecPatterns}, "detectors, comma-separated or repeated: patterns, patterns:seed, judge:<model>")
+	fs.StringSliceVar(&f.Detectors, "detector", []string{refusal.SpecPatterns}, "detectors, comma-separated or repeated: patterns, patterns:seed, classifier, classifier:FILE, ensemble, judge:<model>")
 	fs.StringSliceVar(&f.Gold, "gold", []string{"wildguardtest", "xstest"}, "gold sets, comma-separated or repeated: wildguardtest, xstest (v2 completions) or a CSV/TSV/JSONL/Parquet file")
 	fs.StringVar(&f.Data, "data", "", "local file or directory with the built-in gold sets (default: download from the Hugging Face Hub)")
 	fs.StringVar(&f.PromptField, "prompt-field", "prompt", "gold file: prompt field (required; judges read it)")

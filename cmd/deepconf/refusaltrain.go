@@ -37,6 +37,11 @@ type refusalTrainFlags struct {
 	Bits             int
 	HeadTokens       int
 	CharPrefix       int
+	Words            int
+	OpenSentences    int
+	CloseSentences   int
+	NB               bool
+	Shape            bool
 	LOSO             bool
 	Notes            []string
 }
@@ -98,6 +103,11 @@ data, flags and --seed give the same model file, byte for byte.`,
 	fs.IntVar(&f.Bits, "bits", def.Bits, "log2 of the hashed feature space (12 to 24)")
 	fs.IntVar(&f.HeadTokens, "head-tokens", def.HeadTokens, "leading tokens whose 1- to 3-grams are features of their own (0 to 1000)")
 	fs.IntVar(&f.CharPrefix, "char-prefix", def.CharPrefix, "leading bytes whose character 3- to 5-grams are features (0: none)")
+	fs.IntVar(&f.Words, "words", def.WordNgrams, "longest word n-gram over the whole response (0: none, 1 or 2)")
+	fs.IntVar(&f.OpenSentences, "open-sentences", def.OpenSentences, "leading sentences whose word 1- to 3-grams are features of their own (0 to 100)")
+	fs.IntVar(&f.CloseSentences, "close-sentences", def.CloseSentences, "trailing sentences whose word 1- to 3-grams are features of their own (0 to 100)")
+	fs.BoolVar(&f.NB, "nb", def.NB, "scale features by their log-count ratio in training (NB-LR)")
+	fs.BoolVar(&f.Shape, "shape", def.Shape, "add buckets of the response's length, line count and list items to the features")
 	fs.BoolVar(&f.LOSO, "loso", false, "also evaluate leave-one-set-out: train without each set, score on it")
 	fs.StringArrayVar(&f.Notes, "note", nil, "a line for the model file's header (repeatable; e.g. a custom file's licence)")
 	return cmd
@@ -127,6 +137,7 @@ func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, 
 		Threshold: f.Threshold,
 	}
 	o.Features.Bits, o.Features.HeadTokens, o.Features.CharPrefix, o.Features.Rules = f.Bits, f.HeadTokens, f.CharPrefix, f.Ensemble
+	o.Features.WordNgrams, o.Features.OpenSentences, o.Features.CloseSentences, o.Features.NB, o.Features.Shape = f.Words, f.OpenSentences, f.CloseSentences, f.NB, f.Shape
 	switch {
 	case f.Folds < 2 || f.Folds > 20:
 		return fmt.Errorf("--folds %d: want 2 to 20", f.Folds)
@@ -145,7 +156,7 @@ func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, 
 		}
 	}
 	if err := o.Features.Validate(); err != nil {
-		return fmt.Errorf("--bits/--head-tokens/--char-prefix: %w", err)
+		return fmt.Errorf("--bits/--head-tokens/--char-prefix/--words/--open-sentences/--close-sentences: %w", err)
 	}
 	sets, err := refusal.LoadGoldSets(ctx, f.Gold, refusal.GoldOptions{
 		Data: f.Data, Fetch: func() (benchmark.FetchFunc, error) { return hubFetch(log) },
@@ -163,6 +174,7 @@ func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, 
 	}
 
 	var rows []refusal.TableRow
+	var held []refusal.HeldOutReport
 	if f.LOSO {
 		if len(sets) < 2 {
 			return errors.New("--loso: give at least two training sets")
@@ -170,7 +182,7 @@ func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, 
 		lo := o
 		bar := newFitBar(log, "leave-one-set-out")
 		lo.Progress = bar.set
-		held, err := refusal.LeaveOneSetOut(ctx, sets, lo)
+		held, err = refusal.LeaveOneSetOut(ctx, sets, lo)
 		bar.close()
 		if err != nil {
 			return err
@@ -194,7 +206,7 @@ func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, 
 	if err := refusal.WriteTable(stdout, rows); err != nil {
 		return err
 	}
-	m.Header = refusal.ModelHeader(sets, command, cv, f.Notes)
+	m.Header = refusal.ModelHeader(sets, command, cv, append(refusal.HeldOutHeader(held), f.Notes...))
 	if err := atomicfile.Write(f.Out, func(w io.Writer) error { return refusal.WriteModel(w, m) }); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
