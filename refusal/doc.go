@@ -130,9 +130,9 @@
 // # Measured scores
 //
 // Refusal is the positive class; Partial counts as refusal. On the two gold
-// sets (WildGuardTest response_refusal_label on its own
-// responses, 1,720 rows; XSTest v2 final_label over the five completion
-// files, 2,250 rows, 2_full_refusal and 3_partial_refusal as refusal):
+// sets (WildGuardTest response_refusal_label on its own responses, 1,720
+// rows; XSTest v2 final_label over the five completion files, 2,250 rows,
+// 2_full_refusal and 3_partial_refusal as refusal):
 //
 //	detector        gold set       P      R      F1     accuracy
 //	patterns:seed   WildGuardTest  0.783  0.821  0.801  0.867
@@ -143,8 +143,8 @@
 // The rules were written while looking at both sets, so these are not
 // held-out scores. Trained without the set it is scored on
 // (leave-one-set-out, deepconf refusal-train --loso; penalty and threshold
-// chosen by cross-validation on the other set only), the shipped
-// features score:
+// chosen by cross-validation on the other set only), the shipped features
+// score:
 //
 //	detector     scored on      trained on     P      R      F1
 //	classifier   WildGuardTest  XSTest v2      0.864  0.744  0.800

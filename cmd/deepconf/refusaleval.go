@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/spf13/cobra"
@@ -23,22 +22,14 @@ const judgeDefaultCtx = 4096
 // refusalEvalFlags are the flags of deepconf refusal-eval.
 type refusalEvalFlags struct {
 	engineFlags
-	Detectors        []string
-	Gold             []string
-	Data             string
-	PromptField      string
-	ResponseField    string
-	LabelField       string
-	IDField          string
-	RefusalValues    []string
-	PartialValues    []string
-	ComplianceValues []string
-	Out              string
-	Limit            int
-	Concurrency      int
-	JudgeFormat      string
-	JudgeMaxTokens   int
-	Rules            int
+	Detectors []string
+	goldFlags
+	Out            string
+	Limit          int
+	Concurrency    int
+	JudgeFormat    string
+	JudgeMaxTokens int
+	Rules          int
 }
 
 // newRefusalEvalCmd returns the "refusal-eval" command, which scores refusal
@@ -94,15 +85,7 @@ counted as unparseable and never mapped to a label.`,
 	_ = fs.MarkHidden("model")
 	fs.Lookup("ctx").Usage = fmt.Sprintf("context per sequence in tokens for an embedded judge (0: %d)", judgeDefaultCtx)
 	fs.StringSliceVar(&f.Detectors, "detector", []string{refusal.SpecPatterns}, "detectors, comma-separated or repeated: patterns, patterns:seed, classifier, classifier:FILE, ensemble, judge:<model>")
-	fs.StringSliceVar(&f.Gold, "gold", []string{"wildguardtest", "xstest"}, "gold sets, comma-separated or repeated: wildguardtest, xstest (v2 completions) or a CSV/TSV/JSONL/Parquet file")
-	fs.StringVar(&f.Data, "data", "", "local file or directory with the built-in gold sets (default: download from the Hugging Face Hub)")
-	fs.StringVar(&f.PromptField, "prompt-field", "prompt", "gold file: prompt field (required; judges read it)")
-	fs.StringVar(&f.ResponseField, "response-field", "response", "gold file: response field")
-	fs.StringVar(&f.LabelField, "label-field", "label", "gold file: refusal-label field")
-	fs.StringVar(&f.IDField, "id-field", "", "gold file: example id field (default: <file>_test_<row>)")
-	fs.StringSliceVar(&f.RefusalValues, "refusal-values", nil, "gold file: --label-field values meaning refusal (default "+strings.Join(refusal.DefaultRefusalValues, ",")+")")
-	fs.StringSliceVar(&f.PartialValues, "partial-values", nil, "gold file: --label-field values meaning partial refusal (default "+strings.Join(refusal.DefaultPartialValues, ",")+")")
-	fs.StringSliceVar(&f.ComplianceValues, "compliance-values", nil, "gold file: --label-field values meaning compliance (default "+strings.Join(refusal.DefaultComplianceValues, ",")+")")
+	f.goldFlags.register(fs, "required; judges read it")
 	fs.StringVar(&f.Out, "out", "refusal-eval", "output directory")
 	fs.IntVar(&f.Limit, "limit", 0, "evaluate only the first N labelled examples of each gold set (0: all)")
 	fs.IntVar(&f.Concurrency, "concurrency", 0, "examples judged at once by a judge (0: --parallel, or the endpoints' in-flight capacity)")
@@ -142,11 +125,7 @@ func runRefusalEval(ctx context.Context, fs *pflag.FlagSet, f *refusalEvalFlags,
 	if len(f.Gold) == 0 {
 		return errors.New("--gold: give at least one gold set")
 	}
-	sets, err := refusal.LoadGoldSets(ctx, f.Gold, refusal.GoldOptions{
-		Data: f.Data, Fetch: func() (benchmark.FetchFunc, error) { return hubFetch(log) }, Limit: f.Limit,
-		PromptField: f.PromptField, ResponseField: f.ResponseField, LabelField: f.LabelField, IDField: f.IDField,
-		RefusalValues: f.RefusalValues, PartialValues: f.PartialValues, ComplianceValues: f.ComplianceValues,
-	})
+	sets, err := refusal.LoadGoldSets(ctx, f.Gold, f.goldFlags.options(log, f.Limit))
 	if err != nil {
 		return fmt.Errorf("--gold: %w", err)
 	}

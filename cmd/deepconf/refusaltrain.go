@@ -8,7 +8,6 @@ import (
 	"math"
 	"strings"
 
-	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/internal/atomicfile"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/spf13/cobra"
@@ -19,31 +18,23 @@ import (
 
 // refusalTrainFlags are the flags of deepconf refusal-train.
 type refusalTrainFlags struct {
-	Gold             []string
-	Data             string
-	PromptField      string
-	ResponseField    string
-	LabelField       string
-	IDField          string
-	RefusalValues    []string
-	PartialValues    []string
-	ComplianceValues []string
-	Out              string
-	Folds            int
-	Seed             uint64
-	Lambdas          []float64
-	Threshold        float64
-	Ensemble         bool
-	Bits             int
-	HeadTokens       int
-	CharPrefix       int
-	Words            int
-	OpenSentences    int
-	CloseSentences   int
-	NB               bool
-	Shape            bool
-	LOSO             bool
-	Notes            []string
+	goldFlags
+	Out            string
+	Folds          int
+	Seed           uint64
+	Lambdas        []float64
+	Threshold      float64
+	Ensemble       bool
+	Bits           int
+	HeadTokens     int
+	CharPrefix     int
+	Words          int
+	OpenSentences  int
+	CloseSentences int
+	NB             bool
+	Shape          bool
+	LOSO           bool
+	Notes          []string
 }
 
 // newRefusalTrainCmd returns the "refusal-train" command, which trains the
@@ -53,16 +44,17 @@ func newRefusalTrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "refusal-train [--gold wildguardtest|xstest|FILE …] [--data PATH] --out MODEL",
 		Short: "Train the classifier refusal detector on labelled responses, with k-fold cross-validation",
-		Long: `refusal-train fits the classifier refusal detector (logistic regression over hashed word and
-character n-grams of the response) on labelled responses and writes a model file for
---detector classifier:MODEL.
+		Long: `refusal-train fits the classifier refusal detector (logistic regression over hashed word
+n-grams of the response: by default of its first three and last two sentences, with length buckets
+and NB-LR scaling) on labelled responses and writes a model file for --detector classifier:MODEL.
 
 The L2 penalty (--lambda grid) and, unless --threshold is given, the decision threshold are chosen by
 k-fold cross-validation on the training data; responses to the same prompt stay in one fold. The
 command prints precision, recall and F1 per fold and per gold set over the out-of-fold predictions
 (refusal is the positive class; a partial refusal counts as a refusal), then fits the model on all the
 data. With --loso and two or more sets it also trains, for each set, a model on the others only and
-scores it on the held-out set, next to the patterns detector.
+scores it on the held-out set, next to the patterns detector, and records those scores in the
+model file's header.
 
 Training sets (--gold, comma-separated or repeated):
   wildguardtest   WildGuardTest's response_refusal_label (ODC-BY)
@@ -85,15 +77,7 @@ data, flags and --seed give the same model file, byte for byte.`,
 	}
 	fs := cmd.Flags()
 	def := refusal.DefaultFeatures()
-	fs.StringSliceVar(&f.Gold, "gold", []string{"wildguardtest", "xstest"}, "training sets, comma-separated or repeated: wildguardtest, xstest or a CSV/TSV/JSONL/Parquet file")
-	fs.StringVar(&f.Data, "data", "", "local file or directory with the built-in gold sets (default: download from the Hugging Face Hub)")
-	fs.StringVar(&f.PromptField, "prompt-field", "prompt", "labelled file: prompt field (groups the cross-validation folds)")
-	fs.StringVar(&f.ResponseField, "response-field", "response", "labelled file: response field")
-	fs.StringVar(&f.LabelField, "label-field", "label", "labelled file: refusal-label field")
-	fs.StringVar(&f.IDField, "id-field", "", "labelled file: example id field (default: <file>_test_<row>)")
-	fs.StringSliceVar(&f.RefusalValues, "refusal-values", nil, "labelled file: --label-field values meaning refusal (default "+strings.Join(refusal.DefaultRefusalValues, ",")+")")
-	fs.StringSliceVar(&f.PartialValues, "partial-values", nil, "labelled file: --label-field values meaning partial refusal (default "+strings.Join(refusal.DefaultPartialValues, ",")+")")
-	fs.StringSliceVar(&f.ComplianceValues, "compliance-values", nil, "labelled file: --label-field values meaning compliance (default "+strings.Join(refusal.DefaultComplianceValues, ",")+")")
+	f.goldFlags.register(fs, "groups the cross-validation folds")
 	fs.StringVar(&f.Out, "out", "refusal-classifier.model", "model file to write")
 	fs.IntVar(&f.Folds, "folds", 5, "cross-validation folds (2 to 20)")
 	fs.Uint64Var(&f.Seed, "seed", 1, "seed of the assignment of prompts to folds")
@@ -158,11 +142,7 @@ func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, 
 	if err := o.Features.Validate(); err != nil {
 		return fmt.Errorf("--bits/--head-tokens/--char-prefix/--words/--open-sentences/--close-sentences: %w", err)
 	}
-	sets, err := refusal.LoadGoldSets(ctx, f.Gold, refusal.GoldOptions{
-		Data: f.Data, Fetch: func() (benchmark.FetchFunc, error) { return hubFetch(log) },
-		PromptField: f.PromptField, ResponseField: f.ResponseField, LabelField: f.LabelField, IDField: f.IDField,
-		RefusalValues: f.RefusalValues, PartialValues: f.PartialValues, ComplianceValues: f.ComplianceValues,
-	})
+	sets, err := refusal.LoadGoldSets(ctx, f.Gold, f.goldFlags.options(log, 0))
 	if err != nil {
 		return fmt.Errorf("--gold: %w", err)
 	}
