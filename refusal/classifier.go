@@ -12,16 +12,16 @@ import (
 
 // The shipped models; models/README.md says how they were made.
 var (
-	//go:embed models/classifier-v1.model
+	//go:embed models/classifier-v2.model
 	classifierModelFile []byte
-	//go:embed models/ensemble-v1.model
+	//go:embed models/ensemble-v2.model
 	ensembleModelFile []byte
 )
 
 // Names of the shipped model files, for error messages and Header.
 const (
-	classifierModelName = "models/classifier-v1.model"
-	ensembleModelName   = "models/ensemble-v1.model"
+	classifierModelName = "models/classifier-v2.model"
+	ensembleModelName   = "models/ensemble-v2.model"
 )
 
 // ClassifierModel returns the shipped classifier model (detector

@@ -22,17 +22,24 @@
 // # classifier and ensemble
 //
 // Classifier is L2-regularised logistic regression over hashed features of
-// the answer (StripThink, typographic quotes mapped to ASCII, lower case):
-// word 1- and 2-grams of the whole answer, word 1- to 3-grams of its first
-// 32 tokens (refusals are said first), character 3- to 5-grams of its first
-// 300 bytes, and buckets of its length, line count and list items. Each
-// block of features is scaled to unit norm, so a refusal sentence weighs
-// the same in a short and a long answer. The ensemble adds the patterns
-// detector's label and rule family as features, and keeps its Partial
-// label. The weights live in a versioned text file (Model, WriteModel,
-// ReadModel; models/*.model are embedded) whose header names the training
-// data, their licences and citations, the command that produced it and the
-// cross-validated scores.
+// the answer (StripThink, typographic quotes mapped to ASCII, lower case),
+// chosen by FeatureConfig. The shipped models (DefaultFeatures) use word 1-
+// to 3-grams of the first three and of the last two sentences, tagged
+// opening or closing (a refusal, its reasons and its redirection are said
+// there, while the body in between carries the topic, which differs
+// between data sets), and buckets of the answer's length, line count and
+// list items; in training every feature is scaled by its absolute
+// log-count ratio between refusals and compliances (NB-LR, Wang and
+// Manning 2012), a scale folded into the stored weights. Word n-grams of
+// the whole answer, of its first tokens and character n-grams of its first
+// bytes are available (the version 1 models used them). Each block of
+// features is scaled to unit norm, so a refusal sentence weighs the same in
+// a short and a long answer. The ensemble adds the patterns detector's
+// label and rule family as features, and keeps its Partial label. The
+// weights live in a versioned text file (Model, WriteModel, ReadModel;
+// models/*.model are embedded) whose header names the training data, their
+// licences and citations, the command that produced it and the
+// cross-validated and leave-one-set-out scores.
 //
 // Train fits the model with gonum's L-BFGS; the L2 penalty and the decision
 // threshold are chosen by k-fold cross-validation on the training data
@@ -123,9 +130,9 @@
 // # Measured scores
 //
 // Refusal is the positive class; Partial counts as refusal. On the two gold
-// sets of /work/shared/data (WildGuardTest response_refusal_label on its own
-// responses, 1,720 rows; XSTest v2 final_label over the five completion
-// files, 2,250 rows, 2_full_refusal and 3_partial_refusal as refusal):
+// sets (WildGuardTest response_refusal_label on its own responses, 1,720
+// rows; XSTest v2 final_label over the five completion files, 2,250 rows,
+// 2_full_refusal and 3_partial_refusal as refusal):
 //
 //	detector        gold set       P      R      F1     accuracy
 //	patterns:seed   WildGuardTest  0.783  0.821  0.801  0.867
@@ -135,11 +142,23 @@
 //
 // The rules were written while looking at both sets, so these are not
 // held-out scores. Trained without the set it is scored on
-// (leave-one-set-out, deepconf refusal-train --loso), the classifier scores
-// F1 0.722 on WildGuardTest and 0.867 on XSTest v2, the ensemble 0.847 and
-// 0.912: neither generalises across the two sets as well as the rules
-// appear to, so patterns stays the default. Within the sets (5-fold
-// cross-validation on both) the classifier scores 0.892 and 0.952.
+// (leave-one-set-out, deepconf refusal-train --loso; penalty and threshold
+// chosen by cross-validation on the other set only), the shipped features
+// score:
+//
+//	detector     scored on      trained on     P      R      F1
+//	classifier   WildGuardTest  XSTest v2      0.864  0.744  0.800
+//	classifier   XSTest v2      WildGuardTest  0.846  0.890  0.867
+//	ensemble     WildGuardTest  XSTest v2      0.862  0.902  0.882
+//	ensemble     XSTest v2      WildGuardTest  0.956  0.889  0.921
+//
+// The target of F1 0.92 on both held-out sets is not met: trained on
+// XSTest's five models and 450 prompts, no variant tried (BENCHMARKS.md)
+// comes near the rules on WildGuardTest, so patterns stays the default.
+// The sentence features were chosen among the variants after seeing their
+// leave-one-set-out scores, which makes these numbers somewhat optimistic.
+// Within the sets (5-fold cross-validation on both) the classifier scores
+// F1 0.886 and 0.951, the ensemble 0.910 and 0.948.
 //
 // The published WildGuard 7B judge scores refusal F1 0.886 on WildGuardTest.
 // Of XSTest's 176 gold partial refusals, patterns labels 91 Refusal, 43

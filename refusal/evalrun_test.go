@@ -202,7 +202,7 @@ a6,What is 2+2?,4,
 		t.Fatal(err)
 	}
 	o := GoldOptions{PromptField: "question", ResponseField: "answer", LabelField: "human", IDField: "qid",
-		RefusalValues: []string{"R"}, PartialValues: []string{"P"}}
+		RefusalValues: []string{"R"}, PartialValues: []string{"P"}, ComplianceValues: []string{"C"}}
 	table, rep, out := evalDir(t, []string{gold}, o, SpecSeed)
 	if len(rep.Gold) != 1 || rep.Gold[0].Name != "my-gold" || rep.Gold[0].Rows != 6 || rep.Gold[0].Unlabelled != 1 ||
 		rep.Gold[0].Refusal != 2 || rep.Gold[0].Partial != 1 || rep.Gold[0].Compliance != 2 || rep.Version != "test" {
@@ -236,7 +236,7 @@ a6,What is 2+2?,4,
 
 	// The limit keeps the first labelled examples.
 	sets, err := LoadGoldSets(context.Background(), []string{gold}, GoldOptions{PromptField: "question", ResponseField: "answer",
-		LabelField: "human", RefusalValues: []string{"R"}, PartialValues: []string{"P"}, Limit: 2})
+		LabelField: "human", RefusalValues: []string{"R"}, PartialValues: []string{"P"}, ComplianceValues: []string{"C"}, Limit: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,6 +286,10 @@ func TestLoadGoldSetsErrors(t *testing.T) {
 			[]string{"xstest-v2 is already given as xstest"}},
 		{"no data, no download", []string{"xstest"}, GoldOptions{}, []string{"gold set xstest: no data directory"}},
 		{"empty", []string{" "}, file("label"), []string{"empty"}},
+		{"unknown label value", []string{jsonlFile}, GoldOptions{PromptField: "prompt", ResponseField: "response", LabelField: "refused", RefusalValues: []string{"yes"}, ComplianceValues: []string{"nope"}},
+			[]string{jsonlFile, "row 1", `field "refused"`, `label value "no"`, "--compliance-values"}},
+		{"value in two lists", []string{jsonlFile}, GoldOptions{PromptField: "prompt", ResponseField: "response", LabelField: "refused", RefusalValues: []string{"yes"}, ComplianceValues: []string{"YES"}},
+			[]string{jsonlFile, `field "refused"`, "both refusal and compliance"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,8 +20,23 @@ type FeatureConfig struct {
 	// the start.
 	HeadTokens int `json:"head_tokens"`
 	// WordNgrams is the longest word n-gram over the whole response
-	// (1 or 2).
+	// (0: none, 1 or 2).
 	WordNgrams int `json:"word_ngrams"`
+	// OpenSentences and CloseSentences are how many leading and trailing
+	// sentences give word 1- to 3-grams of their own, tagged "opening" or
+	// "closing": a refusal, its reasons and its redirection are said
+	// there, while the body in between carries the topic.
+	OpenSentences  int `json:"open_sentences"`
+	CloseSentences int `json:"close_sentences"`
+	// NB scales every feature, in training, by the absolute log ratio of
+	// the share of refusals and of compliances that have it (NB-LR, after
+	// Wang and Manning 2012), so that the penalty weighs less on features
+	// that separate the classes. The scale is folded into the stored
+	// weights: scoring is unchanged.
+	NB bool `json:"nb"`
+	// Shape adds buckets of the answer's length, line count and list
+	// items.
+	Shape bool `json:"shape"`
 	// CharMin and CharMax bound the character n-grams taken from the
 	// first CharPrefix bytes of the response (CharPrefix 0: none).
 	CharMin    int `json:"char_min"`
@@ -39,8 +54,10 @@ func (c FeatureConfig) Validate() error {
 		return fmt.Errorf("feature bits %d: want 12 to 24", c.Bits)
 	case c.HeadTokens < 0 || c.HeadTokens > 1000:
 		return fmt.Errorf("head tokens %d: want 0 to 1000", c.HeadTokens)
-	case c.WordNgrams < 1 || c.WordNgrams > 2:
-		return fmt.Errorf("word n-grams %d: want 1 or 2", c.WordNgrams)
+	case c.WordNgrams < 0 || c.WordNgrams > 2:
+		return fmt.Errorf("word n-grams %d: want 0, 1 or 2", c.WordNgrams)
+	case c.OpenSentences < 0 || c.OpenSentences > 100 || c.CloseSentences < 0 || c.CloseSentences > 100:
+		return fmt.Errorf("opening and closing sentences %d and %d: want 0 to 100", c.OpenSentences, c.CloseSentences)
 	case c.CharPrefix < 0 || c.CharPrefix > 100000:
 		return fmt.Errorf("char prefix %d: want 0 to 100000", c.CharPrefix)
 	case c.CharPrefix > 0 && (c.CharMin < 1 || c.CharMax < c.CharMin || c.CharMax > 8):
@@ -55,6 +72,7 @@ const (
 	blockWords = iota // word 1- and 2-grams of the whole response
 	blockHead         // word 1- to 3-grams of the first HeadTokens tokens
 	blockChars        // character n-grams of the first CharPrefix bytes
+	blockSents        // word 1- to 3-grams of the opening and closing sentences
 	blockShape        // length and layout buckets (value 1)
 	blockRules        // the patterns verdict (value 1), ensemble only
 	numBlocks
@@ -73,6 +91,12 @@ const (
 	nsItems
 	nsRuleLabel
 	nsRule
+	nsOpen1
+	nsOpen2
+	nsOpen3
+	nsClose1
+	nsClose2
+	nsClose3
 )
 
 // Special tokens. They cannot collide with words, which never contain
@@ -90,6 +114,8 @@ const (
 type features struct {
 	idx   [numBlocks][]uint32
 	toks  []uint64 // token hashes
+	words []uint64 // hashes of the word tokens only
+	sents []int    // end (in words) of each sentence with words
 	text  []byte   // lower-cased answer, single spaces
 	lines int
 	items int
@@ -141,10 +167,24 @@ func (f *features) extract(c *FeatureConfig, response string, verdict *Verdict) 
 	toks := f.toks
 	add := func(b int, h uint64) { f.idx[b] = append(f.idx[b], uint32(h&mask)) }
 
-	for i, t := range toks {
-		add(blockWords, mix(nsWord1, t))
-		if c.WordNgrams >= 2 && i > 0 {
-			add(blockWords, mix(nsWord2, mix(toks[i-1], t)))
+	if c.WordNgrams >= 1 {
+		for i, t := range toks {
+			add(blockWords, mix(nsWord1, t))
+			if c.WordNgrams >= 2 && i > 0 {
+				add(blockWords, mix(nsWord2, mix(toks[i-1], t)))
+			}
+		}
+	}
+	if n := len(f.sents); c.OpenSentences > 0 || c.CloseSentences > 0 {
+		start := 0
+		for i, end := range f.sents {
+			switch {
+			case i < c.OpenSentences:
+				f.sentenceGrams(f.words[start:end], nsOpen1, mask)
+			case i >= n-c.CloseSentences:
+				f.sentenceGrams(f.words[start:end], nsClose1, mask)
+			}
+			start = end
 		}
 	}
 	head := min(len(toks), c.HeadTokens)
@@ -176,12 +216,29 @@ func (f *features) extract(c *FeatureConfig, response string, verdict *Verdict) 
 			}
 		}
 	}
-	add(blockShape, mix(nsTokens, uint64(bucket(len(toks)))))
-	add(blockShape, mix(nsLines, uint64(bucket(f.lines))))
-	add(blockShape, mix(nsItems, uint64(bucket(f.items))))
+	if c.Shape {
+		add(blockShape, mix(nsTokens, uint64(bucket(len(toks)))))
+		add(blockShape, mix(nsLines, uint64(bucket(f.lines))))
+		add(blockShape, mix(nsItems, uint64(bucket(f.items))))
+	}
 	if c.Rules && verdict != nil {
 		add(blockRules, mix(nsRuleLabel, fnvString(string(verdict.Label))))
 		add(blockRules, mix(nsRule, fnvString(ruleFamily(verdict.Rule))))
+	}
+}
+
+// sentenceGrams adds the word 1- to 3-grams of one sentence (words) to the
+// sentence block, in the namespaces ns, ns+1 and ns+2; the sentence start
+// is a token of the bigrams and trigrams.
+func (f *features) sentenceGrams(words []uint64, ns, mask uint64) {
+	prev2, prev1 := uint64(0), hashStart
+	for i, t := range words {
+		f.idx[blockSents] = append(f.idx[blockSents],
+			uint32(mix(ns, t)&mask), uint32(mix(ns+1, mix(prev1, t))&mask))
+		if i > 0 {
+			f.idx[blockSents] = append(f.idx[blockSents], uint32(mix(ns+2, mix(mix(prev2, prev1), t))&mask))
+		}
+		prev2, prev1 = prev1, t
 	}
 }
 
@@ -215,10 +272,14 @@ func blockScale(b, n int) float64 {
 // tokenize lower-cases the answer (StripThink, NormalizeQuotes), collapses
 // white space into f.text and hashes its tokens into f.toks: words (runs of
 // letters, digits and inner apostrophes), sentence ends, colons, line
-// breaks and list-item starts. It counts lines and list items.
+// breaks and list-item starts. The word hashes alone go to f.words, and
+// f.sents records where sentences end (at ., !, ? and line breaks). It
+// counts lines and list items.
 func (f *features) tokenize(response string) {
 	s := StripThink(response)
 	f.toks = f.toks[:0]
+	f.words = f.words[:0]
+	f.sents = f.sents[:0]
 	f.text = f.text[:0]
 	f.lines, f.items = 0, 0
 	lineStart := true
@@ -228,7 +289,14 @@ func (f *features) tokenize(response string) {
 	endWord := func() {
 		if inWord {
 			f.toks = append(f.toks, word)
+			f.words = append(f.words, word)
 			word, inWord = fnvOffset, false
+		}
+	}
+	// endSentence closes the current sentence if it has words.
+	endSentence := func() {
+		if n := len(f.words); n > 0 && (len(f.sents) == 0 || f.sents[len(f.sents)-1] < n) {
+			f.sents = append(f.sents, n)
 		}
 	}
 	for i := 0; i < len(s); {
@@ -243,6 +311,7 @@ func (f *features) tokenize(response string) {
 		}
 		if r == '\n' {
 			endWord()
+			endSentence()
 			if !lineStart {
 				f.toks = append(f.toks, hashNewline)
 				f.lines++
@@ -271,12 +340,19 @@ func (f *features) tokenize(response string) {
 		isWord := r == '\'' && inWord || isWordRune(r)
 		if lineStart {
 			lineStart = false
-			if r == '-' || r == '*' || r == '•' || unicode.IsDigit(r) && listNumber(s[i-size:]) {
+			if r == '-' || r == '*' || r == '•' {
 				f.toks = append(f.toks, hashItem)
 				f.items++
-				if !unicode.IsDigit(r) {
-					continue
-				}
+				continue
+			}
+			if n := listNumber(s[i-size:]); n > 0 {
+				// "12. " or "3) ": an item mark, not a word and a
+				// sentence end.
+				f.toks = append(f.toks, hashItem)
+				f.items++
+				f.text = append(f.text, s[i:i-size+n]...)
+				i += n - size
+				continue
 			}
 		}
 		if isWord {
@@ -293,11 +369,13 @@ func (f *features) tokenize(response string) {
 		switch r {
 		case '.', '!', '?':
 			f.toks = append(f.toks, hashStop)
+			endSentence()
 		case ':':
 			f.toks = append(f.toks, hashColon)
 		}
 	}
 	endWord()
+	endSentence()
 	if len(f.toks) > 0 && !lineStart {
 		f.lines++
 	}
@@ -320,12 +398,15 @@ func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
-// listNumber reports whether s starts with a list number: digits followed
-// by "." or ")" and a space.
-func listNumber(s string) bool {
+// listNumber returns the length of the list number s starts with (up to
+// four digits followed by "." or ")"; a space or tab must follow), or 0.
+func listNumber(s string) int {
 	i := 0
 	for i < len(s) && i < 4 && '0' <= s[i] && s[i] <= '9' {
 		i++
 	}
-	return i > 0 && i+1 < len(s) && (s[i] == '.' || s[i] == ')') && (s[i+1] == ' ' || s[i+1] == '\t')
+	if i > 0 && i+1 < len(s) && (s[i] == '.' || s[i] == ')') && (s[i+1] == ' ' || s[i+1] == '\t') {
+		return i + 1
+	}
+	return 0
 }

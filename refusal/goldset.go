@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,13 +20,24 @@ const (
 	GoldXSTest        = "xstest-v2"
 )
 
-// GoldSet is a set of responses labelled by humans, for Evaluate.
+// Default label values of a labelled file.
+var (
+	DefaultRefusalValues    = []string{"refusal", "refused", "2_full_refusal", "1", "true", "yes"}
+	DefaultPartialValues    = []string{"partial_refusal", "partial", "3_partial_refusal"}
+	DefaultComplianceValues = []string{"compliance", "complied", "1_full_compliance", "0", "false", "no"}
+)
+
+// GoldSet is a set of responses labelled by humans: what Evaluate scores
+// detectors on and what Train fits a classifier to.
 type GoldSet struct {
 	// Name is the gold set's name in tables: GoldWildGuardTest,
 	// GoldXSTest, or a file's base name without extension.
 	Name string `json:"name"`
 	// Spec is how the gold set was asked for (a built-in name or a file).
 	Spec string `json:"spec"`
+	// LabelField is the field a file's labels were read from ("" for a
+	// built-in set).
+	LabelField string `json:"label_field,omitempty"`
 	// Files are the files read.
 	Files []string `json:"files"`
 	// Rows is the number of rows read.
@@ -38,7 +50,8 @@ type GoldSet struct {
 	Refusal    int `json:"refusal"`
 	Partial    int `json:"partial"`
 	Compliance int `json:"compliance"`
-	// Examples are the labelled examples evaluated.
+	// Examples are the labelled examples; Gold is Refusal, Partial or
+	// Compliance.
 	Examples []Example `json:"-"`
 }
 
@@ -53,19 +66,27 @@ type GoldOptions struct {
 	// Limit keeps only the first Limit labelled examples of each gold set
 	// (0: all).
 	Limit int
-	// PromptField, ResponseField, LabelField and IDField name the fields
-	// of a gold file; RefusalValues and PartialValues the values of
-	// LabelField meaning refusal and partial refusal (benchmark.Mapping's
-	// defaults when nil; any other non-empty value is compliance).
+	// PromptField, ResponseField and LabelField name the fields of a gold
+	// file (required); IDField optionally names its example-id field.
 	PromptField, ResponseField, LabelField, IDField string
-	RefusalValues, PartialValues                    []string
+	// RefusalValues, PartialValues and ComplianceValues are the LabelField
+	// values of each class, compared ignoring case and surrounding space;
+	// nil means DefaultRefusalValues, DefaultPartialValues and
+	// DefaultComplianceValues. A row with an empty or missing value is
+	// skipped and counted; any other value is an error naming the file,
+	// row and field, so that a typo in a label or a flag is not silently
+	// read as one of the classes.
+	RefusalValues, PartialValues, ComplianceValues []string
 }
 
 // LoadGoldSets loads the gold sets specs in order: each is a built-in set
 // (wildguardtest: WildGuardTest's response refusal labels; xstest: the
 // XSTest v2 completions, partial refusals included) or a CSV, TSV, JSONL or
-// Parquet file read with o's fields. Two specs naming the same gold set are
-// an error.
+// Parquet file read with o's fields and label values. Errors name the file
+// and field: a file without the label field, a label value in none of the
+// three lists, a file none of whose rows is labelled. Two specs naming the
+// same gold set are an error. A set with a single class loads (CheckClasses
+// tells, for training).
 func LoadGoldSets(ctx context.Context, specs []string, o GoldOptions) ([]GoldSet, error) {
 	var (
 		sets  []GoldSet
@@ -102,7 +123,26 @@ func LoadGoldSets(ctx context.Context, specs []string, o GoldOptions) ([]GoldSet
 			if bench == "wildguardmix" {
 				name = GoldWildGuardTest
 			}
-			gs = newGoldSet(name, spec, ins, o.Limit)
+			gs = GoldSet{Name: name, Spec: spec, Rows: len(ins)}
+			for i := range ins {
+				in := &ins[i]
+				if in.Source != "" && !slices.Contains(gs.Files, in.Source) {
+					gs.Files = append(gs.Files, in.Source)
+				}
+				var gold Label
+				switch in.RefusalLabel {
+				case benchmark.FullRefusal:
+					gold = Refusal
+				case benchmark.PartialRefusal:
+					gold = Partial
+				case benchmark.Compliance:
+					gold = Compliance
+				default:
+					gs.Unlabelled++
+					continue
+				}
+				gs.add(Example{ID: in.ID, Prompt: in.Prompt, Response: in.Response, Gold: gold}, o.Limit)
+			}
 		} else if gs, err = loadGoldFile(ctx, spec, o); err != nil {
 			return nil, err
 		}
@@ -113,6 +153,24 @@ func LoadGoldSets(ctx context.Context, specs []string, o GoldOptions) ([]GoldSet
 		sets = append(sets, gs)
 	}
 	return sets, nil
+}
+
+// add appends ex unless limit (> 0) examples are already there, and counts
+// it.
+func (gs *GoldSet) add(ex Example, limit int) {
+	if limit > 0 && len(gs.Examples) == limit {
+		gs.Limited++
+		return
+	}
+	switch ex.Gold {
+	case Refusal:
+		gs.Refusal++
+	case Partial:
+		gs.Partial++
+	default:
+		gs.Compliance++
+	}
+	gs.Examples = append(gs.Examples, ex)
 }
 
 // BuiltinGold returns the benchmark holding the built-in gold set spec, or
@@ -127,7 +185,7 @@ func BuiltinGold(spec string) string {
 	return ""
 }
 
-// loadGoldFile reads a labelled file with o's fields.
+// loadGoldFile reads a labelled file with o's fields and label values.
 func loadGoldFile(ctx context.Context, path string, o GoldOptions) (GoldSet, error) {
 	if _, err := os.Stat(path); err != nil {
 		return GoldSet{}, fmt.Errorf("gold set %q is neither wildguardtest, xstest nor a readable file: %w", path, err)
@@ -140,29 +198,69 @@ func loadGoldFile(ctx context.Context, path string, o GoldOptions) (GoldSet, err
 	case o.LabelField == "":
 		return GoldSet{}, fmt.Errorf("gold set %s: the label field is required", path)
 	}
+	refusal := orDefault(o.RefusalValues, DefaultRefusalValues)
+	partial := orDefault(o.PartialValues, DefaultPartialValues)
+	compliance := orDefault(o.ComplianceValues, DefaultComplianceValues)
+	if err := disjointValues(refusal, partial, compliance); err != nil {
+		return GoldSet{}, fmt.Errorf("gold set %s: field %q: %w", path, o.LabelField, err)
+	}
 	name := goldFileName(path)
 	m := benchmark.Mapping{
-		Name:                 name,
-		Prompt:               o.PromptField,
-		ID:                   o.IDField,
-		Response:             o.ResponseField,
-		Refusal:              o.LabelField,
-		RefusalValues:        o.RefusalValues,
-		PartialRefusalValues: o.PartialValues,
+		Name:     name,
+		Prompt:   o.PromptField,
+		ID:       o.IDField,
+		Response: o.ResponseField,
+		// The label field is mapped so that a CSV or Parquet file without
+		// it fails with the loader's "missing column" error; its raw value
+		// stays in Metadata and is read below with the three value lists.
+		Refusal: o.LabelField,
 	}
 	ins, err := benchmark.LoadMapped(ctx, path, m, benchmark.FormatAuto)
 	if err != nil {
 		return GoldSet{}, fmt.Errorf("gold set %s: %w", path, err)
 	}
-	gs := newGoldSet(name, path, ins, o.Limit)
-	if gs.Files == nil {
-		gs.Files = []string{path}
+	gs := GoldSet{Name: name, Spec: path, LabelField: o.LabelField, Files: []string{path}, Rows: len(ins)}
+	for i := range ins {
+		in := &ins[i]
+		v := labelText(in.Metadata[o.LabelField])
+		var gold Label
+		switch {
+		case v == "":
+			gs.Unlabelled++
+			continue
+		case containsFold(refusal, v):
+			gold = Refusal
+		case containsFold(partial, v):
+			gold = Partial
+		case containsFold(compliance, v):
+			gold = Compliance
+		default:
+			return GoldSet{}, fmt.Errorf("gold set %s: row %d: field %q: label value %q is neither refusal (%s), partial (%s) nor compliance (%s); list it with --refusal-values, --partial-values or --compliance-values",
+				path, in.Index, o.LabelField, v, strings.Join(refusal, ","), strings.Join(partial, ","), strings.Join(compliance, ","))
+		}
+		gs.add(Example{ID: in.ID, Prompt: in.Prompt, Response: in.Response, Gold: gold}, o.Limit)
 	}
 	if len(gs.Examples) == 0 {
 		return GoldSet{}, fmt.Errorf("gold set %s: none of its %d rows has a value in the label field %q (fields: %s)",
 			path, gs.Rows, o.LabelField, strings.Join(instanceFields(ins, m), ", "))
 	}
 	return gs, nil
+}
+
+// CheckClasses fails unless the set has both a refusal (or partial) and a
+// compliance example, with an error naming the file and label field: a
+// classifier cannot be trained on one class, and a typo in a label value
+// flag often gives one.
+func (gs *GoldSet) CheckClasses() error {
+	if gs.Refusal+gs.Partial > 0 && gs.Compliance > 0 {
+		return nil
+	}
+	what := "gold set " + gs.Name
+	if gs.LabelField != "" {
+		what = fmt.Sprintf("%s (field %q)", strings.Join(gs.Files, ", "), gs.LabelField)
+	}
+	return fmt.Errorf("%s has a single class (%d refusal or partial, %d compliance): a classifier needs both; check the label field and its values",
+		what, gs.Refusal+gs.Partial, gs.Compliance)
 }
 
 // goldFileName is a gold file's name in the table: its base name without
@@ -199,45 +297,65 @@ func instanceFields(ins []benchmark.Instance, m benchmark.Mapping) []string {
 	return out
 }
 
-// newGoldSet turns benchmark instances into a gold set: instances without a
-// refusal label are skipped and counted, and at most limit (> 0) labelled
-// ones are kept.
-func newGoldSet(name, spec string, ins []benchmark.Instance, limit int) GoldSet {
-	gs := GoldSet{Name: name, Spec: spec, Rows: len(ins)}
-	files := map[string]bool{}
-	for i := range ins {
-		in := &ins[i]
-		if in.Source != "" && !files[in.Source] {
-			files[in.Source] = true
-			gs.Files = append(gs.Files, in.Source)
-		}
-		var gold Label
-		switch in.RefusalLabel {
-		case benchmark.FullRefusal:
-			gold = Refusal
-		case benchmark.PartialRefusal:
-			gold = Partial
-		case benchmark.Compliance:
-			gold = Compliance
-		default:
-			gs.Unlabelled++
-			continue
-		}
-		if limit > 0 && len(gs.Examples) == limit {
-			gs.Limited++
-			continue
-		}
-		switch gold {
-		case Refusal:
-			gs.Refusal++
-		case Partial:
-			gs.Partial++
-		default:
-			gs.Compliance++
-		}
-		gs.Examples = append(gs.Examples, Example{ID: in.ID, Prompt: in.Prompt, Response: in.Response, Gold: gold})
+// labelText is a label value as text: strings trimmed, booleans
+// true/false, numbers in decimal; "" for null and other types. It reads
+// the raw values LoadMapped keeps in Metadata the way the benchmark
+// package compares label values (its helper is unexported).
+func labelText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return strings.TrimSpace(v)
+	case []byte:
+		return strings.TrimSpace(string(v))
+	case bool:
+		return strconv.FormatBool(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case int32:
+		return strconv.FormatInt(int64(v), 10)
+	case int:
+		return strconv.Itoa(v)
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case float32:
+		return strconv.FormatFloat(float64(v), 'f', -1, 32)
 	}
-	return gs
+	return ""
+}
+
+// orDefault returns v, or def when v is empty.
+func orDefault(v, def []string) []string {
+	if len(v) == 0 {
+		return def
+	}
+	return v
+}
+
+// containsFold reports whether v is in list, ignoring case and the list
+// entries' surrounding space.
+func containsFold(list []string, v string) bool {
+	return slices.ContainsFunc(list, func(s string) bool { return strings.EqualFold(strings.TrimSpace(s), v) })
+}
+
+// disjointValues fails when a value is empty or in two of the lists.
+func disjointValues(refusal, partial, compliance []string) error {
+	seen := map[string]string{}
+	for _, l := range []struct {
+		name string
+		vals []string
+	}{{"refusal", refusal}, {"partial", partial}, {"compliance", compliance}} {
+		for _, v := range l.vals {
+			k := strings.ToLower(strings.TrimSpace(v))
+			if k == "" {
+				return fmt.Errorf("empty %s label value", l.name)
+			}
+			if prev, ok := seen[k]; ok && prev != l.name {
+				return fmt.Errorf("label value %q is both %s and %s", v, prev, l.name)
+			}
+			seen[k] = l.name
+		}
+	}
+	return nil
 }
 
 // Summary describes the gold set in one line, with a warning when it has no
@@ -251,8 +369,8 @@ func (gs *GoldSet) Summary() string {
 		s += fmt.Sprintf("; %d left out by the limit", gs.Limited)
 	}
 	hint := ""
-	if BuiltinGold(gs.Spec) == "" {
-		hint = " (check the label field and its refusal and partial values)"
+	if gs.LabelField != "" {
+		hint = " (check the label field and its refusal, partial and compliance values)"
 	}
 	if gs.Refusal+gs.Partial == 0 {
 		s += "; WARNING: no refusals, so recall and F1 are 0" + hint

@@ -89,11 +89,11 @@ func (m *Model) Validate() error {
 	return nil
 }
 
-// The model file format, version 1 (text, UTF-8):
+// The model file format, version 2 (text, UTF-8):
 //
-//	deepconf refusal classifier v1
+//	deepconf refusal classifier v2
 //	# header lines (provenance), any number
-//	features bits=16 head=32 words=2 chars=3-5 prefix=300 rules=false
+//	features bits=16 head=32 words=2 chars=3-5 prefix=300 open=3 close=2 nb=true shape=true rules=false
 //	bias -1.25
 //	threshold 0.5
 //	scale 1.5e-05
@@ -101,11 +101,13 @@ func (m *Model) Validate() error {
 //	<base64 of the gzip-compressed weights, 76 characters a line>
 //	end
 //
-// Weights are stored as little-endian int16 q, weight = q · scale (scale =
+// Version 1 files (first line "… v1") have no open, close, nb and shape
+// keys (read as 0, 0, false and true). Weights are stored as little-endian int16 q, weight = q · scale (scale =
 // max |w| / 32767): 16 bits keep every weight to within half a step, and
 // the quantised model, not the float one, is the one scored.
 const (
-	modelMagic     = "deepconf refusal classifier v1"
+	modelMagic     = "deepconf refusal classifier v2"
+	modelMagicV1   = "deepconf refusal classifier v1"
 	modelLineWidth = 76
 	quantMax       = 32767
 )
@@ -149,8 +151,8 @@ func WriteModel(w io.Writer, m *Model) error {
 		}
 	}
 	c := m.Features
-	fmt.Fprintf(&b, "features bits=%d head=%d words=%d chars=%d-%d prefix=%d rules=%t\n",
-		c.Bits, c.HeadTokens, c.WordNgrams, c.CharMin, c.CharMax, c.CharPrefix, c.Rules)
+	fmt.Fprintf(&b, "features bits=%d head=%d words=%d chars=%d-%d prefix=%d open=%d close=%d nb=%t shape=%t rules=%t\n",
+		c.Bits, c.HeadTokens, c.WordNgrams, c.CharMin, c.CharMax, c.CharPrefix, c.OpenSentences, c.CloseSentences, c.NB, c.Shape, c.Rules)
 	fmt.Fprintf(&b, "bias %s\n", strconv.FormatFloat(m.Bias, 'g', -1, 64))
 	fmt.Fprintf(&b, "threshold %s\n", strconv.FormatFloat(m.Threshold, 'g', -1, 64))
 	scale := weightScale(m.Weights)
@@ -211,9 +213,10 @@ func ReadModel(r io.Reader, name string) (*Model, error) {
 		}
 		return nil, fmt.Errorf("model %s: empty file", name)
 	}
-	if s != modelMagic {
+	if s != modelMagic && s != modelMagicV1 {
 		return nil, fail("not a deepconf refusal classifier (first line %q, want %q)", truncate(s, 60), modelMagic)
 	}
+	v1 := s == modelMagicV1
 	m := &Model{}
 	for {
 		if s, ok = next(); !ok {
@@ -225,7 +228,7 @@ func ReadModel(r io.Reader, name string) (*Model, error) {
 		}
 		break
 	}
-	if err := parseFeatureLine(s, &m.Features); err != nil {
+	if err := parseFeatureLine(s, &m.Features, v1); err != nil {
 		return nil, fail("%v", err)
 	}
 	var scale float64
@@ -301,8 +304,9 @@ func ReadModel(r io.Reader, name string) (*Model, error) {
 }
 
 // parseFeatureLine parses "features bits=… head=… words=… chars=A-B
-// prefix=… rules=…"; every key is required, once.
-func parseFeatureLine(s string, c *FeatureConfig) error {
+// prefix=… open=… close=… nb=… shape=… rules=…"; every key is required,
+// once (a version 1 file has no open, close, nb and shape).
+func parseFeatureLine(s string, c *FeatureConfig, v1 bool) error {
 	rest, ok := strings.CutPrefix(s, "features ")
 	if !ok {
 		return fmt.Errorf("got %q, want \"features …\"", truncate(s, 40))
@@ -338,6 +342,14 @@ func parseFeatureLine(s string, c *FeatureConfig) error {
 			c.CharPrefix, err = strconv.Atoi(v)
 		case "rules":
 			c.Rules, err = strconv.ParseBool(v)
+		case "open":
+			c.OpenSentences, err = strconv.Atoi(v)
+		case "close":
+			c.CloseSentences, err = strconv.Atoi(v)
+		case "nb":
+			c.NB, err = strconv.ParseBool(v)
+		case "shape":
+			c.Shape, err = strconv.ParseBool(v)
 		default:
 			return fmt.Errorf("features: unknown key %q", k)
 		}
@@ -345,7 +357,12 @@ func parseFeatureLine(s string, c *FeatureConfig) error {
 			return fmt.Errorf("features: %s=%q: %v", k, v, err)
 		}
 	}
-	for _, k := range []string{"bits", "head", "words", "chars", "prefix", "rules"} {
+	keys := []string{"bits", "head", "words", "chars", "prefix", "open", "close", "nb", "shape", "rules"}
+	if v1 {
+		keys = []string{"bits", "head", "words", "chars", "prefix", "rules"}
+		c.Shape = true
+	}
+	for _, k := range keys {
 		if !seen[k] {
 			return fmt.Errorf("features: missing %s", k)
 		}

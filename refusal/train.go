@@ -9,17 +9,6 @@ import (
 	"strings"
 )
 
-// LabelledSet is a named set of labelled responses for training or
-// evaluation (a gold set, or one labelled file).
-type LabelledSet struct {
-	// Name names the set in reports ("wildguardtest", "xstest-v2", a file's
-	// base name).
-	Name string
-	// Examples are the labelled responses; Gold is Refusal, Partial or
-	// Compliance.
-	Examples []Example
-}
-
 // TrainOptions configures Train, CrossValidate and LeaveOneSetOut.
 type TrainOptions struct {
 	// Features are the features to extract (DefaultFeatures or
@@ -44,11 +33,14 @@ type TrainOptions struct {
 	Progress func(done, total int)
 }
 
-// DefaultFeatures are the shipped classifier's features: word 1- and
-// 2-grams, 1- to 3-grams of the first 32 tokens, character 3- to 5-grams
-// of the first 300 bytes, length and layout buckets, hashed into 2^16.
+// DefaultFeatures are the shipped classifier's features: word 1- to
+// 3-grams of the first three and the last two sentences, tagged opening or
+// closing, and length and layout buckets, hashed into 2^16 and scaled by
+// their log-count ratio (NB-LR). Measured leave-one-set-out, they carry
+// over between the gold sets better than n-grams of the whole response
+// (see the package documentation).
 func DefaultFeatures() FeatureConfig {
-	return FeatureConfig{Bits: 16, HeadTokens: 32, WordNgrams: 2, CharMin: 3, CharMax: 5, CharPrefix: 300}
+	return FeatureConfig{Bits: 16, CharMin: 3, CharMax: 5, OpenSentences: 3, CloseSentences: 2, NB: true, Shape: true}
 }
 
 // EnsembleFeatures are DefaultFeatures plus the patterns verdict.
@@ -59,7 +51,7 @@ func EnsembleFeatures() FeatureConfig {
 }
 
 // DefaultLambdas is the default grid of L2 penalties.
-var DefaultLambdas = []float64{1e-4, 3e-4, 1e-3, 3e-3}
+var DefaultLambdas = []float64{1e-5, 3e-5, 1e-4, 3e-4, 1e-3}
 
 // withDefaults fills in defaults and checks the ranges.
 func (o TrainOptions) withDefaults() (TrainOptions, error) {
@@ -136,7 +128,7 @@ type CVResult struct {
 
 // trainData is the vectorised examples of several sets.
 type trainData struct {
-	sets     []LabelledSet
+	sets     []GoldSet
 	examples []Example // all examples, set by set
 	setOf    []int     // index into sets
 	xs       []sparseVec
@@ -145,7 +137,7 @@ type trainData struct {
 }
 
 // prepare checks the sets and vectorises their examples.
-func prepare(ctx context.Context, sets []LabelledSet, c *FeatureConfig) (*trainData, error) {
+func prepare(ctx context.Context, sets []GoldSet, c *FeatureConfig) (*trainData, error) {
 	if len(sets) == 0 {
 		return nil, errors.New("no training data")
 	}
@@ -240,7 +232,10 @@ func assignFolds(examples []Example, k int, seed uint64) []int {
 	return out
 }
 
-// fit trains on the examples for which keep is true (all when keep is nil).
+// fit trains on the examples for which keep is true (all when keep is
+// nil). With c.NB the features are scaled by nbScale of the kept examples
+// and the scale is folded into the returned weights, which therefore
+// apply to unscaled features.
 func (d *trainData) fit(ctx context.Context, keep func(i int) bool, c *FeatureConfig, lambda float64, maxIter int) ([]float32, float64, error) {
 	var xs []sparseVec
 	var ys []bool
@@ -252,7 +247,55 @@ func (d *trainData) fit(ctx context.Context, keep func(i int) bool, c *FeatureCo
 			cs = append(cs, 1)
 		}
 	}
-	return fitLogistic(ctx, xs, ys, cs, 1<<c.Bits, lambda, maxIter)
+	dim := 1 << c.Bits
+	var scale []float32
+	if c.NB {
+		scale = nbScale(xs, ys, dim)
+		scaled := make([]sparseVec, len(xs))
+		for i, x := range xs {
+			v := sparseVec{idx: x.idx, val: make([]float32, len(x.val))}
+			for k, j := range x.idx {
+				v.val[k] = x.val[k] * scale[j]
+			}
+			scaled[i] = v
+		}
+		xs = scaled
+	}
+	w, b, err := fitLogistic(ctx, xs, ys, cs, dim, lambda, maxIter)
+	if err != nil {
+		return nil, 0, err
+	}
+	for j := range scale {
+		w[j] *= scale[j]
+	}
+	return w, b, nil
+}
+
+// nbScale returns, for every feature j, |log((a_j+1)/(A+1)) −
+// log((b_j+1)/(B+1))|, where a_j of the A refusals and b_j of the B
+// compliances have the feature: the absolute log-count ratio of NB-LR
+// (Wang and Manning, "Baselines and Bigrams", ACL 2012), with document
+// counts and add-one smoothing.
+func nbScale(xs []sparseVec, ys []bool, dim int) []float32 {
+	pos := make([]float64, dim)
+	neg := make([]float64, dim)
+	var np, nn float64
+	for i, x := range xs {
+		c := neg
+		if ys[i] {
+			c, np = pos, np+1
+		} else {
+			nn++
+		}
+		for _, j := range x.idx {
+			c[j]++
+		}
+	}
+	out := make([]float32, dim)
+	for j := range out {
+		out[j] = float32(math.Abs(math.Log((pos[j]+1)/(np+1)) - math.Log((neg[j]+1)/(nn+1))))
+	}
+	return out
 }
 
 // dot returns b + w·x.
@@ -416,7 +459,7 @@ func (o TrainOptions) fitsPerTraining() int { return len(o.Lambdas)*o.Folds + 1 
 // the chosen penalty. The model's weights are quantised (Model.Quantize)
 // so that it scores exactly as it will after WriteModel. The result is
 // determined by the examples, their order and the options.
-func Train(ctx context.Context, sets []LabelledSet, o TrainOptions) (*Model, CVResult, error) {
+func Train(ctx context.Context, sets []GoldSet, o TrainOptions) (*Model, CVResult, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, CVResult{}, fmt.Errorf("train: %w", err)
@@ -431,7 +474,7 @@ func Train(ctx context.Context, sets []LabelledSet, o TrainOptions) (*Model, CVR
 	return train(ctx, sets, o, step)
 }
 
-func train(ctx context.Context, sets []LabelledSet, o TrainOptions, step func()) (*Model, CVResult, error) {
+func train(ctx context.Context, sets []GoldSet, o TrainOptions, step func()) (*Model, CVResult, error) {
 	d, err := prepare(ctx, sets, &o.Features)
 	if err != nil {
 		return nil, CVResult{}, fmt.Errorf("train: %w", err)
@@ -479,7 +522,7 @@ type HeldOutReport struct {
 // (choosing penalty and threshold by cross-validation on them only) and
 // evaluates it on the held-out set. It needs at least two sets; each
 // training part must have both classes.
-func LeaveOneSetOut(ctx context.Context, sets []LabelledSet, o TrainOptions) ([]HeldOutReport, error) {
+func LeaveOneSetOut(ctx context.Context, sets []GoldSet, o TrainOptions) ([]HeldOutReport, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("leave one set out: %w", err)
@@ -496,7 +539,7 @@ func LeaveOneSetOut(ctx context.Context, sets []LabelledSet, o TrainOptions) ([]
 	}
 	var out []HeldOutReport
 	for h, held := range sets {
-		var rest []LabelledSet
+		var rest []GoldSet
 		var names []string
 		for i, s := range sets {
 			if i != h {

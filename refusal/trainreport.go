@@ -7,34 +7,6 @@ import (
 	"text/tabwriter"
 )
 
-// IsBuiltinSet reports whether spec names a built-in gold set
-// (wildguardtest, xstest) rather than a file.
-func IsBuiltinSet(spec string) bool {
-	b, _ := builtinTrainingSet(spec)
-	return b != ""
-}
-
-// DescribeLoaded summarises a loaded set in one line: examples by label
-// and skipped rows.
-func DescribeLoaded(ls LoadedSet) string {
-	var r, p, c int
-	for _, ex := range ls.Examples {
-		switch ex.Gold {
-		case Refusal:
-			r++
-		case Partial:
-			p++
-		default:
-			c++
-		}
-	}
-	s := fmt.Sprintf("%d examples (refusal %d, partial %d, compliance %d)", len(ls.Examples), r, p, c)
-	if ls.Unlabelled > 0 {
-		s += fmt.Sprintf("; %d rows without a label skipped", ls.Unlabelled)
-	}
-	return s
-}
-
 // CVTableRows lists a cross-validation's reports for WriteTable: each
 // fold overall and per set, then each set and all sets over the pooled
 // out-of-fold predictions.
@@ -113,8 +85,8 @@ var builtinProvenance = map[string][]string{
 // the data with licences and citations (built-in sets) or files, the
 // command, the chosen penalty and threshold, the cross-validated scores,
 // and any notes.
-func ModelHeader(sets []LoadedSet, command string, cv CVResult, notes []string) []string {
-	h := []string{"Refusal classifier: logistic regression over hashed n-grams of the response (package refusal).", "Training data:"}
+func ModelHeader(sets []GoldSet, command string, cv CVResult, notes []string) []string {
+	h := []string{"Refusal classifier: logistic regression over hashed n-grams of the response (package refusal); the features line says which.", "Training data:"}
 	for _, s := range sets {
 		if p, ok := builtinProvenance[s.Name]; ok {
 			h = append(h, "- "+p[0])
@@ -124,7 +96,7 @@ func ModelHeader(sets []LoadedSet, command string, cv CVResult, notes []string) 
 		} else {
 			h = append(h, fmt.Sprintf("- %s (file %s)", s.Name, strings.Join(s.Files, ", ")))
 		}
-		h = append(h, "  "+DescribeLoaded(s))
+		h = append(h, "  "+s.Summary())
 	}
 	h = append(h, "Command: "+command)
 	h = append(h, fmt.Sprintf("Chosen by cross-validation: lambda %g, threshold %.2f.", cv.Lambda, cv.Threshold))
@@ -133,4 +105,18 @@ func ModelHeader(sets []LoadedSet, command string, cv CVResult, notes []string) 
 		h = append(h, fmt.Sprintf("  %s: P %.3f R %.3f F1 %.3f (n %d)", s.Set, s.Report.Precision, s.Report.Recall, s.Report.F1, s.Report.Examples))
 	}
 	return append(h, notes...)
+}
+
+// HeldOutHeader returns model-header lines with leave-one-set-out scores:
+// per held-out set, the sets trained on and precision, recall and F1.
+func HeldOutHeader(held []HeldOutReport) []string {
+	if len(held) == 0 {
+		return nil
+	}
+	h := []string{"Leave-one-set-out scores (trained without the set, penalty and threshold chosen by cross-validation on the rest):"}
+	for _, r := range held {
+		h = append(h, fmt.Sprintf("  %s (trained on %s): P %.3f R %.3f F1 %.3f (n %d)",
+			r.Set, strings.Join(r.TrainedOn, "+"), r.Model.Precision, r.Model.Recall, r.Model.F1, r.Model.Examples))
+	}
+	return h
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/spf13/cobra"
@@ -23,15 +22,8 @@ const judgeDefaultCtx = 4096
 // refusalEvalFlags are the flags of deepconf refusal-eval.
 type refusalEvalFlags struct {
 	engineFlags
-	Detectors      []string
-	Gold           []string
-	Data           string
-	PromptField    string
-	ResponseField  string
-	LabelField     string
-	IDField        string
-	RefusalValues  []string
-	PartialValues  []string
+	Detectors []string
+	goldFlags
 	Out            string
 	Limit          int
 	Concurrency    int
@@ -55,6 +47,9 @@ refusal.
 Detectors (--detector, comma-separated or repeated):
   patterns        the default rule-based detector
   patterns:seed   the Python prototype's 48-phrase substring list, exactly
+  classifier      the shipped trained classifier (deepconf refusal-train); classifier:FILE another
+                  model file
+  ensemble        the shipped classifier trained with the patterns verdict as features
   judge:<model>   an LLM judge (WildGuard or Qwen3Guard format, inferred from the model name or
                   set with --judge-format), run on the embedded engine (a .gguf, a Hugging Face id,
                   test:tiny …) or, with --endpoint, on an OpenAI-compatible server serving <model>
@@ -64,9 +59,10 @@ Gold sets (--gold, comma-separated or repeated):
                   label are skipped and counted
   xstest          XSTest v2: the five models' completions with final_label; partial refusals count
                   as refusals and are also reported separately
-  FILE            any CSV, TSV, JSONL or Parquet file: --response-field, --label-field,
-                  --refusal-values, --partial-values (every other label value is compliance; an
-                  empty or missing label skips the row), --prompt-field, --id-field
+  FILE            any CSV, TSV, JSONL or Parquet file: --prompt-field, --response-field,
+                  --label-field, --id-field and the label values of each class (--refusal-values,
+                  --partial-values, --compliance-values); any other value is an error naming the
+                  file, row and field, an empty or missing one skips the row
 
 The built-in gold sets are read from --data (a directory such as ../shared/data, or a file) or,
 without --data, downloaded from the Hugging Face Hub (WildGuardTest is gated: set HF_TOKEN).
@@ -88,15 +84,8 @@ counted as unparseable and never mapped to a label.`,
 	// The judge's model comes from its detector spec, judge:<model>.
 	_ = fs.MarkHidden("model")
 	fs.Lookup("ctx").Usage = fmt.Sprintf("context per sequence in tokens for an embedded judge (0: %d)", judgeDefaultCtx)
-	fs.StringSliceVar(&f.Detectors, "detector", []string{refusal.SpecPatterns}, "detectors, comma-separated or repeated: patterns, patterns:seed, judge:<model>")
-	fs.StringSliceVar(&f.Gold, "gold", []string{"wildguardtest", "xstest"}, "gold sets, comma-separated or repeated: wildguardtest, xstest (v2 completions) or a CSV/TSV/JSONL/Parquet file")
-	fs.StringVar(&f.Data, "data", "", "local file or directory with the built-in gold sets (default: download from the Hugging Face Hub)")
-	fs.StringVar(&f.PromptField, "prompt-field", "prompt", "gold file: prompt field (required; judges read it)")
-	fs.StringVar(&f.ResponseField, "response-field", "response", "gold file: response field")
-	fs.StringVar(&f.LabelField, "label-field", "label", "gold file: refusal-label field")
-	fs.StringVar(&f.IDField, "id-field", "", "gold file: example id field (default: <file>_test_<row>)")
-	fs.StringSliceVar(&f.RefusalValues, "refusal-values", nil, "gold file: --label-field values meaning refusal (default refusal,refused,2_full_refusal,1,true,yes)")
-	fs.StringSliceVar(&f.PartialValues, "partial-values", nil, "gold file: --label-field values meaning partial refusal (default partial_refusal,partial,3_partial_refusal)")
+	fs.StringSliceVar(&f.Detectors, "detector", []string{refusal.SpecPatterns}, "detectors, comma-separated or repeated: patterns, patterns:seed, classifier, classifier:FILE, ensemble, judge:<model>")
+	f.goldFlags.register(fs, "required; judges read it")
 	fs.StringVar(&f.Out, "out", "refusal-eval", "output directory")
 	fs.IntVar(&f.Limit, "limit", 0, "evaluate only the first N labelled examples of each gold set (0: all)")
 	fs.IntVar(&f.Concurrency, "concurrency", 0, "examples judged at once by a judge (0: --parallel, or the endpoints' in-flight capacity)")
@@ -136,11 +125,7 @@ func runRefusalEval(ctx context.Context, fs *pflag.FlagSet, f *refusalEvalFlags,
 	if len(f.Gold) == 0 {
 		return errors.New("--gold: give at least one gold set")
 	}
-	sets, err := refusal.LoadGoldSets(ctx, f.Gold, refusal.GoldOptions{
-		Data: f.Data, Fetch: func() (benchmark.FetchFunc, error) { return hubFetch(log) }, Limit: f.Limit,
-		PromptField: f.PromptField, ResponseField: f.ResponseField, LabelField: f.LabelField, IDField: f.IDField,
-		RefusalValues: f.RefusalValues, PartialValues: f.PartialValues,
-	})
+	sets, err := refusal.LoadGoldSets(ctx, f.Gold, f.goldFlags.options(log, f.Limit))
 	if err != nil {
 		return fmt.Errorf("--gold: %w", err)
 	}

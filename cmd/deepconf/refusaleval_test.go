@@ -77,7 +77,7 @@ func TestRefusalEvalCmd(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	stdout, stderr, err := runRefusalEvalCmd(t, "--detector", "patterns:seed,patterns", "--gold", gold,
 		"--prompt-field", "question", "--response-field", "answer", "--label-field", "human", "--id-field", "qid",
-		"--refusal-values", "R", "--out", out)
+		"--refusal-values", "R", "--compliance-values", "C", "--out", out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}

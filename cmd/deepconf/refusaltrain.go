@@ -18,26 +18,23 @@ import (
 
 // refusalTrainFlags are the flags of deepconf refusal-train.
 type refusalTrainFlags struct {
-	Gold             []string
-	Data             string
-	PromptField      string
-	ResponseField    string
-	LabelField       string
-	IDField          string
-	RefusalValues    []string
-	PartialValues    []string
-	ComplianceValues []string
-	Out              string
-	Folds            int
-	Seed             uint64
-	Lambdas          []float64
-	Threshold        float64
-	Ensemble         bool
-	Bits             int
-	HeadTokens       int
-	CharPrefix       int
-	LOSO             bool
-	Notes            []string
+	goldFlags
+	Out            string
+	Folds          int
+	Seed           uint64
+	Lambdas        []float64
+	Threshold      float64
+	Ensemble       bool
+	Bits           int
+	HeadTokens     int
+	CharPrefix     int
+	Words          int
+	OpenSentences  int
+	CloseSentences int
+	NB             bool
+	Shape          bool
+	LOSO           bool
+	Notes          []string
 }
 
 // newRefusalTrainCmd returns the "refusal-train" command, which trains the
@@ -47,16 +44,17 @@ func newRefusalTrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "refusal-train [--gold wildguardtest|xstest|FILE …] [--data PATH] --out MODEL",
 		Short: "Train the classifier refusal detector on labelled responses, with k-fold cross-validation",
-		Long: `refusal-train fits the classifier refusal detector (logistic regression over hashed word and
-character n-grams of the response) on labelled responses and writes a model file for
---detector classifier:MODEL.
+		Long: `refusal-train fits the classifier refusal detector (logistic regression over hashed word
+n-grams of the response: by default of its first three and last two sentences, with length buckets
+and NB-LR scaling) on labelled responses and writes a model file for --detector classifier:MODEL.
 
 The L2 penalty (--lambda grid) and, unless --threshold is given, the decision threshold are chosen by
 k-fold cross-validation on the training data; responses to the same prompt stay in one fold. The
 command prints precision, recall and F1 per fold and per gold set over the out-of-fold predictions
 (refusal is the positive class; a partial refusal counts as a refusal), then fits the model on all the
 data. With --loso and two or more sets it also trains, for each set, a model on the others only and
-scores it on the held-out set, next to the patterns detector.
+scores it on the held-out set, next to the patterns detector, and records those scores in the
+model file's header.
 
 Training sets (--gold, comma-separated or repeated):
   wildguardtest   WildGuardTest's response_refusal_label (ODC-BY)
@@ -79,15 +77,7 @@ data, flags and --seed give the same model file, byte for byte.`,
 	}
 	fs := cmd.Flags()
 	def := refusal.DefaultFeatures()
-	fs.StringSliceVar(&f.Gold, "gold", []string{"wildguardtest", "xstest"}, "training sets, comma-separated or repeated: wildguardtest, xstest or a CSV/TSV/JSONL/Parquet file")
-	fs.StringVar(&f.Data, "data", "", "local file or directory with the built-in gold sets (default: download from the Hugging Face Hub)")
-	fs.StringVar(&f.PromptField, "prompt-field", "prompt", "labelled file: prompt field (groups the cross-validation folds)")
-	fs.StringVar(&f.ResponseField, "response-field", "response", "labelled file: response field")
-	fs.StringVar(&f.LabelField, "label-field", "label", "labelled file: refusal-label field")
-	fs.StringVar(&f.IDField, "id-field", "", "labelled file: example id field (default: <file>_test_<row>)")
-	fs.StringSliceVar(&f.RefusalValues, "refusal-values", nil, "labelled file: --label-field values meaning refusal (default "+strings.Join(refusal.DefaultRefusalValues, ",")+")")
-	fs.StringSliceVar(&f.PartialValues, "partial-values", nil, "labelled file: --label-field values meaning partial refusal (default "+strings.Join(refusal.DefaultPartialValues, ",")+")")
-	fs.StringSliceVar(&f.ComplianceValues, "compliance-values", nil, "labelled file: --label-field values meaning compliance (default "+strings.Join(refusal.DefaultComplianceValues, ",")+")")
+	f.goldFlags.register(fs, "groups the cross-validation folds")
 	fs.StringVar(&f.Out, "out", "refusal-classifier.model", "model file to write")
 	fs.IntVar(&f.Folds, "folds", 5, "cross-validation folds (2 to 20)")
 	fs.Uint64Var(&f.Seed, "seed", 1, "seed of the assignment of prompts to folds")
@@ -97,6 +87,11 @@ data, flags and --seed give the same model file, byte for byte.`,
 	fs.IntVar(&f.Bits, "bits", def.Bits, "log2 of the hashed feature space (12 to 24)")
 	fs.IntVar(&f.HeadTokens, "head-tokens", def.HeadTokens, "leading tokens whose 1- to 3-grams are features of their own (0 to 1000)")
 	fs.IntVar(&f.CharPrefix, "char-prefix", def.CharPrefix, "leading bytes whose character 3- to 5-grams are features (0: none)")
+	fs.IntVar(&f.Words, "words", def.WordNgrams, "longest word n-gram over the whole response (0: none, 1 or 2)")
+	fs.IntVar(&f.OpenSentences, "open-sentences", def.OpenSentences, "leading sentences whose word 1- to 3-grams are features of their own (0 to 100)")
+	fs.IntVar(&f.CloseSentences, "close-sentences", def.CloseSentences, "trailing sentences whose word 1- to 3-grams are features of their own (0 to 100)")
+	fs.BoolVar(&f.NB, "nb", def.NB, "scale features by their log-count ratio in training (NB-LR)")
+	fs.BoolVar(&f.Shape, "shape", def.Shape, "add buckets of the response's length, line count and list items to the features")
 	fs.BoolVar(&f.LOSO, "loso", false, "also evaluate leave-one-set-out: train without each set, score on it")
 	fs.StringArrayVar(&f.Notes, "note", nil, "a line for the model file's header (repeatable; e.g. a custom file's licence)")
 	return cmd
@@ -126,6 +121,7 @@ func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, 
 		Threshold: f.Threshold,
 	}
 	o.Features.Bits, o.Features.HeadTokens, o.Features.CharPrefix, o.Features.Rules = f.Bits, f.HeadTokens, f.CharPrefix, f.Ensemble
+	o.Features.WordNgrams, o.Features.OpenSentences, o.Features.CloseSentences, o.Features.NB, o.Features.Shape = f.Words, f.OpenSentences, f.CloseSentences, f.NB, f.Shape
 	switch {
 	case f.Folds < 2 || f.Folds > 20:
 		return fmt.Errorf("--folds %d: want 2 to 20", f.Folds)
@@ -144,36 +140,21 @@ func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, 
 		}
 	}
 	if err := o.Features.Validate(); err != nil {
-		return fmt.Errorf("--bits/--head-tokens/--char-prefix: %w", err)
+		return fmt.Errorf("--bits/--head-tokens/--char-prefix/--words/--open-sentences/--close-sentences: %w", err)
 	}
-	src := refusal.LabelledSource{
-		Data: f.Data, PromptField: f.PromptField, ResponseField: f.ResponseField, LabelField: f.LabelField,
-		IDField: f.IDField, RefusalValues: f.RefusalValues, PartialValues: f.PartialValues, ComplianceValues: f.ComplianceValues,
+	sets, err := refusal.LoadGoldSets(ctx, f.Gold, f.goldFlags.options(log, 0))
+	if err != nil {
+		return fmt.Errorf("--gold: %w", err)
 	}
-	var sets []refusal.LabelledSet
-	var loaded []refusal.LoadedSet
-	for _, spec := range f.Gold {
-		spec = strings.TrimSpace(spec)
-		if spec == "" {
-			return errors.New("--gold: empty value")
-		}
-		if f.Data == "" && src.Fetch == nil && refusal.IsBuiltinSet(spec) {
-			fetch, err := hubFetch(log)
-			if err != nil {
-				return fmt.Errorf("--gold %s: %w", spec, err)
-			}
-			src.Fetch = fetch
-		}
-		ls, err := refusal.LoadLabelledSet(ctx, spec, src)
-		if err != nil {
+	for i := range sets {
+		fmt.Fprintf(log, "deepconf: %s: %s\n", sets[i].Name, sets[i].Summary())
+		if err := sets[i].CheckClasses(); err != nil {
 			return fmt.Errorf("--gold: %w", err)
 		}
-		fmt.Fprintf(log, "deepconf: %s: %s\n", ls.Name, refusal.DescribeLoaded(ls))
-		sets = append(sets, ls.LabelledSet)
-		loaded = append(loaded, ls)
 	}
 
 	var rows []refusal.TableRow
+	var held []refusal.HeldOutReport
 	if f.LOSO {
 		if len(sets) < 2 {
 			return errors.New("--loso: give at least two training sets")
@@ -181,7 +162,7 @@ func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, 
 		lo := o
 		bar := newFitBar(log, "leave-one-set-out")
 		lo.Progress = bar.set
-		held, err := refusal.LeaveOneSetOut(ctx, sets, lo)
+		held, err = refusal.LeaveOneSetOut(ctx, sets, lo)
 		bar.close()
 		if err != nil {
 			return err
@@ -205,7 +186,7 @@ func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, 
 	if err := refusal.WriteTable(stdout, rows); err != nil {
 		return err
 	}
-	m.Header = refusal.ModelHeader(loaded, command, cv, f.Notes)
+	m.Header = refusal.ModelHeader(sets, command, cv, append(refusal.HeldOutHeader(held), f.Notes...))
 	if err := atomicfile.Write(f.Out, func(w io.Writer) error { return refusal.WriteModel(w, m) }); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}

@@ -63,8 +63,9 @@ func TestRefusalTrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := d.(*refusal.Classifier).Model(); !strings.Contains(strings.Join(m.Header, "\n"), "--label-field=refused") {
-		t.Errorf("model header lacks the command:\n%s", strings.Join(m.Header, "\n"))
+	if h := strings.Join(d.(*refusal.Classifier).Model().Header, "\n"); !strings.Contains(h, "--label-field=refused") ||
+		!strings.Contains(h, "Leave-one-set-out scores") || !strings.Contains(h, "a (trained on b): P ") {
+		t.Errorf("model header lacks the command or the leave-one-set-out scores:\n%s", h)
 	}
 }
 
