@@ -303,7 +303,7 @@ func TestNew(t *testing.T) {
 		name    string
 		wantErr string
 	}{
-		{"", nil, "patterns", ""},
+		{"", nil, DefaultSpec, ""},
 		{"patterns", nil, "patterns", ""},
 		{"patterns:seed", nil, "patterns:seed", ""},
 		{"judge:allenai/wildguard", []Option{WithEngine(e)}, "judge:allenai/wildguard", ""},

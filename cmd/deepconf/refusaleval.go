@@ -84,7 +84,7 @@ counted as unparseable and never mapped to a label.`,
 	// The judge's model comes from its detector spec, judge:<model>.
 	_ = fs.MarkHidden("model")
 	fs.Lookup("ctx").Usage = fmt.Sprintf("context per sequence in tokens for an embedded judge (0: %d)", judgeDefaultCtx)
-	fs.StringSliceVar(&f.Detectors, "detector", []string{refusal.SpecPatterns}, "detectors, comma-separated or repeated: patterns, patterns:seed, classifier, classifier:FILE, ensemble, judge:<model>")
+	fs.StringSliceVar(&f.Detectors, "detector", []string{refusal.DefaultSpec}, "detectors, comma-separated or repeated: patterns, patterns:seed, classifier, classifier:FILE, ensemble, judge:<model>")
 	f.goldFlags.register(fs, "required; judges read it")
 	fs.StringVar(&f.Out, "out", "refusal-eval", "output directory")
 	fs.IntVar(&f.Limit, "limit", 0, "evaluate only the first N labelled examples of each gold set (0: all)")
@@ -192,7 +192,7 @@ func detectorSpecs(values []string, format refusal.JudgeFormat) ([]refusal.EvalD
 	for _, v := range values {
 		v = strings.TrimSpace(v)
 		if v == "" {
-			v = refusal.SpecPatterns
+			v = refusal.DefaultSpec
 		}
 		if seen[v] {
 			return nil, fmt.Errorf("--detector %q given twice", v)

@@ -134,7 +134,7 @@ shards with deepconf merge.`,
 	fs.BoolVar(&f.Thinking, "thinking", false, "Qwen3 thinking mode (the prototype ran with thinking off)")
 	fs.StringVar(&f.System, "system", "", "system message")
 	fs.Uint64Var(&f.Seed, "seed", d.Sampling.Seed, "base seed: every trace's seed derives from it, the instance id and the trace index")
-	fs.StringVar(&f.Detector, "detector", refusal.SpecPatterns, "refusal detector: patterns, patterns:seed or judge:<model>")
+	fs.StringVar(&f.Detector, "detector", refusal.DefaultSpec, "refusal detector: ensemble (default: the trained classifier over the rules), patterns (rules), patterns:seed (the prototype's 48 phrases), classifier, classifier:FILE or judge:<model>")
 	return cmd
 }
 
