@@ -1,0 +1,2 @@
+// Package serve serves DeepConf behind an OpenAI-compatible API.
+package serve
