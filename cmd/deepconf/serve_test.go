@@ -157,7 +157,7 @@ func (l *lockedBuffer) String() string {
 
 // startServe runs `deepconf serve` on a free loopback port and waits until
 // it says where it listens.
-func startServe(t *testing.T, bin string, args ...string) *served {
+func startServe(t testing.TB, bin string, args ...string) *served {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--threads", "1"}, args...)...)
 	pipe, err := cmd.StderrPipe()
