@@ -301,6 +301,63 @@ func TestServeEqualsRun(t *testing.T) {
 	if early == 0 {
 		t.Error("no trace was stopped early: the comparison does not cover the early stop")
 	}
+
+	// The gate takes the split of the run's analysis: half of the run's
+	// instances are below the median, and serve flags exactly the
+	// compliances among them.
+	if b, err := exec.Command(bin, "analyze", out).CombinedOutput(); err != nil {
+		t.Fatalf("deepconf analyze: %v\n%s", err, b)
+	}
+	var an struct {
+		Split struct {
+			Value float64 `json:"value"`
+		} `json:"split"`
+	}
+	ab, err := os.ReadFile(filepath.Join(out, record.AnalysisFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(ab, &an); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "gate.jsonl")
+	g := startServe(t, bin, append([]string{"--gate", "flag", "--gate-from", out, "--gate-log", logPath}, policy...)...)
+	flagged := 0
+	for i, p := range prompts {
+		id := fmt.Sprintf("q_%d", i)
+		resp, err := http.Post(g.url+"/v1/chat/completions", "application/json", strings.NewReader(fmt.Sprintf(
+			`{"model":"test:tiny","messages":[{"role":"user","content":%q}],"deepconf":{"instance_id":%q}}`, p, id)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			DeepConf serve.Report `json:"deepconf"`
+		}
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		gate := body.DeepConf.Gate
+		pr := preds[id]
+		low := pr.Behaviour == record.Compliance && pr.Confidence < an.Split.Value
+		want := map[bool]string{true: serve.VerdictLowConfidence, false: serve.VerdictPass}[low]
+		if gate == nil || gate.Threshold != an.Split.Value || gate.Verdict != want || resp.Header.Get(serve.GateHeader) != want {
+			t.Errorf("%s (confidence %g, %s): gate %+v, header %q; want %s at %g", id, pr.Confidence, pr.Behaviour, gate, resp.Header.Get(serve.GateHeader), want, an.Split.Value)
+		}
+		if low {
+			flagged++
+		}
+	}
+	lines := readLines(t, logPath)
+	if len(lines) != len(prompts) {
+		t.Errorf("%d gate log lines, want %d", len(lines), len(prompts))
+	}
+	for _, l := range lines {
+		for _, p := range prompts {
+			if strings.Contains(l, p) {
+				t.Errorf("the gate log holds a prompt without --log-prompts: %s", l)
+			}
+		}
+	}
+	t.Logf("split %g: %d of %d answers flagged", an.Split.Value, flagged, len(prompts))
 }
 
 // TestServeSIGTERM: SIGTERM lets the request in flight finish, then the
