@@ -31,9 +31,14 @@ type fakeEngine struct {
 	live  atomic.Int64
 	// cancelled counts traces that ended because their context did.
 	cancelled atomic.Int64
+	// openErr, when set, is what Open returns.
+	openErr error
 }
 
 func (e *fakeEngine) Open(_ context.Context, p engine.Prompt) (engine.Session, error) {
+	if e.openErr != nil {
+		return nil, e.openErr
+	}
 	return &fakeSession{e: e, p: p}, nil
 }
 func (e *fakeEngine) Info() engine.Info { return engine.Info{Name: "fake"} }

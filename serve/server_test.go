@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -588,6 +590,27 @@ func TestDrain(t *testing.T) {
 				t.Errorf("Serve: %v", err)
 			}
 			close(e.block)
+		}
+	}
+}
+
+// TestEngineErrors: a prompt the engine's context cannot hold is the
+// client's error (400 context_length_exceeded); another engine failure is
+// the server's (500).
+func TestEngineErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{fmt.Errorf("prompt of 9000 tokens: %w", engine.ErrContextOverflow), 400, "context_length_exceeded"},
+		{errors.New("llama.cpp decode failed"), 500, ""},
+	} {
+		_, hs := startServer(t, testOptions(&fakeEngine{reply: mixedReply, openErr: tc.err}))
+		resp, b := post(t, context.Background(), hs.URL, chatBody("hi", nil))
+		d := decode(t, b)
+		if resp.StatusCode != tc.status || d.Error == nil || d.Error.Code != tc.code || !strings.Contains(d.Error.Message, tc.err.Error()) {
+			t.Errorf("%v: status %d, %s", tc.err, resp.StatusCode, b)
 		}
 	}
 }
