@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -58,6 +59,7 @@ func BenchmarkServeVsRun(b *testing.B) {
 		}
 		runTime := run.Updated.Sub(run.Started)
 		runTokens := 0
+		runPer := map[string]int{}
 		raw, err := os.ReadFile(filepath.Join(out, record.PredictionsFile))
 		if err != nil {
 			b.Fatal(err)
@@ -68,12 +70,14 @@ func BenchmarkServeVsRun(b *testing.B) {
 				b.Fatal(err)
 			}
 			runTokens += p.TokensGenerated
+			runPer[p.InstanceID] = p.TokensGenerated
 		}
 
 		// deepconf serve with 64 clients.
 		s := startServe(b, bin, "--model", "test:tiny")
 		const clients = 64
 		var next, tokens, refused atomic.Int64
+		servePer := make([]int, n)
 		var wg sync.WaitGroup
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 		start := time.Now()
@@ -110,6 +114,7 @@ func BenchmarkServeVsRun(b *testing.B) {
 							return
 						}
 						tokens.Add(int64(c.Usage.CompletionTokens))
+						servePer[i] = c.Usage.CompletionTokens
 						break
 					}
 				}
@@ -122,7 +127,14 @@ func BenchmarkServeVsRun(b *testing.B) {
 		if int(tokens.Load()) != runTokens {
 			// The same instances, seed and flags: a difference means
 			// that traces depend on what else shares their decode steps.
-			b.Logf("NOTE: serve generated %d tokens, run %d for the same instances", tokens.Load(), runTokens)
+			var differ []string
+			for i, in := range ins {
+				if servePer[i] != runPer[in.ID] {
+					differ = append(differ, fmt.Sprintf("%s (%d vs %d)", in.ID, servePer[i], runPer[in.ID]))
+				}
+			}
+			b.Logf("NOTE: serve generated %d tokens, run %d for the same instances; %d instances differ: %v",
+				tokens.Load(), runTokens, len(differ), differ[:min(len(differ), 5)])
 		}
 		runRate := float64(runTokens) / runTime.Seconds()
 		serveRate := float64(tokens.Load()) / serveTime.Seconds()
