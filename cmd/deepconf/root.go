@@ -46,5 +46,6 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().MarkHidden("cpuprofile")
 	root.AddCommand(newRunCmd(), newGenerateCmd(), newAnalyzeCmd(), newReportCmd(), newRefusalEvalCmd(), newRefusalTrainCmd(), newCompareCmd(),
 		newMergeCmd(), newSweepCmd(), newBenchCmd(), newSetupCmd(), newModelsCmd(), newDataCmd(), newProbeCmd())
+	root.AddCommand(newServeCmd())
 	return root
 }
