@@ -80,7 +80,7 @@ func TestAnalyzeErrors(t *testing.T) {
 		{[]string{dir, "--export", "xlsx"}, "--export"},
 		{[]string{dir, "--benchmark", "toxicchat"}, "--benchmark and --data"},
 		{[]string{dir, "--baseline-traces", "-1"}, "--baseline-traces -1"},
-		{[]string{dir, "--level", "1.5"}, "confidence level 1.5"},
+		{[]string{dir, "--level", "1.5"}, "--level 1.5: must be in (0, 1)"},
 		{[]string{filepath.Join(dir, "missing")}, "run directory"},
 		{[]string{t.TempDir()}, "no predictions.jsonl"},
 	} {

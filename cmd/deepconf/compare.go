@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/deepconf/deepconf/internal/cliflag"
 
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/runreport"
@@ -18,7 +19,7 @@ func newCompareCmd() *cobra.Command {
 		level      float64
 	)
 	cmd := &cobra.Command{
-		Use:   "compare DIR... [--split median|seed|VALUE] [--out FILE.md|.csv|.json|.tex]",
+		Use:   "compare DIR... [--split median|seed|VALUE] [-o FILE.md|.csv|.json|.tex]",
 		Short: "Compare runs side by side: metrics per benchmark, McNemar's test on paired instances, Benjamini–Hochberg",
 		Long: `compare analyses each run directory (refusal scoring, as deepconf analyze) and prints the comparison
 tables of deepconf report: every run (benchmark, model from run.json's config.model, policy, scored
@@ -32,11 +33,11 @@ compared with McNemar's test on their correctness: the discordant counts, the ex
 and the continuity-corrected χ² p-value. All p-values shown (hypothesis tests and McNemar tests) are
 adjusted together with Benjamini–Hochberg; raw and adjusted values are both shown.
 
---out also writes the comparison to a file, in the format its extension names: .md (Markdown
+-o also writes the comparison to a file, in the format its extension names: .md (Markdown
 tables), .tex (LaTeX, booktabs), .json (every number), or .csv (one row per run; the paired tests go
 to FILE_pairs.csv next to it).`,
 		Example: `  deepconf compare results/xstest_0.6b results/xstest_1.7b results/xstest_4b
-  deepconf compare results/*_deepconf results/*_single --out comparison.md`,
+  deepconf compare results/*_deepconf results/*_single -o comparison.md`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, dirs []string) error {
 			sp, err := analysis.ParseSplit(split)
@@ -45,7 +46,7 @@ to FILE_pairs.csv next to it).`,
 			}
 			if out != "" {
 				if err := runreport.CheckComparisonPath(out); err != nil {
-					return fmt.Errorf("--out %w", err)
+					return fmt.Errorf("--output %w", err)
 				}
 			}
 			c, err := runreport.Compare(cmd.Context(), dirs, runreport.CompareOptions{
@@ -73,7 +74,8 @@ to FILE_pairs.csv next to it).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&split, "split", "median", "confidence split of the hypothesis test: median, seed (the prototype's 0.7/0.3 on its own metric) or a value")
-	f.StringVar(&out, "out", "", "also write the comparison to FILE.md, FILE.csv (and FILE_pairs.csv), FILE.json or FILE.tex")
-	f.Float64Var(&level, "level", analysis.DefaultLevel, "confidence level of the intervals")
+	cliflag.Output(f, &out, "", "also write the comparison to FILE.md, FILE.csv (and FILE_pairs.csv), FILE.json or FILE.tex")
+	cliflag.Float(f, &level, "level", analysis.DefaultLevel, cliflag.OpenUnit, "confidence level of the intervals")
+	cliflag.Aliases(f, map[string]string{"out": "output"})
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"io"
 	"os"
 	"strings"
@@ -71,7 +72,7 @@ Gold sets (--gold, comma-separated or repeated):
 The built-in gold sets are read from --data (a directory such as ../shared/data, or a file) or,
 without --data, downloaded from the Hugging Face Hub (WildGuardTest is gated: set HF_TOKEN).
 
---out DIR receives report.json (every report with its gold set), table.txt (the printed table) and
+-o DIR receives report.json (every report with its gold set), table.txt (the printed table) and
 misclassified-<detector>-<gold>.jsonl (the misclassified and unparseable examples, for error
 analysis). A judge's output that cannot be parsed, or an input that does not fit its context, is
 counted as unparseable and never mapped to a label.`,
@@ -97,12 +98,13 @@ counted as unparseable and never mapped to a label.`,
 	fs.StringVar(&f.IDField, "id-field", "", "gold file: example id field (default: <file>_test_<row>)")
 	fs.StringSliceVar(&f.RefusalValues, "refusal-values", nil, "gold file: --label-field values meaning refusal (default refusal,refused,2_full_refusal,1,true,yes)")
 	fs.StringSliceVar(&f.PartialValues, "partial-values", nil, "gold file: --label-field values meaning partial refusal (default partial_refusal,partial,3_partial_refusal)")
-	fs.StringVar(&f.Out, "out", "refusal-eval", "output directory")
-	fs.IntVar(&f.Limit, "limit", 0, "evaluate only the first N labelled examples of each gold set (0: all)")
-	fs.IntVar(&f.Concurrency, "concurrency", 0, "examples judged at once by a judge (0: --parallel, or the endpoints' in-flight capacity)")
-	fs.StringVar(&f.JudgeFormat, "judge-format", "", "judge prompt format: wildguard or qwen3guard (default: from the model name)")
-	fs.IntVar(&f.JudgeMaxTokens, "judge-max-tokens", refusal.DefaultJudgeMaxTokens, "judge generation budget in tokens")
-	fs.IntVar(&f.Rules, "rules", 20, "rules listed per report in the printed table, most frequent first (0: all; report.json has all)")
+	cliflag.Output(fs, &f.Out, "refusal-eval", "output directory")
+	cliflag.Int(fs, &f.Limit, "limit", 0, cliflag.AtLeast(0), "evaluate only the first N labelled examples of each gold set (0: all)")
+	cliflag.Int(fs, &f.Concurrency, "concurrency", 0, cliflag.Between(0, maxParallel), "examples judged at once by a judge (0: --parallel, times the number of --endpoint servers)")
+	cliflag.Enum(fs, &f.JudgeFormat, "judge-format", "", []string{"", string(refusal.FormatWildGuard), string(refusal.FormatQwen3Guard)}, "judge prompt format: wildguard or qwen3guard (default: from the model name)")
+	cliflag.Int(fs, &f.JudgeMaxTokens, "judge-max-tokens", refusal.DefaultJudgeMaxTokens, cliflag.Between(1, maxContext), "judge generation budget in tokens")
+	cliflag.Int(fs, &f.Rules, "rules", 20, cliflag.AtLeast(0), "rules listed per report in the printed table, most frequent first (0: all; report.json has all)")
+	cliflag.Aliases(fs, engineAliases(), map[string]string{"out": "output", "prompts": "concurrency"})
 	return cmd
 }
 
@@ -114,20 +116,8 @@ func runRefusalEval(ctx context.Context, fs *pflag.FlagSet, f *refusalEvalFlags,
 	if fs.Changed("model") {
 		return errors.New("--model: name a judge model in its detector spec, --detector judge:<model>")
 	}
-	if f.Limit < 0 {
-		return fmt.Errorf("--limit %d: must be ≥ 0", f.Limit)
-	}
-	if f.Rules < 0 {
-		return fmt.Errorf("--rules %d: must be ≥ 0", f.Rules)
-	}
-	if f.Concurrency < 0 {
-		return fmt.Errorf("--concurrency %d: must be ≥ 0", f.Concurrency)
-	}
-	if f.JudgeMaxTokens < 1 {
-		return fmt.Errorf("--judge-max-tokens %d: must be ≥ 1", f.JudgeMaxTokens)
-	}
-	if f.JudgeFormat != "" && f.JudgeFormat != string(refusal.FormatWildGuard) && f.JudgeFormat != string(refusal.FormatQwen3Guard) {
-		return fmt.Errorf("--judge-format %q: want %s or %s", f.JudgeFormat, refusal.FormatWildGuard, refusal.FormatQwen3Guard)
+	if err := f.engineFlags.check(); err != nil {
+		return err
 	}
 	dets, err := detectorSpecs(f.Detectors, refusal.JudgeFormat(f.JudgeFormat))
 	if err != nil {
@@ -148,7 +138,7 @@ func runRefusalEval(ctx context.Context, fs *pflag.FlagSet, f *refusalEvalFlags,
 		fmt.Fprintf(log, "deepconf: gold set %s: %s\n", sets[i].Name, sets[i].Summary())
 	}
 	if err := os.MkdirAll(f.Out, 0o755); err != nil {
-		return fmt.Errorf("--out: %w", err)
+		return fmt.Errorf("--output: %w", err)
 	}
 	rep, err := refusal.Eval(ctx, sets, refusal.EvalOptions{
 		Detectors: dets, OpenJudge: f.judgeOpener(fs, log), JudgeFormat: refusal.JudgeFormat(f.JudgeFormat),
@@ -177,17 +167,8 @@ func (f *refusalEvalFlags) judgeOpener(fs *pflag.FlagSet, log io.Writer) func(co
 	return func(ctx context.Context, model string) (engine.Engine, int, error) {
 		jf := f.engineFlags
 		jf.Model = model
-		conc := f.Concurrency
-		if conc <= 0 {
-			conc = jf.Parallel
-			if len(jf.Endpoints) > 0 {
-				conc = len(jf.Endpoints) * jf.InFlight
-			}
-		}
-		conc = max(conc, 1)
-		if !fs.Changed("prompts") {
-			jf.Prompts = conc
-		}
+		conc := jf.concurrency(f.Concurrency)
+		jf.Prompts = conc
 		if jf.Ctx <= 0 {
 			jf.Ctx = judgeDefaultCtx
 		}

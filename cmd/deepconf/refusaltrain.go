@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"io"
-	"math"
 	"strings"
 
-	"github.com/deepconf/deepconf/internal/atomicfile"
+	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -45,7 +45,7 @@ type refusalTrainFlags struct {
 func newRefusalTrainCmd() *cobra.Command {
 	var f refusalTrainFlags
 	cmd := &cobra.Command{
-		Use:   "refusal-train [--gold wildguardtest|xstest|FILE …] [--data PATH] --out MODEL",
+		Use:   "refusal-train [--gold wildguardtest|xstest|FILE …] [--data PATH] -o MODEL",
 		Short: "Train the classifier refusal detector on labelled responses, with k-fold cross-validation",
 		Long: `refusal-train fits the classifier refusal detector (logistic regression over hashed word and
 character n-grams of the response) on labelled responses and writes a model file for
@@ -68,10 +68,10 @@ Training sets (--gold, comma-separated or repeated):
 
 --ensemble adds the patterns detector's verdict to the features (the "ensemble" detector). The same
 data, flags and --seed give the same model file, byte for byte.`,
-		Example: `  deepconf refusal-train --gold wildguardtest,xstest --data ../shared/data --out classifier.model
-  deepconf refusal-train --gold wildguardtest,xstest --data ../shared/data --loso --ensemble --out ensemble.model
+		Example: `  deepconf refusal-train --gold wildguardtest,xstest --data ../shared/data -o classifier.model
+  deepconf refusal-train --gold wildguardtest,xstest --data ../shared/data --loso --ensemble -o ensemble.model
   deepconf refusal-train --gold labelled.jsonl --response-field answer --label-field refused \
-      --refusal-values yes --compliance-values no --out mine.model`,
+      --refusal-values yes --compliance-values no -o mine.model`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRefusalTrain(cmd.Context(), &f, commandLine(cmd), cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -88,17 +88,18 @@ data, flags and --seed give the same model file, byte for byte.`,
 	fs.StringSliceVar(&f.RefusalValues, "refusal-values", nil, "labelled file: --label-field values meaning refusal (default "+strings.Join(refusal.DefaultRefusalValues, ",")+")")
 	fs.StringSliceVar(&f.PartialValues, "partial-values", nil, "labelled file: --label-field values meaning partial refusal (default "+strings.Join(refusal.DefaultPartialValues, ",")+")")
 	fs.StringSliceVar(&f.ComplianceValues, "compliance-values", nil, "labelled file: --label-field values meaning compliance (default "+strings.Join(refusal.DefaultComplianceValues, ",")+")")
-	fs.StringVar(&f.Out, "out", "refusal-classifier.model", "model file to write")
-	fs.IntVar(&f.Folds, "folds", 5, "cross-validation folds (2 to 20)")
+	cliflag.Output(fs, &f.Out, "refusal-classifier.model", "model file to write")
+	cliflag.Int(fs, &f.Folds, "folds", 5, cliflag.Between(2, 20), "cross-validation folds")
 	fs.Uint64Var(&f.Seed, "seed", 1, "seed of the assignment of prompts to folds")
-	fs.Float64SliceVar(&f.Lambdas, "lambda", refusal.DefaultLambdas, "L2 penalties to choose from by cross-validation")
-	fs.Float64Var(&f.Threshold, "threshold", 0, "decision threshold on P(refusal), 0 < t < 1 (0: choose by cross-validation)")
+	cliflag.Floats(fs, &f.Lambdas, "lambda", refusal.DefaultLambdas, cliflag.Above(0), "L2 penalties to choose from by cross-validation")
+	cliflag.Float(fs, &f.Threshold, "threshold", 0, cliflag.Range{Lo: 0, Hi: 1, HiOpen: true}, "decision threshold on P(refusal) (0: choose by cross-validation)")
 	fs.BoolVar(&f.Ensemble, "ensemble", false, "add the patterns detector's verdict to the features")
-	fs.IntVar(&f.Bits, "bits", def.Bits, "log2 of the hashed feature space (12 to 24)")
-	fs.IntVar(&f.HeadTokens, "head-tokens", def.HeadTokens, "leading tokens whose 1- to 3-grams are features of their own (0 to 1000)")
-	fs.IntVar(&f.CharPrefix, "char-prefix", def.CharPrefix, "leading bytes whose character 3- to 5-grams are features (0: none)")
+	cliflag.Int(fs, &f.Bits, "bits", def.Bits, cliflag.Between(12, 24), "log2 of the hashed feature space")
+	cliflag.Int(fs, &f.HeadTokens, "head-tokens", def.HeadTokens, cliflag.Between(0, 1000), "leading tokens whose 1- to 3-grams are features of their own")
+	cliflag.Int(fs, &f.CharPrefix, "char-prefix", def.CharPrefix, cliflag.Between(0, 100000), "leading bytes whose character 3- to 5-grams are features (0: none)")
 	fs.BoolVar(&f.LOSO, "loso", false, "also evaluate leave-one-set-out: train without each set, score on it")
 	fs.StringArrayVar(&f.Notes, "note", nil, "a line for the model file's header (repeatable; e.g. a custom file's licence)")
+	cliflag.Aliases(fs, map[string]string{"out": "output"})
 	return cmd
 }
 
@@ -116,101 +117,29 @@ func commandLine(cmd *cobra.Command) string {
 	return strings.Join(parts, " ")
 }
 
-// runRefusalTrain is the body of deepconf refusal-train.
+// runRefusalTrain is the body of deepconf refusal-train (refusal.TrainJob).
 func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, stdout, log io.Writer) error {
-	o := refusal.TrainOptions{
-		Features:  refusal.DefaultFeatures(),
-		Lambdas:   f.Lambdas,
-		Folds:     f.Folds,
-		Seed:      f.Seed,
-		Threshold: f.Threshold,
+	if f.Out == "" {
+		return errors.New("--output: give the model file to write")
 	}
+	if f.LOSO && len(f.Gold) < 2 {
+		return errors.New("--loso: give at least two training sets (--gold)")
+	}
+	o := refusal.TrainOptions{Features: refusal.DefaultFeatures(), Lambdas: f.Lambdas, Folds: f.Folds, Seed: f.Seed, Threshold: f.Threshold}
 	o.Features.Bits, o.Features.HeadTokens, o.Features.CharPrefix, o.Features.Rules = f.Bits, f.HeadTokens, f.CharPrefix, f.Ensemble
-	switch {
-	case f.Folds < 2 || f.Folds > 20:
-		return fmt.Errorf("--folds %d: want 2 to 20", f.Folds)
-	case f.Threshold != 0 && !(f.Threshold > 0 && f.Threshold < 1):
-		return fmt.Errorf("--threshold %v: want 0 < t < 1, or 0 to choose by cross-validation", f.Threshold)
-	case len(f.Lambdas) == 0:
-		return errors.New("--lambda: give at least one penalty")
-	case f.Out == "":
-		return errors.New("--out: give the model file to write")
-	case len(f.Gold) == 0:
-		return errors.New("--gold: give at least one training set")
+	job := refusal.TrainJob{
+		Sets: f.Gold, LOSO: f.LOSO, Options: o, Out: f.Out, Command: command, Notes: f.Notes, Log: log,
+		Source: refusal.LabelledSource{
+			Data: f.Data, PromptField: f.PromptField, ResponseField: f.ResponseField, LabelField: f.LabelField,
+			IDField: f.IDField, RefusalValues: f.RefusalValues, PartialValues: f.PartialValues, ComplianceValues: f.ComplianceValues,
+		},
+		Fetch: func() (benchmark.FetchFunc, error) { return hubFetch(log) },
+		Stage: func(name string) (func(int, int), func()) {
+			bar := newFitBar(log, name)
+			return bar.set, bar.close
+		},
 	}
-	for _, l := range f.Lambdas {
-		if !(l > 0) || math.IsInf(l, 0) {
-			return fmt.Errorf("--lambda %v: want positive finite numbers", l)
-		}
-	}
-	if err := o.Features.Validate(); err != nil {
-		return fmt.Errorf("--bits/--head-tokens/--char-prefix: %w", err)
-	}
-	src := refusal.LabelledSource{
-		Data: f.Data, PromptField: f.PromptField, ResponseField: f.ResponseField, LabelField: f.LabelField,
-		IDField: f.IDField, RefusalValues: f.RefusalValues, PartialValues: f.PartialValues, ComplianceValues: f.ComplianceValues,
-	}
-	var sets []refusal.LabelledSet
-	var loaded []refusal.LoadedSet
-	for _, spec := range f.Gold {
-		spec = strings.TrimSpace(spec)
-		if spec == "" {
-			return errors.New("--gold: empty value")
-		}
-		if f.Data == "" && src.Fetch == nil && refusal.IsBuiltinSet(spec) {
-			fetch, err := hubFetch(log)
-			if err != nil {
-				return fmt.Errorf("--gold %s: %w", spec, err)
-			}
-			src.Fetch = fetch
-		}
-		ls, err := refusal.LoadLabelledSet(ctx, spec, src)
-		if err != nil {
-			return fmt.Errorf("--gold: %w", err)
-		}
-		fmt.Fprintf(log, "deepconf: %s: %s\n", ls.Name, refusal.DescribeLoaded(ls))
-		sets = append(sets, ls.LabelledSet)
-		loaded = append(loaded, ls)
-	}
-
-	var rows []refusal.TableRow
-	if f.LOSO {
-		if len(sets) < 2 {
-			return errors.New("--loso: give at least two training sets")
-		}
-		lo := o
-		bar := newFitBar(log, "leave-one-set-out")
-		lo.Progress = bar.set
-		held, err := refusal.LeaveOneSetOut(ctx, sets, lo)
-		bar.close()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, "Leave-one-set-out (trained without the set, scored on it):")
-		if err := refusal.WriteHeldOutTable(stdout, held); err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout)
-	}
-
-	bar := newFitBar(log, "cross-validation and fit")
-	o.Progress = bar.set
-	m, cv, err := refusal.Train(ctx, sets, o)
-	bar.close()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%d-fold cross-validation (lambda %g chosen from %v, threshold %.2f):\n", o.Folds, cv.Lambda, f.Lambdas, cv.Threshold)
-	rows = refusal.CVTableRows(cv)
-	if err := refusal.WriteTable(stdout, rows); err != nil {
-		return err
-	}
-	m.Header = refusal.ModelHeader(loaded, command, cv, f.Notes)
-	if err := atomicfile.Write(f.Out, func(w io.Writer) error { return refusal.WriteModel(w, m) }); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	fmt.Fprintf(log, "deepconf: wrote %s (use --detector classifier:%s)\n", f.Out, f.Out)
-	return nil
+	return job.Run(ctx, stdout)
 }
 
 // fitBar shows the fits done on a terminal (mpb); elsewhere it is silent.

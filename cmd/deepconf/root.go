@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"os"
 	"runtime/pprof"
 
@@ -42,6 +43,7 @@ func newRootCmd() *cobra.Command {
 			return nil
 		},
 	}
+	root.SetFlagErrorFunc(cliflag.ErrorFunc)
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	root.PersistentFlags().MarkHidden("cpuprofile")
 	root.AddCommand(newRunCmd(), newGenerateCmd(), newAnalyzeCmd(), newReportCmd(), newRefusalEvalCmd(), newRefusalTrainCmd(), newCompareCmd(),
