@@ -36,10 +36,14 @@ func (e modelEngine) Info() engine.Info {
 func TestFailedStartWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	for name, breakIt := range map[string]func(*Options){
-		"engine":   func(o *Options) { o.OpenEngine = func(context.Context) (engine.Engine, error) { return nil, errors.New("no model") } },
-		"detector": func(o *Options) { o.OpenDetector = func(context.Context) (refusal.Detector, func() error, error) { return nil, nil, errors.New("no judge") } },
-		"data":     func(o *Options) { o.Data.Benchmark = filepath.Join(t.TempDir(), "missing.csv") },
-		"shard":    func(o *Options) { o.Shard = store.Shard{I: 5, N: 6}; o.Data.NumInstances = 3 },
+		"engine": func(o *Options) {
+			o.OpenEngine = func(context.Context) (engine.Engine, error) { return nil, errors.New("no model") }
+		},
+		"detector": func(o *Options) {
+			o.OpenDetector = func(context.Context) (refusal.Detector, func() error, error) { return nil, nil, errors.New("no judge") }
+		},
+		"data":  func(o *Options) { o.Data.Benchmark = filepath.Join(t.TempDir(), "missing.csv") },
+		"shard": func(o *Options) { o.Shard = store.Shard{I: 5, N: 6}; o.Data.NumInstances = 3 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "out", "run")
