@@ -107,7 +107,10 @@ The prototype's predictions.jsonl has no ground truth; pass its benchmark with -
 			if err != nil {
 				return err
 			}
-			_, err = analyze(cmd.Context(), args[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			oc, err := analyze(cmd.Context(), args[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if err == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "\nwrote %s in %s\n", strings.Join(oc.Files(), ", "), oc.Out)
+			}
 			return err
 		},
 	}
@@ -131,17 +134,12 @@ The prototype's predictions.jsonl has no ground truth; pass its benchmark with -
 }
 
 // analyze analyses the run directory dir (runreport.AnalyzeRun) and prints
-// its summary and, last, the files written: deepconf analyze, and deepconf
-// run when a run finishes.
+// its summary: deepconf analyze, and deepconf run when a run finishes.
 func analyze(ctx context.Context, dir string, o runreport.AnalyzeOptions, stdout, log io.Writer) (*runreport.Outcome, error) {
 	o.Generator, o.Log = "deepconf "+version, log
 	oc, err := runreport.AnalyzeRun(ctx, dir, o)
 	if err != nil {
 		return nil, err
 	}
-	if err := runreport.WriteSummary(stdout, oc); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(stdout, "\nwrote %s in %s\n", strings.Join(oc.Files(), ", "), oc.Out)
-	return oc, nil
+	return oc, runreport.WriteSummary(stdout, oc)
 }

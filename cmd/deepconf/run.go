@@ -319,7 +319,7 @@ func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, l
 		}
 		files = append(files, oc.Files()...)
 	}
-	fmt.Fprintf(stdout, "%d of %d instances in %s; wrote %s\n", res.Completed, res.Instances, res.Dir, strings.Join(files, ", "))
+	fmt.Fprintf(stdout, "\n%d of %d instances in %s; wrote %s\n", res.Completed, res.Instances, res.Dir, strings.Join(files, ", "))
 	return nil
 }
 
