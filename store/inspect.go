@@ -142,11 +142,11 @@ func DiffEngine(old, new *record.EngineInfo) []string {
 	return out
 }
 
-// quoteLong quotes a value for a difference line, shortened to its first
-// 60 bytes when longer (a rendered prompt).
+// quoteLong shortens a long value (a rendered prompt) for a difference
+// line: its first 80 bytes, quoted.
 func quoteLong(s string) string {
-	if len(s) > 60 {
-		return fmt.Sprintf("%q…", s[:60])
+	if len(s) > 80 {
+		return fmt.Sprintf("%q…", s[:80])
 	}
 	return s
 }

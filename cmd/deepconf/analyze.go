@@ -123,7 +123,7 @@ The prototype's predictions.jsonl has no ground truth; pass its benchmark with -
 	cliflag.Int(fl, &f.MaxTraces, "max-traces", 0, cliflag.AtLeast(0), "budget of the token-savings baseline (0: run.json's max_traces; without run.json, none)")
 	cliflag.Float(fl, &f.Level, "level", analysis.DefaultLevel, cliflag.OpenUnit, "confidence level of the intervals")
 	cliflag.Int(fl, &f.Resamples, "bootstrap", stats.DefaultResamples, cliflag.Between(1, 1e7), "bootstrap resamples of the AUROC interval")
-	fl.Uint64Var(&f.Seed, "seed", analysis.DefaultSeed, "seed of the bootstrap")
+	cliflag.Uint64(fl, &f.Seed, "seed", analysis.DefaultSeed, "seed of the bootstrap")
 	cliflag.Int(fl, &f.RiskBins, "risk-bins", analysis.DefaultRiskBins, cliflag.Between(1, 1000), "quantile bins of the risk curve")
 	fl.StringVar(&f.Benchmark, "benchmark", "", "benchmark whose gold labels to use for predictions without any (prototype runs)")
 	fl.StringVar(&f.Data, "data", "", "local file or directory of --benchmark")

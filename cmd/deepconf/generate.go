@@ -71,7 +71,7 @@ tokens, tail). It takes the engine flags of deepconf run: the embedded engine or
 	cliflag.Float(fs, &p.TopP, "top-p", d.Sampling.TopP, cliflag.Unit, "nucleus sampling mass")
 	cliflag.Int(fs, &p.TopK, "top-k", d.Sampling.TopK, cliflag.AtLeast(0), "top-k sampling (0: off)")
 	cliflag.Int(fs, &p.MaxTokens, "max-tokens", 32, cliflag.Between(1, maxContext), "most generated tokens per trace")
-	fs.Uint64Var(&p.Seed, "seed", 1, "seed of the first trace; trace i uses seed+i")
+	cliflag.Uint64(fs, &p.Seed, "seed", 1, "seed of the first trace; trace i uses seed+i")
 	cliflag.Int(fs, &p.TopLogprobs, "logprobs-k", d.Sampling.TopLogprobs, cliflag.Between(1, engine.MaxTopLogprobs), "top-k log-probabilities for the token confidence")
 	cliflag.Int(fs, &window, "window", d.Window, cliflag.AtLeast(1), "group size for the trace confidences")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")

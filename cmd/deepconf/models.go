@@ -120,7 +120,7 @@ deepconf run --model test:tiny-FAMILY uses).`,
 	f.StringVar(&shape, "shape", "", "model shape: tiny, tiny-qwen3vocab, qwen3-0.6b or qwen3-1.7b")
 	f.StringVar(&quant, "quant", string(testmodel.QuantF16), "weight type: F32, F16, Q8_0 or Q4_K_M")
 	f.StringVar(&family, "family", "", "chat-template family of a tiny model: "+strings.Join(chat.FamilyNames(), ", ")+" (default qwen3)")
-	f.Uint64Var(&opts.Seed, "seed", 0, "random seed of the weights")
+	cliflag.Uint64(f, &opts.Seed, "seed", 0, "random seed of the weights")
 	f.BoolVar(&opts.Peaked, "peaked", false, "large embeddings: the model repeats its last token with high confidence")
 	cliflag.Int(f, &contextLength, "context-length", testmodel.DefaultContextLength, cliflag.Between(1, 1<<24), "training context length recorded in the model")
 	cliflag.Int(f, &opts.Threads, "threads", 0, cliflag.Between(0, 1024), "quantization threads (0: all cores)")

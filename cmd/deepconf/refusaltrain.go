@@ -90,7 +90,7 @@ data, flags and --seed give the same model file, byte for byte.`,
 	fs.StringSliceVar(&f.ComplianceValues, "compliance-values", nil, "labelled file: --label-field values meaning compliance (default "+strings.Join(refusal.DefaultComplianceValues, ",")+")")
 	cliflag.Output(fs, &f.Out, "refusal-classifier.model", "model file to write")
 	cliflag.Int(fs, &f.Folds, "folds", 5, cliflag.Between(2, 20), "cross-validation folds")
-	fs.Uint64Var(&f.Seed, "seed", 1, "seed of the assignment of prompts to folds")
+	cliflag.Uint64(fs, &f.Seed, "seed", 1, "seed of the assignment of prompts to folds")
 	cliflag.Floats(fs, &f.Lambdas, "lambda", refusal.DefaultLambdas, cliflag.Above(0), "L2 penalties to choose from by cross-validation")
 	cliflag.Float(fs, &f.Threshold, "threshold", 0, cliflag.Range{Lo: 0, Hi: 1, HiOpen: true}, "decision threshold on P(refusal) (0: choose by cross-validation)")
 	fs.BoolVar(&f.Ensemble, "ensemble", false, "add the patterns detector's verdict to the features")

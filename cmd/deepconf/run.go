@@ -173,7 +173,7 @@ timing, so it is part of the configuration.
 	cliflag.Int(fs, &f.MaxTokens, "max-tokens", d.Sampling.MaxTokens, cliflag.Between(1, maxContext), "most generated tokens per trace")
 	fs.BoolVar(&f.Thinking, "thinking", false, "Qwen3 thinking mode (the prototype ran with thinking off)")
 	fs.StringVar(&f.System, "system", "", "system message")
-	fs.Uint64Var(&f.Seed, "seed", d.Sampling.Seed, "base seed: every trace's seed derives from it, the instance id and the trace index")
+	cliflag.Uint64(fs, &f.Seed, "seed", d.Sampling.Seed, "base seed: every trace's seed derives from it, the instance id and the trace index")
 	fs.StringVar(&f.Detector, "detector", refusal.SpecPatterns, "refusal detector: patterns, patterns:seed or judge:<model>")
 	cliflag.Aliases(fs, engineAliases(), runAliases())
 	return cmd

@@ -101,6 +101,26 @@ func parseInt(s string) (int, error) {
 	return int(n), nil
 }
 
+// uint64Value is a uint64 flag (a seed): any value of the type.
+type uint64Value struct{ p *uint64 }
+
+func (v *uint64Value) String() string { return strconv.FormatUint(*v.p, 10) }
+func (v *uint64Value) Type() string   { return "uint" }
+func (v *uint64Value) Set(s string) error {
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return fmt.Errorf("want an integer in [0, %d]", uint64(math.MaxUint64))
+	}
+	*v.p = n
+	return nil
+}
+
+// Uint64 defines a uint64 flag, such as a seed.
+func Uint64(fs *pflag.FlagSet, p *uint64, name string, def uint64, usage string) {
+	*p = def
+	fs.Var(&uint64Value{p}, name, usage)
+}
+
 // floatValue is a float64 flag with a range.
 type floatValue struct {
 	p *float64
