@@ -11,13 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/engine/llamacpp"
 	"github.com/deepconf/deepconf/engine/openai"
 	"github.com/deepconf/deepconf/hub"
 	"github.com/deepconf/deepconf/internal/nativelib"
-	"github.com/deepconf/deepconf/internal/testmodel"
 	"github.com/deepconf/deepconf/modelinfo"
 	"github.com/spf13/pflag"
 )
@@ -156,7 +156,7 @@ func (f *engineFlags) reasoning() (chat.Delimiters, error) {
 }
 
 // isTestModel reports whether the model is a generated random-weight model.
-func (f *engineFlags) isTestModel() bool { return strings.HasPrefix(f.Model, "test:") }
+func (f *engineFlags) isTestModel() bool { return strings.HasPrefix(f.Model, modelinfo.TestPrefix) }
 
 // openEngine builds the engine the flags describe. maxTokens sizes the
 // embedded engine's context when --ctx is 0.
@@ -196,7 +196,7 @@ func (f *engineFlags) openEngine(ctx context.Context, k, maxTokens int, log io.W
 			Logger:           slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		})
 	}
-	path, err := f.resolveModel(ctx, log)
+	path, err := modelinfo.ResolveModel(ctx, f.Model, f.Quant, log)
 	if err != nil {
 		return nil, err
 	}
@@ -228,42 +228,22 @@ func (f *engineFlags) openEngine(ctx context.Context, k, maxTokens int, log io.W
 	return e, nil
 }
 
-// resolveModel returns the local GGUF path of --model.
-func (f *engineFlags) resolveModel(ctx context.Context, log io.Writer) (string, error) {
-	if f.isTestModel() {
-		opts, err := testmodel.ParseName(strings.TrimPrefix(f.Model, "test:"))
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(log, "deepconf: %s is a generated model with RANDOM weights: its outputs say nothing about any real model\n", f.Model)
-		// Q8_0: llama.cpp's quantized kernels keep traces reproducible.
-		opts.Quant, opts.Log = testmodel.QuantQ8_0, log
-		return testmodel.Ensure(ctx, opts)
-	}
-	c, err := hubClient(log)
-	if err != nil {
-		return "", err
-	}
-	return c.ResolveModel(ctx, f.Model, f.Quant)
-}
-
 // serverTemplate returns the chat template for --endpoint servers
 // (modelinfo.ServerTemplate).
 func (f *engineFlags) serverTemplate(ctx context.Context, log io.Writer) (*chat.Template, error) {
-	c, err := hubClient(log)
+	c, err := hub.NewFromEnv(log)
 	if err != nil {
 		return nil, err
 	}
 	return modelinfo.ServerTemplate(ctx, c, f.Model, f.ChatTemplate)
 }
 
-// hubClient returns a Hugging Face Hub client configured from the
-// environment.
-func hubClient(log io.Writer) (*hub.Client, error) {
-	cfg, err := hub.ConfigFromEnv()
+// hubFetch returns the benchmark.FetchFunc that downloads dataset files
+// from the Hugging Face Hub into its cache.
+func hubFetch(log io.Writer) (benchmark.FetchFunc, error) {
+	c, err := hub.NewFromEnv(log)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Log = log
-	return hub.New(cfg)
+	return c.FetchDataset, nil
 }

@@ -50,7 +50,7 @@ llama.cpp (the vocabulary only: no weights are loaded).`,
 			if err != nil {
 				return err
 			}
-			path, err := ef.resolveModel(cmd.Context(), cmd.ErrOrStderr())
+			path, err := modelinfo.ResolveModel(cmd.Context(), ef.Model, ef.Quant, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

@@ -7,7 +7,6 @@ import (
 	"github.com/deepconf/deepconf/internal/cliflag"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/engine"
@@ -119,9 +118,11 @@ func runRefusalEval(ctx context.Context, fs *pflag.FlagSet, f *refusalEvalFlags,
 	if err := f.engineFlags.check(); err != nil {
 		return err
 	}
-	dets, err := detectorSpecs(f.Detectors, refusal.JudgeFormat(f.JudgeFormat))
-	if err != nil {
-		return err
+	dets, err := refusal.ParseEvalDetectors(f.Detectors, refusal.JudgeFormat(f.JudgeFormat))
+	if errors.Is(err, refusal.ErrJudgeFormat) {
+		return fmt.Errorf("--detector %w (--judge-format)", err)
+	} else if err != nil {
+		return fmt.Errorf("--detector: %w", err)
 	}
 	if len(f.Gold) == 0 {
 		return errors.New("--gold: give at least one gold set")
@@ -175,41 +176,4 @@ func (f *refusalEvalFlags) judgeOpener(fs *pflag.FlagSet, log io.Writer) func(co
 		e, err := jf.openEngine(ctx, 1, f.JudgeMaxTokens, log)
 		return e, conc, err
 	}
-}
-
-// detectorSpecs checks the --detector values before any data is loaded or
-// any model opened.
-func detectorSpecs(values []string, format refusal.JudgeFormat) ([]refusal.EvalDetector, error) {
-	if len(values) == 0 {
-		return nil, errors.New("--detector: give at least one detector")
-	}
-	var specs []refusal.EvalDetector
-	seen := map[string]bool{}
-	for _, v := range values {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			v = refusal.SpecPatterns
-		}
-		if seen[v] {
-			return nil, fmt.Errorf("--detector %q given twice", v)
-		}
-		seen[v] = true
-		model, ok := strings.CutPrefix(v, refusal.SpecJudgePrefix)
-		if !ok {
-			if _, err := refusal.New(v); err != nil {
-				return nil, fmt.Errorf("--detector: %w", err)
-			}
-			specs = append(specs, refusal.EvalDetector{Spec: v})
-			continue
-		}
-		if model == "" {
-			return nil, fmt.Errorf("--detector %q: give the judge's model, judge:<model>", v)
-		}
-		if _, ok := refusal.FormatForModel(model); !ok && format == "" {
-			return nil, fmt.Errorf("--detector %q: cannot tell the judge's prompt format from the model name; give --judge-format %s or %s",
-				v, refusal.FormatWildGuard, refusal.FormatQwen3Guard)
-		}
-		specs = append(specs, refusal.EvalDetector{Spec: v, Judge: model})
-	}
-	return specs, nil
 }

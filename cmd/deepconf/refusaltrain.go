@@ -134,48 +134,27 @@ func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, 
 			IDField: f.IDField, RefusalValues: f.RefusalValues, PartialValues: f.PartialValues, ComplianceValues: f.ComplianceValues,
 		},
 		Fetch: func() (benchmark.FetchFunc, error) { return hubFetch(log) },
-		Stage: func(name string) (func(int, int), func()) {
-			bar := newFitBar(log, name)
-			return bar.set, bar.close
-		},
+		Stage: func(name string) (func(int, int), func()) { return fitStage(log, name) },
 	}
 	return job.Run(ctx, stdout)
 }
 
-// fitBar shows the fits done on a terminal (mpb); elsewhere it is silent.
-type fitBar struct {
-	p   *mpb.Progress
-	bar *mpb.Bar
-	log io.Writer
-}
-
-func newFitBar(log io.Writer, name string) *fitBar {
-	b := &fitBar{log: log}
-	if isTerminal(log) {
-		b.p = mpb.New(mpb.WithOutput(log), mpb.WithWidth(40))
-	} else {
+// fitStage returns the progress function of a fitting stage and the one
+// that ends it: a bar of fits on a terminal, one log line elsewhere.
+func fitStage(log io.Writer, name string) (func(done, total int), func()) {
+	if !isTerminal(log) {
 		fmt.Fprintf(log, "deepconf: %s…\n", name)
+		return nil, func() {}
 	}
-	if b.p != nil {
-		b.bar = b.p.AddBar(0,
-			mpb.PrependDecorators(decor.Name(name+" "), decor.CountersNoUnit("%d/%d fits")),
-			mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO)))
+	p := mpb.New(mpb.WithOutput(log), mpb.WithWidth(40))
+	bar := p.AddBar(0, mpb.PrependDecorators(decor.Name(name+" "), decor.CountersNoUnit("%d/%d fits")),
+		mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO)))
+	set := func(done, total int) {
+		bar.SetTotal(int64(total), false)
+		bar.SetCurrent(int64(done))
 	}
-	return b
-}
-
-func (b *fitBar) set(done, total int) {
-	if b.bar == nil {
-		return
+	return set, func() {
+		bar.SetTotal(-1, true)
+		p.Wait()
 	}
-	b.bar.SetTotal(int64(total), false)
-	b.bar.SetCurrent(int64(done))
-}
-
-func (b *fitBar) close() {
-	if b.p == nil {
-		return
-	}
-	b.bar.SetTotal(-1, true)
-	b.p.Wait()
 }

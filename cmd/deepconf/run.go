@@ -306,7 +306,10 @@ func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, l
 	if err != nil {
 		return err
 	}
-	files := []string{record.RunFile, record.TracesFile, record.PredictionsFile}
+	files := []string{record.RunFile}
+	if pr != nil { // this session sampled instances
+		files = append(files, record.TracesFile, record.PredictionsFile)
+	}
 	switch {
 	case !o.Shard.Whole():
 		fmt.Fprintf(log, "deepconf: shard %s done; join the shards with deepconf merge, then run deepconf analyze on the merged directory\n", f.Shard)

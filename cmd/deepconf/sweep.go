@@ -151,7 +151,7 @@ func runSweep(ctx context.Context, flags *pflag.FlagSet, dir string, o sweepOpti
 		if len(replayFlags) > 0 {
 			return fmt.Errorf("%s: replay flags, not used in seed mode (the simulators have their own rules: --percentile, --min-traces, --max-traces)", strings.Join(replayFlags, ", "))
 		}
-		return runSeedSims(ctx, dir, o, labels, stdout, stderr)
+		return runSeedSims(ctx, flags, dir, o, labels, stdout, stderr)
 	}
 	return runReplaySweep(ctx, dir, o, labels, stdout)
 }
@@ -213,11 +213,11 @@ func runReplaySweep(ctx context.Context, dir string, o sweepOptions, labels map[
 	return nil
 }
 
-func runSeedSims(ctx context.Context, dir string, o sweepOptions, labels map[string]string, stdout, stderr io.Writer) error {
+func runSeedSims(ctx context.Context, flags *pflag.FlagSet, dir string, o sweepOptions, labels map[string]string, stdout, stderr io.Writer) error {
 	if o.SeedSim == sweep.SimThreshold && o.Out != "" {
 		return fmt.Errorf("--output names the comprehensive simulator's JSON; the threshold simulator writes to stdout only")
 	}
-	to := sweep.ThresholdOptions{MinTraces: 3, MaxTraces: 10}
+	var to sweep.ThresholdOptions
 	for _, v := range []struct {
 		flag string
 		vals []int
@@ -231,23 +231,16 @@ func runSeedSims(ctx context.Context, dir string, o sweepOptions, labels map[str
 			return fmt.Errorf("--%s %v: seed mode takes one value (the run's)", v.flag, v.vals)
 		}
 	}
-	if to.MaxTraces < to.MinTraces {
-		return fmt.Errorf("--max-traces %d: must be ≥ --min-traces %d", to.MaxTraces, to.MinTraces)
-	}
-	percentiles := o.Percentile
-	if len(percentiles) == 0 {
-		percentiles = []float64{20, 30, 40, 50, 60, 70, 80, 90}
-	}
-	r, err := sweep.SimulateDir(ctx, dir, sweep.SimulateOptions{Sims: o.SeedSim, Percentiles: percentiles, Threshold: to, Labels: labels, Out: o.Out})
+	r, err := sweep.SimulateDir(ctx, dir, sweep.SimulateOptions{Sims: o.SeedSim, Percentiles: o.Percentile, Threshold: to, Labels: labels, Out: o.Out})
 	if err != nil {
-		return err
+		return cliflag.Rename(err, flags, nil)
 	}
 	if r.Missing > 0 {
 		fmt.Fprintf(stderr, "deepconf: %d of %d predictions have no ground truth (scored as the prototype's scripts do; pass --benchmark/--data to supply it)\n", r.Missing, r.Predictions)
 	}
 	fmt.Fprintf(stdout, "Run %s: %d predictions (%s), the prototype's post-hoc simulators (seed mode)\n\n", dir, r.Predictions, filepath.Base(r.Path))
 	if r.Threshold != nil {
-		if err := table.WriteText(stdout, sweep.ThresholdTables(r.Threshold, to)); err != nil {
+		if err := table.WriteText(stdout, sweep.ThresholdTables(r.Threshold, r.ThresholdOptions)); err != nil {
 			return err
 		}
 	}
