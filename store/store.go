@@ -96,8 +96,8 @@ func lockDir(dir string, exclusive bool) (*flock.Flock, error) {
 // (run.json's engine) must match run.Engine (DiffEngine); the directory is
 // repaired after a crash and the run continues (Done reports the finished
 // instances) with the earlier run's record, its sessions followed by run's,
-// and run's engine. A directory whose run finished no instance is taken
-// over by run (Replaced). Only one process may have a directory open; a
+// and run's engine. A directory whose run, of another configuration,
+// finished no instance is taken over by run (Replaced). Only one process may have a directory open; a
 // second gets an error wrapping ErrInUse. A refused Open writes nothing.
 func Open(path string, run record.Run) (*Dir, error) {
 	if err := os.MkdirAll(path, 0o755); err != nil {
@@ -127,15 +127,15 @@ func Open(path string, run record.Run) (*Dir, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(c.entries) == 0 {
+		if diff := Diff(old.Config, run.Config); len(diff) > 0 {
+			if len(c.entries) > 0 {
+				return nil, configChanged(path, diff)
+			}
 			// Nothing finished: nothing to keep from the old run.
-			d.run, d.replaced = run, len(Diff(old.Config, run.Config)) > 0
+			d.run, d.replaced = run, true
 			break
 		}
-		if diff := Diff(old.Config, run.Config); len(diff) > 0 {
-			return nil, configChanged(path, diff)
-		}
-		if diff := DiffEngine(old.Engine, run.Engine); len(diff) > 0 {
+		if diff := DiffEngine(old.Engine, run.Engine); len(diff) > 0 && len(c.entries) > 0 {
 			return nil, fmt.Errorf("%s: %w; use another output directory, or resume with the original model and engine:\n  %s",
 				path, ErrModelChanged, strings.Join(diff, "\n  "))
 		}

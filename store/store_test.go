@@ -170,6 +170,16 @@ func TestUnstartedRunIsReplaced(t *testing.T) {
 	if !d.Replaced() || Diff(d.Run().Config, cfg(2).Config) != nil {
 		t.Errorf("replaced %v, config %+v", d.Replaced(), d.Run().Config)
 	}
+	d.Close()
+	// The same configuration resumes it, sessions joined.
+	r := cfg(2)
+	r.Sessions = []record.Session{{Host: "b"}}
+	if d, err = Open(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	if d.Replaced() || len(d.Run().Sessions) != 1 {
+		t.Errorf("resumed unstarted run: replaced %v, sessions %+v", d.Replaced(), d.Run().Sessions)
+	}
 }
 
 // TestInspect: Inspect reports the finished instances and refuses what

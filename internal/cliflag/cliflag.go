@@ -350,7 +350,7 @@ func ApplyJSON(fs *pflag.FlagSet, path string) error {
 				s = strconv.FormatFloat(x, 'f', -1, 64)
 			}
 			if err := fs.Set(k, s); err != nil {
-				return fmt.Errorf("config %s: --%s %s: %w", path, fl.Name, s, err)
+				return fmt.Errorf("config %s: %w", path, ErrorFunc(nil, err))
 			}
 		}
 	}
