@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/deepconf/deepconf/internal/cliflag"
 	"io"
 	"strings"
 
 	"github.com/deepconf/deepconf/analysis"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/runreport"
 	"github.com/deepconf/deepconf/stats"
 	"github.com/spf13/cobra"

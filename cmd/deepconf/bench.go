@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/deepconf/deepconf/internal/cliflag"
 	"slices"
 
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/engine/llamacpp"
 	"github.com/deepconf/deepconf/engine/llamacpp/bench"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/spf13/cobra"
 )
 

@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
-	"github.com/deepconf/deepconf/internal/cliflag"
 
 	"github.com/deepconf/deepconf/analysis"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/runreport"
 	"github.com/deepconf/deepconf/table"
 	"github.com/spf13/cobra"

@@ -3,11 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/deepconf/deepconf/internal/cliflag"
 	"os"
 	"strings"
 
 	"github.com/deepconf/deepconf/benchmark"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/spf13/cobra"
 )
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/deepconf/deepconf/internal/cliflag"
 	"io"
 	"log/slog"
 	"net/url"
@@ -17,6 +16,7 @@ import (
 	"github.com/deepconf/deepconf/engine/llamacpp"
 	"github.com/deepconf/deepconf/engine/openai"
 	"github.com/deepconf/deepconf/hub"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/internal/nativelib"
 	"github.com/deepconf/deepconf/modelinfo"
 	"github.com/spf13/pflag"
@@ -120,7 +120,7 @@ type serverTimeouts struct {
 func (t *serverTimeouts) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&t.Connect, "connect-timeout", openai.DefaultConnectTimeout, "longest wait to connect to an --endpoint server (DNS, TCP, TLS); 1s..10m")
 	fs.DurationVar(&t.FirstByte, "first-byte-timeout", openai.DefaultFirstByteTimeout, "longest wait for the first streamed event of an --endpoint request (the server's queue and the prompt's prefill); 1s..24h")
-	fs.DurationVar(&t.Idle, "idle-timeout", openai.DefaultIdleTimeout, "longest gap cliflag.Between two streamed events of an --endpoint request; 1s..24h")
+	fs.DurationVar(&t.Idle, "idle-timeout", openai.DefaultIdleTimeout, "longest gap between two streamed events of an --endpoint request; 1s..24h")
 }
 
 // apply range-checks the flags and sets them in cfg.

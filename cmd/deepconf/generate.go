@@ -3,10 +3,10 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"github.com/deepconf/deepconf/internal/cliflag"
 
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/spf13/cobra"
 )
 

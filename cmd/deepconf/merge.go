@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/deepconf/deepconf/internal/cliflag"
 	"io"
 
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/store"
 	"github.com/spf13/cobra"
 )

@@ -2,13 +2,13 @@ package main
 
 import (
 	"fmt"
-	"github.com/deepconf/deepconf/internal/cliflag"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/hub"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/internal/testmodel"
 	"github.com/deepconf/deepconf/modelinfo"
 	"github.com/spf13/cobra"

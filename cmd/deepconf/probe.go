@@ -2,11 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/deepconf/deepconf/internal/cliflag"
 	"log/slog"
 
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/engine/openai"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/spf13/cobra"
 )
 

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/deepconf/deepconf/internal/cliflag"
 	"io"
 	"os"
 
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"

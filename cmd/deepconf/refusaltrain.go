@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/deepconf/deepconf/internal/cliflag"
 	"io"
 	"strings"
 
-	"github.com/deepconf/deepconf/benchmark"
+	"github.com/deepconf/deepconf/internal/atomicfile"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -117,26 +117,95 @@ func commandLine(cmd *cobra.Command) string {
 	return strings.Join(parts, " ")
 }
 
-// runRefusalTrain is the body of deepconf refusal-train (refusal.TrainJob).
+// runRefusalTrain is the body of deepconf refusal-train.
 func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, stdout, log io.Writer) error {
-	if f.Out == "" {
-		return errors.New("--output: give the model file to write")
+	o := refusal.TrainOptions{
+		Features:  refusal.DefaultFeatures(),
+		Lambdas:   f.Lambdas,
+		Folds:     f.Folds,
+		Seed:      f.Seed,
+		Threshold: f.Threshold,
 	}
-	if f.LOSO && len(f.Gold) < 2 {
+	o.Features.Bits, o.Features.HeadTokens, o.Features.CharPrefix, o.Features.Rules = f.Bits, f.HeadTokens, f.CharPrefix, f.Ensemble
+	// The flags' ranges are checked when they are parsed.
+	switch {
+	case len(f.Lambdas) == 0:
+		return errors.New("--lambda: give at least one penalty")
+	case f.Out == "":
+		return errors.New("--output: give the model file to write")
+	case len(f.Gold) == 0:
+		return errors.New("--gold: give at least one training set")
+	case f.LOSO && len(f.Gold) < 2:
 		return errors.New("--loso: give at least two training sets (--gold)")
 	}
-	o := refusal.TrainOptions{Features: refusal.DefaultFeatures(), Lambdas: f.Lambdas, Folds: f.Folds, Seed: f.Seed, Threshold: f.Threshold}
-	o.Features.Bits, o.Features.HeadTokens, o.Features.CharPrefix, o.Features.Rules = f.Bits, f.HeadTokens, f.CharPrefix, f.Ensemble
-	job := refusal.TrainJob{
-		Sets: f.Gold, LOSO: f.LOSO, Options: o, Out: f.Out, Command: command, Notes: f.Notes, Log: log,
-		Source: refusal.LabelledSource{
-			Data: f.Data, PromptField: f.PromptField, ResponseField: f.ResponseField, LabelField: f.LabelField,
-			IDField: f.IDField, RefusalValues: f.RefusalValues, PartialValues: f.PartialValues, ComplianceValues: f.ComplianceValues,
-		},
-		Fetch: func() (benchmark.FetchFunc, error) { return hubFetch(log) },
-		Stage: func(name string) (func(int, int), func()) { return fitStage(log, name) },
+	if err := o.Features.Validate(); err != nil {
+		return fmt.Errorf("--bits/--head-tokens/--char-prefix: %w", err)
 	}
-	return job.Run(ctx, stdout)
+	src := refusal.LabelledSource{
+		Data: f.Data, PromptField: f.PromptField, ResponseField: f.ResponseField, LabelField: f.LabelField,
+		IDField: f.IDField, RefusalValues: f.RefusalValues, PartialValues: f.PartialValues, ComplianceValues: f.ComplianceValues,
+	}
+	var sets []refusal.LabelledSet
+	var loaded []refusal.LoadedSet
+	for _, spec := range f.Gold {
+		spec = strings.TrimSpace(spec)
+		if spec == "" {
+			return errors.New("--gold: empty value")
+		}
+		if f.Data == "" && src.Fetch == nil && refusal.IsBuiltinSet(spec) {
+			fetch, err := hubFetch(log)
+			if err != nil {
+				return fmt.Errorf("--gold %s: %w", spec, err)
+			}
+			src.Fetch = fetch
+		}
+		ls, err := refusal.LoadLabelledSet(ctx, spec, src)
+		if err != nil {
+			return fmt.Errorf("--gold: %w", err)
+		}
+		fmt.Fprintf(log, "deepconf: %s: %s\n", ls.Name, refusal.DescribeLoaded(ls))
+		sets = append(sets, ls.LabelledSet)
+		loaded = append(loaded, ls)
+	}
+
+	var rows []refusal.TableRow
+	if f.LOSO {
+		if len(sets) < 2 {
+			return errors.New("--loso: give at least two training sets")
+		}
+		lo := o
+		var end func()
+		lo.Progress, end = fitStage(log, "leave-one-set-out")
+		held, err := refusal.LeaveOneSetOut(ctx, sets, lo)
+		end()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "Leave-one-set-out (trained without the set, scored on it):")
+		if err := refusal.WriteHeldOutTable(stdout, held); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+	}
+
+	var end func()
+	o.Progress, end = fitStage(log, "cross-validation and fit")
+	m, cv, err := refusal.Train(ctx, sets, o)
+	end()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d-fold cross-validation (lambda %g chosen from %v, threshold %.2f):\n", o.Folds, cv.Lambda, f.Lambdas, cv.Threshold)
+	rows = refusal.CVTableRows(cv)
+	if err := refusal.WriteTable(stdout, rows); err != nil {
+		return err
+	}
+	m.Header = refusal.ModelHeader(loaded, command, cv, f.Notes)
+	if err := atomicfile.Write(f.Out, func(w io.Writer) error { return refusal.WriteModel(w, m) }); err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+	fmt.Fprintf(log, "deepconf: wrote %s (use --detector classifier:%s)\n", f.Out, f.Out)
+	return nil
 }
 
 // fitStage returns the progress function of a fitting stage and the one

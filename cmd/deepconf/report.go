@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"github.com/deepconf/deepconf/internal/cliflag"
 	"path/filepath"
 
 	"github.com/deepconf/deepconf/analysis"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/report"
 	"github.com/deepconf/deepconf/runreport"
 	"github.com/spf13/cobra"

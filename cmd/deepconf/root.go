@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"github.com/deepconf/deepconf/internal/cliflag"
 	"os"
 	"runtime/pprof"
 
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/spf13/cobra"
 )
 

@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"github.com/deepconf/deepconf/internal/cliflag"
 
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/internal/nativelib"
 	"github.com/spf13/cobra"
 )
