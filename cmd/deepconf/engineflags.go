@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/url"
 	"runtime"
 	"strings"
@@ -13,7 +12,7 @@ import (
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/engine"
-	"github.com/deepconf/deepconf/engine/llamacpp"
+	"github.com/deepconf/deepconf/engine/engines"
 	"github.com/deepconf/deepconf/engine/openai"
 	"github.com/deepconf/deepconf/hub"
 	"github.com/deepconf/deepconf/internal/cliflag"
@@ -158,8 +157,8 @@ func (f *engineFlags) reasoning() (chat.Delimiters, error) {
 // isTestModel reports whether the model is a generated random-weight model.
 func (f *engineFlags) isTestModel() bool { return strings.HasPrefix(f.Model, modelinfo.TestPrefix) }
 
-// openEngine builds the engine the flags describe. maxTokens sizes the
-// embedded engine's context when --ctx is 0.
+// openEngine opens the engine the flags describe (engines.Open). maxTokens
+// sizes the embedded engine's context when --ctx is 0.
 func (f *engineFlags) openEngine(ctx context.Context, k, maxTokens int, log io.Writer) (engine.Engine, error) {
 	var timeouts openai.Config
 	if err := f.Timeouts.apply(&timeouts); err != nil {
@@ -169,73 +168,17 @@ func (f *engineFlags) openEngine(ctx context.Context, k, maxTokens int, log io.W
 	if err != nil {
 		return nil, err
 	}
-	if len(f.Endpoints) > 0 {
-		mode := openai.Mode(f.APIMode)
-		model := f.Model
-		if model == defaultModel {
-			model = "" // let the server name its only model, or fail clearly
-		}
-		var tmpl *chat.Template
-		if mode == openai.Completions || f.ChatTemplate != "" {
-			if tmpl, err = f.serverTemplate(ctx, log); err != nil {
-				return nil, err
-			}
-		}
-		return openai.New(ctx, openai.Config{
-			Endpoints:        f.Endpoints,
-			Model:            model,
-			APIKey:           f.APIKey,
-			Mode:             mode,
-			MaxInFlight:      f.Parallel,
-			TopLogprobs:      k,
-			Template:         tmpl,
-			Reasoning:        reasoning,
-			ConnectTimeout:   timeouts.ConnectTimeout,
-			FirstByteTimeout: timeouts.FirstByteTimeout,
-			IdleTimeout:      timeouts.IdleTimeout,
-			Logger:           slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		})
+	model := f.Model
+	if len(f.Endpoints) > 0 && model == defaultModel {
+		model = "" // let the server name its only model, or fail clearly
 	}
-	path, err := modelinfo.ResolveModel(ctx, f.Model, f.Quant, log)
-	if err != nil {
-		return nil, err
-	}
-	n := f.Ctx
-	if n <= 0 {
-		n = maxTokens + 1024
-	}
-	e, err := llamacpp.New(ctx, llamacpp.Config{
-		Model:        path,
-		Device:       nativelib.Device(f.Device),
-		GPULayers:    f.GPULayers,
-		Threads:      f.Threads,
-		Parallel:     f.Parallel,
-		Prompts:      max(f.Prompts, 1),
-		ContextSize:  n,
-		KVUnified:    f.KVUnified,
-		Log:          log,
-		Verbose:      f.Verbose,
-		ChatTemplate: f.ChatTemplate,
-		Reasoning:    reasoning,
+	return engines.Open(ctx, engines.Config{
+		Model: model, Quant: f.Quant, Endpoints: f.Endpoints, APIKey: f.APIKey, APIMode: openai.Mode(f.APIMode),
+		ConnectTimeout: timeouts.ConnectTimeout, FirstByteTimeout: timeouts.FirstByteTimeout, IdleTimeout: timeouts.IdleTimeout,
+		Parallel: f.Parallel, Device: nativelib.Device(f.Device), GPULayers: f.GPULayers, Threads: f.Threads, Prompts: f.Prompts,
+		ContextSize: f.Ctx, KVUnified: f.KVUnified, Verbose: f.Verbose, ChatTemplate: f.ChatTemplate, Reasoning: reasoning,
+		TopLogprobs: k, MaxTokens: maxTokens, Log: log,
 	})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := e.SHA256(); err != nil {
-		e.Close()
-		return nil, err
-	}
-	return e, nil
-}
-
-// serverTemplate returns the chat template for --endpoint servers
-// (modelinfo.ServerTemplate).
-func (f *engineFlags) serverTemplate(ctx context.Context, log io.Writer) (*chat.Template, error) {
-	c, err := hub.NewFromEnv(log)
-	if err != nil {
-		return nil, err
-	}
-	return modelinfo.ServerTemplate(ctx, c, f.Model, f.ChatTemplate)
 }
 
 // hubFetch returns the benchmark.FetchFunc that downloads dataset files
