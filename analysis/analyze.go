@@ -120,6 +120,7 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	if d.Run != nil {
 		r.RandomModel = d.Run.RandomModel
 	}
+	r.Coverage = coverageOf(d)
 	insts, err := scoreInstances(d, o)
 	if err != nil {
 		return nil, err
@@ -129,7 +130,7 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	for i, name := range CategoryNames {
 		r.Categories[i] = categoryStats(name, r.Instances, d.Predictions, o.Level)
 	}
-	maxTraces, from := resolveMaxTraces(d.Run, o.MaxTraces)
+	maxTraces, from := resolveMaxTraces(d.Run, o.MaxTraces, 0)
 	r.Overall = overall(r.Instances, d.Predictions, maxTraces, from, o.Level)
 	r.Hypothesis = hypothesis(r, o)
 	r.RiskCurve = riskCurve(r.Instances, o.RiskBins, o.Level)
@@ -198,15 +199,20 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	return r, nil
 }
 
-// resolveMaxTraces returns the baseline budget and where it came from.
-func resolveMaxTraces(run *record.Run, opt int) (int, string) {
+// resolveMaxTraces returns the baseline budget and where it came from:
+// the option, run.json, else fallback (the prototype's scoring uses its
+// default, DefaultMaxTraces; refusal scoring 0, unknown: no savings).
+func resolveMaxTraces(run *record.Run, opt, fallback int) (int, string) {
 	if opt > 0 {
 		return opt, "option"
 	}
 	if run != nil && run.Config.MaxTraces >= 1 {
 		return run.Config.MaxTraces, "run.json config.max_traces"
 	}
-	return DefaultMaxTraces, "default (the prototype's max_traces)"
+	if fallback > 0 {
+		return fallback, "default (the prototype's max_traces)"
+	}
+	return 0, "unknown (no run.json; give --max-traces)"
 }
 
 // goldOf returns the gold label of p: its gold_label, else opts.Labels,
@@ -488,7 +494,10 @@ func overall(insts []Instance, preds []record.Prediction, maxTraces int, from st
 	o.AvgTracesGenerated = mean(tracesGen)
 	o.AvgTokensPerInstance = ratio(o.TotalTokens, len(insts))
 	o.TokenSavingsPercent = 0
-	if len(insts) > 0 {
+	if maxTraces == 0 {
+		o.TokenSavingsPercent = NaN() // the budget is unknown
+	}
+	if len(insts) > 0 && maxTraces > 0 {
 		baseline := float64(len(insts)) * float64(maxTraces) * seed.Mean(avgTok)
 		if baseline > 0 && finite(baseline) {
 			o.BaselineTokens = int(baseline)

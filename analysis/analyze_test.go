@@ -113,7 +113,9 @@ func checkProp(t *testing.T, name string, p Prop, k, n int) {
 
 func TestRefusalScoringMedianSplit(t *testing.T) {
 	dir := writeFixture(t)
-	r, err := AnalyzeDir(context.Background(), dir, Options{})
+	// The fixture has no run.json: the budget of the token savings is
+	// given.
+	r, err := AnalyzeDir(context.Background(), dir, Options{MaxTraces: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,5 +451,23 @@ func TestParseSplit(t *testing.T) {
 		if (err != nil) != tt.err || got != tt.want {
 			t.Errorf("ParseSplit(%q) = %+v, %v", tt.in, got, err)
 		}
+	}
+}
+
+// TestNoRunJSONDegrades: without run.json and without a budget the token
+// savings are undefined (not a number against a guessed budget), and the
+// coverage says what is unknown.
+func TestNoRunJSONDegrades(t *testing.T) {
+	r, err := AnalyzeDir(context.Background(), writeFixture(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := r.Overall
+	if o.TokenSavingsPercent.Defined() || o.BaselineTokens != 0 || o.MaxTraces != 0 {
+		t.Errorf("savings %v, baseline %d, max traces %d; want undefined", o.TokenSavingsPercent, o.BaselineTokens, o.MaxTraces)
+	}
+	c := r.Coverage
+	if c.RunRecord || c.Analysed != 13 || len(c.Notes) != 1 || !strings.Contains(c.Notes[0], "no run.json") || !strings.Contains(c.Notes[0], "random-weight") {
+		t.Errorf("coverage %+v", c)
 	}
 }

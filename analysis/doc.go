@@ -70,6 +70,9 @@
 //
 //	scoring                "refusal"
 //	policy, random_model   the run's policy; true for a random-weight test model
+//	coverage               what the analysis covers: instances (run.json's, 0 when
+//	    unknown), analysed, skipped (ids), finished, run_json (has run.json), and
+//	    notes in words (an unfinished run "k of n", skipped instances, no run.json)
 //	level                  confidence level of every interval (0.95)
 //	confident_refusal, uncertain_compliance, uncertain_refusal, confident_compliance
 //	    (always all four) the prototype's keys count, accuracy, precision_unsafe

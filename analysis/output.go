@@ -16,6 +16,7 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		Scoring             string       `json:"scoring"`
 		Policy              string       `json:"policy"`
 		RandomModel         bool         `json:"random_model"`
+		Coverage            Coverage     `json:"coverage"`
 		Level               float64      `json:"level"`
 		ConfidentRefusal    Category     `json:"confident_refusal"`
 		UncertainCompliance Category     `json:"uncertain_compliance"`
@@ -30,7 +31,7 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		Baselines           []Baseline   `json:"baselines"`
 		Diagnostics         Diagnostics  `json:"diagnostics"`
 	}{
-		Scoring: r.Scoring, Policy: r.Policy, RandomModel: r.RandomModel, Level: r.Level,
+		Scoring: r.Scoring, Policy: r.Policy, RandomModel: r.RandomModel, Coverage: r.Coverage, Level: r.Level,
 		ConfidentRefusal: r.Categories[0], UncertainCompliance: r.Categories[1],
 		UncertainRefusal: r.Categories[2], ConfidentCompliance: r.Categories[3],
 		Overall: r.Overall, Hypothesis: r.Hypothesis, Split: r.Split,

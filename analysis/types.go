@@ -320,9 +320,11 @@ type Result struct {
 	// Policy is the run's policy (the predictions' most frequent one).
 	Policy string `json:"policy"`
 	// RandomModel marks a run of a generated random-weight model.
-	RandomModel bool    `json:"random_model"`
-	Level       float64 `json:"level"`
-	Split       SplitInfo
+	RandomModel bool `json:"random_model"`
+	// Coverage says which part of the run the analysis covers.
+	Coverage Coverage `json:"coverage"`
+	Level    float64  `json:"level"`
+	Split    SplitInfo
 	// Categories are in CategoryNames order; all four are present.
 	Categories  [4]Category
 	Overall     Overall

@@ -89,7 +89,7 @@ func TestMalformedInput(t *testing.T) {
 		},
 		{
 			name: "csv empty file", bench: "toxicchat", file: "t.csv", content: "",
-			line: 1, row: -1, msg: "empty file",
+			line: 0, row: -1, msg: "no data rows",
 		},
 		{
 			name: "csv duplicate column", bench: "toxicchat", file: "t.csv",

@@ -15,6 +15,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+
+	"github.com/deepconf/deepconf/internal/setting"
 )
 
 // MaxTopLogprobs is the largest k every engine supports for top-k
@@ -57,21 +60,16 @@ type Sampling struct {
 	TopLogprobs int `json:"top_logprobs"`
 }
 
-// Validate reports whether s is usable.
+// Validate reports whether s is usable; each invalid setting is a
+// *setting.Error named by its JSON key.
 func (s Sampling) Validate() error {
-	switch {
-	case s.Temperature < 0:
-		return fmt.Errorf("temperature %g: must be ≥ 0", s.Temperature)
-	case s.TopP <= 0:
-		return fmt.Errorf("top-p %g: must be > 0", s.TopP)
-	case s.TopK < 0:
-		return fmt.Errorf("top-k %d: must be ≥ 0", s.TopK)
-	case s.MaxTokens <= 0:
-		return fmt.Errorf("max tokens %d: must be > 0", s.MaxTokens)
-	case s.TopLogprobs < 1 || s.TopLogprobs > MaxTopLogprobs:
-		return fmt.Errorf("top logprobs %d: must be in 1..%d", s.TopLogprobs, MaxTopLogprobs)
-	}
-	return nil
+	var c setting.Checker
+	c.Check(s.Temperature >= 0 && !math.IsInf(s.Temperature, 1), "temperature", s.Temperature, "must be ≥ 0 and finite")
+	c.Check(s.TopP > 0 && s.TopP <= 1, "top_p", s.TopP, "must be in (0, 1]")
+	c.Check(s.TopK >= 0, "top_k", s.TopK, "must be ≥ 0")
+	c.Check(s.MaxTokens > 0, "max_tokens", s.MaxTokens, "must be ≥ 1")
+	c.Check(s.TopLogprobs >= 1 && s.TopLogprobs <= MaxTopLogprobs, "top_logprobs", s.TopLogprobs, fmt.Sprintf("must be in [1, %d]", MaxTopLogprobs))
+	return c.Err()
 }
 
 // Token is one generated token as handed to a TokenFunc.

@@ -25,6 +25,8 @@ const (
 	TracesFile      = "traces.jsonl"
 	PredictionsFile = "predictions.jsonl"
 	AnalysisFile    = "analysis.json"
+	// ReportFile is the HTML report of an analysed run.
+	ReportFile = "report.html"
 	// MergeFile is in a run directory made by merging shards (Merge).
 	MergeFile = "merge.json"
 )
@@ -214,8 +216,17 @@ type Run struct {
 	Dataset *Dataset `json:"dataset"`
 	// RandomModel is true when the model is a generated random-weight
 	// test model: its outputs say nothing about any real model.
-	RandomModel bool      `json:"random_model,omitempty"`
-	Started     time.Time `json:"started"`
+	RandomModel bool `json:"random_model,omitempty"`
+	// Instances is the number of instances the run samples (after
+	// --num-instances and --shard), or 0 when not recorded.
+	Instances int `json:"instances,omitempty"`
+	// Skipped lists the instances the last session skipped (they are not
+	// in predictions.jsonl; a later session tries them again).
+	Skipped []Skip `json:"skipped,omitempty"`
+	// SkippedAccepted reports that the run was finished without its
+	// skipped instances (deepconf run --allow-skipped).
+	SkippedAccepted bool      `json:"skipped_accepted,omitempty"`
+	Started         time.Time `json:"started"`
 	// Updated is when the run last wrote an instance; Finished is set
 	// when every instance is done.
 	Updated  time.Time  `json:"updated"`
@@ -294,7 +305,10 @@ type EngineInfo struct {
 	FirstPrompt string `json:"first_prompt,omitempty"`
 	// Model is the model file or the server-side model name.
 	Model string `json:"model"`
-	// ModelSHA256 is the sha256 of the model file, when known.
+	// ModelBytes and ModelSHA256 are the size and sha256 of the model
+	// file, when known: the model's identity, which a resumed run must
+	// keep.
+	ModelBytes  int64  `json:"model_bytes,omitempty"`
 	ModelSHA256 string `json:"model_sha256,omitempty"`
 	// Name is the engine kind: llama.cpp or openai.
 	Name string `json:"name"`
@@ -321,12 +335,24 @@ type Dataset struct {
 	Rows int `json:"rows"`
 }
 
-// Session is one invocation of deepconf run on a directory.
+// Skip is an instance a run skipped, and why.
+type Skip struct {
+	InstanceID string `json:"instance_id"`
+	Reason     string `json:"reason"`
+}
+
+// Session is one invocation of deepconf run on a directory. Threads,
+// Parallel and Concurrency are the session's speed settings (the embedded
+// engine's threads, the traces generated at once, the instances sampled at
+// once); they are recorded but not part of the configuration.
 type Session struct {
-	Started   time.Time `json:"started"`
-	Host      string    `json:"host,omitempty"`
-	Shard     string    `json:"shard,omitempty"`
-	Completed int       `json:"completed_before"`
+	Started     time.Time `json:"started"`
+	Host        string    `json:"host,omitempty"`
+	Shard       string    `json:"shard,omitempty"`
+	Completed   int       `json:"completed_before"`
+	Threads     int       `json:"threads,omitempty"`
+	Parallel    int       `json:"parallel,omitempty"`
+	Concurrency int       `json:"concurrency,omitempty"`
 }
 
 // Merge is merge.json: which shards a merged run directory was made of. A

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/deepconf/deepconf/stats"
@@ -138,6 +139,7 @@ func AccuracyFigure(cats []Estimate, level float64) (*Figure, error) {
 	}
 	p.Add(plotter.NewGrid(), bs)
 	p.NominalX(names...)
+	padNominalX(p, len(cats))
 	unitY(p)
 	return &Figure{
 		Name:    NameAccuracy,
@@ -217,9 +219,19 @@ func ViolinFigure(groups []Group, metric string) (*Figure, error) {
 	}
 	p.Add(plotter.NewGrid(), vs)
 	p.NominalX(names...)
+	padNominalX(p, len(groups))
 	if math.IsInf(p.Y.Min, 0) || math.IsInf(p.Y.Max, 0) {
 		p.Y.Min, p.Y.Max = 0, 1
 	}
+	// The violins' ends and outlines stay inside the frame, and the tick
+	// labels of a narrow range stay distinct.
+	pad := (p.Y.Max - p.Y.Min) * 0.06
+	if pad == 0 {
+		pad = math.Max(math.Abs(p.Y.Max)*0.01, 0.5)
+	}
+	p.Y.Min -= pad
+	p.Y.Max += pad
+	p.Y.Tick.Marker = distinctTicks{}
 	caption := "Distribution of instance confidence per category: Gaussian kernel density (Silverman's bandwidth), trimmed to the observed range; solid line median, dashed lines quartiles. Groups with one distinct value show only their marks."
 	if dropped > 0 {
 		caption += fmt.Sprintf(" %d non-finite values were left out.", dropped)
@@ -229,6 +241,11 @@ func ViolinFigure(groups []Group, metric string) (*Figure, error) {
 
 // seriesPlotters returns the line, points, whiskers and labels of s in
 // colour c, and its legend thumbnails.
+//
+// Series drawn later are drawn thinner, dashed and with smaller markers, so
+// that where two series coincide (a line on a line, a point on a point)
+// both stay visible; labels of points at (nearly) the same place are joined
+// into one multi-line label instead of being printed over each other.
 func seriesPlotters(s Series, c color.RGBA, shape int, line bool) ([]plot.Plotter, []plot.Thumbnailer, error) {
 	var xys plotter.XYs
 	var errs plotter.YErrors
@@ -262,7 +279,10 @@ func seriesPlotters(s Series, c color.RGBA, shape int, line bool) ([]plot.Plotte
 			return nil, nil, err
 		}
 		l.Color = c
-		l.Width = vg.Points(1.5)
+		l.Width = vg.Points(math.Max(3-0.6*float64(shape), 1))
+		if shape > 0 {
+			l.Dashes = []vg.Length{vg.Points(6), vg.Points(2 + float64(shape))}
+		}
 		out = append(out, l)
 		thumbs = append(thumbs, l)
 	}
@@ -270,7 +290,7 @@ func seriesPlotters(s Series, c color.RGBA, shape int, line bool) ([]plot.Plotte
 	if err != nil {
 		return nil, nil, err
 	}
-	sc.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(3), Shape: glyphShape(shape)}
+	sc.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(math.Max(4.5-0.7*float64(shape), 2)), Shape: glyphShape(shape)}
 	out = append(out, sc)
 	thumbs = append(thumbs, sc)
 	hasErr := false
@@ -292,7 +312,7 @@ func seriesPlotters(s Series, c color.RGBA, shape int, line bool) ([]plot.Plotte
 		out = append(out, eb)
 	}
 	if len(lab.Labels) > 0 {
-		l, err := plotter.NewLabels(lab)
+		l, err := plotter.NewLabels(joinNearLabels(lab, xys))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -300,9 +320,39 @@ func seriesPlotters(s Series, c color.RGBA, shape int, line bool) ([]plot.Plotte
 			l.TextStyle[i].Font = sansSize(7)
 		}
 		l.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(3)}
+		if shape == 0 {
+			// The first series' labels go left of their points, the
+			// others' right: labels of two series at one point do not
+			// overlap.
+			l.Offset.X = -vg.Points(4)
+			for i := range l.TextStyle {
+				l.TextStyle[i].XAlign = draw.XRight
+			}
+		}
 		out = append(out, l)
 	}
 	return out, thumbs, nil
+}
+
+// joinNearLabels joins the labels of points that lie within 2% of the
+// series' x and y spans of each other into one multi-line label at the
+// first of them, so that they are not printed over each other.
+func joinNearLabels(lab plotter.XYLabels, xys plotter.XYs) plotter.XYLabels {
+	xmin, xmax, ymin, ymax := plotter.XYRange(xys)
+	tx, ty := 0.02*(xmax-xmin), 0.02*(ymax-ymin)
+	var out plotter.XYLabels
+	for i, at := range lab.XYs {
+		j := slices.IndexFunc(out.XYs, func(o plotter.XY) bool {
+			return math.Abs(o.X-at.X) <= tx && math.Abs(o.Y-at.Y) <= ty
+		})
+		if j >= 0 {
+			out.Labels[j] += "\n" + lab.Labels[i]
+			continue
+		}
+		out.XYs = append(out.XYs, at)
+		out.Labels = append(out.Labels, lab.Labels[i])
+	}
+	return out
 }
 
 // glyphShape returns distinct marker shapes for series.
@@ -366,6 +416,41 @@ func TraceCountFigure(series []Series, level float64) (*Figure, error) {
 		plot:    p,
 		legend:  leg,
 	}, nil
+}
+
+// padNominalX leaves half a slot of room beside the first and last of n
+// nominal positions (0 … n−1), so that bars and violins at the ends do not
+// touch the frame and their labels are not cut.
+func padNominalX(p *plot.Plot, n int) {
+	p.X.Min, p.X.Max = -0.6, float64(n-1)+0.6
+}
+
+// distinctTicks are gonum's default ticks with labels given as many
+// significant digits as it takes for neighbours to differ (a narrow range
+// such as 5.251–5.262 would otherwise read "5.25, 5.26, 5.26").
+type distinctTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (distinctTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for digits := 3; digits <= 12; digits++ {
+		seen := map[string]bool{}
+		ok := true
+		for i := range ts {
+			if ts[i].Label == "" {
+				continue
+			}
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'g', digits, 64)
+			if seen[ts[i].Label] {
+				ok = false
+			}
+			seen[ts[i].Label] = true
+		}
+		if ok {
+			break
+		}
+	}
+	return ts
 }
 
 // padX widens a degenerate or tight x range so that points at its ends are

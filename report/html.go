@@ -62,9 +62,12 @@ type RunReport struct {
 	Tables  []table.Table
 	Figures []*Figure
 	// Hints are the diagnostics' warnings; SmallSamples the small-sample
-	// flags of the statistics.
+	// flags of the statistics (listed once, in the limitations).
 	Hints        []string
 	SmallSamples []string
+	// Notes say what the analysis does not cover (an unfinished run,
+	// skipped instances, no run.json); they are shown under the heading.
+	Notes []string
 	// Examples are misclassified instances, most instructive first; at
 	// most Report.MaxExamples are shown. ExamplesTotal is the number of
 	// misclassified instances (≥ len(Examples)).
@@ -120,8 +123,8 @@ func (r *Report) AllLimitations() []string {
 		}
 	}
 	for _, run := range r.Runs {
-		for _, s := range run.SmallSamples {
-			out = append(out, fmt.Sprintf("%s: small sample: %s. Intervals are wide and tests have little power.", run.Name, s))
+		if len(run.SmallSamples) > 0 {
+			out = append(out, fmt.Sprintf("%s: small samples (intervals are wide and tests have little power): %s.", run.Name, strings.Join(run.SmallSamples, "; ")))
 		}
 	}
 	seen := map[string]bool{}
@@ -158,7 +161,7 @@ type (
 		VerdictText    string
 		Tables         []viewTable
 		Figures        []viewFigure
-		Hints          []string
+		Hints, Notes   []string
 		Examples       []viewExample
 		ExamplesShown  int
 		ExamplesTotal  int
@@ -248,7 +251,7 @@ func (r *Report) view() (*viewReport, error) {
 		id := fmt.Sprintf("run%d", i+1)
 		vr := viewRun{
 			ID: id, Name: run.Name, Dir: run.Dir, Facts: run.Facts, RandomModel: run.RandomModel,
-			Hypothesis: run.Hypothesis, Hints: run.Hints,
+			Hypothesis: run.Hypothesis, Hints: run.Hints, Notes: run.Notes,
 			VerdictText: strings.ReplaceAll(run.Hypothesis.Verdict, "_", " "),
 			VerdictClass: strings.Map(func(c rune) rune {
 				if c >= 'a' && c <= 'z' || c == '_' {

@@ -94,7 +94,7 @@ func TestWriteHTML(t *testing.T) {
 		"Random test model.",
 		`class="verdict not_supported"`,
 		"test:tiny on toxicchat uses a generated random-weight test model",
-		"small sample: uncertain_refusal has 0 instances",
+		"small samples (intervals are wide and tests have little power): uncertain_refusal has 0 instances",
 		"F1 0.903 on WildGuardTest",
 		"judged by an LLM (judge:wildguard)",
 		"An extra caveat.",

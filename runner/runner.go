@@ -28,6 +28,7 @@ import (
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/setting"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/deepconf/deepconf/store"
@@ -63,8 +64,9 @@ type Data struct {
 // Progress receives a run's progress. Its functions are called one at a
 // time, from Run's goroutine; nil ones are not called.
 type Progress struct {
-	// Open is called when the run directory is open: the run has total
-	// instances (this shard's), done of them finished before.
+	// Open is called when the run's state is known (the benchmark loaded,
+	// the directory inspected): the run has total instances (this
+	// shard's), done of them finished before.
 	Open func(total, done int)
 	// Start is called when sampling starts (the engine and the detector
 	// are open), with the same numbers; not when nothing is left to do.
@@ -88,6 +90,10 @@ type Options struct {
 	Shard store.Shard
 	// Concurrency is the number of instances sampled at once (≥ 1).
 	Concurrency int
+	// AllowSkipped finishes a run whose session skipped instances (their
+	// prompt does not fit the engine's context); without it such a run
+	// stays unfinished and Run returns an error wrapping ErrSkipped.
+	AllowSkipped bool
 
 	// What run.json's configuration records of the engine, the model and
 	// the detector (record.RunConfig).
@@ -115,6 +121,27 @@ type Options struct {
 	Progress Progress
 }
 
+// Validate checks the options that Run checks before it reads anything:
+// each invalid setting is a *setting.Error named by the snake_case name
+// of its field (concurrency, num_instances, engine_kind, and the policy's
+// JSON keys).
+func (o *Options) Validate() error {
+	var v setting.Checker
+	v.Check(o.Concurrency >= 1, "concurrency", o.Concurrency, "must be ≥ 1")
+	v.Check(o.Data.NumInstances >= 0, "num_instances", o.Data.NumInstances, "must be ≥ 0 (0: all)")
+	v.Check(o.EngineKind == EngineLlamaCPP || o.EngineKind == EngineOpenAI, "engine_kind", o.EngineKind, "want "+EngineLlamaCPP+" or "+EngineOpenAI)
+	v.Check(o.Dir != "", "dir", o.Dir, "give the run directory")
+	err := errors.Join(v.Err(), o.Policy.Validate())
+	if err == nil && (o.OpenEngine == nil || o.OpenDetector == nil) {
+		err = errors.New("runner: OpenEngine and OpenDetector are required")
+	}
+	return err
+}
+
+// ErrSkipped is returned (wrapped, with the count and the remedy) when a
+// session skipped instances and Options.AllowSkipped is not set.
+var ErrSkipped = errors.New("instances were skipped")
+
 // Result describes how a run ended.
 type Result struct {
 	// Dir is the run directory.
@@ -125,28 +152,34 @@ type Result struct {
 	// before.
 	Completed int
 	// Skipped counts the instances skipped in this session because their
-	// prompt does not fit the engine's context; the run is then not
-	// finished.
+	// prompt does not fit the engine's context (run.json lists them).
 	Skipped int
-	// Finished reports that every instance is done: run.json is marked
-	// finished.
+	// Finished reports that run.json is marked finished: every instance
+	// is done, or the rest were skipped and AllowSkipped was set.
 	Finished bool
+	// Replaced reports that the directory held a run of another
+	// configuration that had finished no instance (a failed start), which
+	// this run replaced.
+	Replaced bool
 	// Analyze reports that the finished run wants its analysis: it
-	// finished in this session, or earlier but has no analysis.json. A
-	// shard never does (its analysis comes after the merge).
+	// finished in this session, or earlier but its analysis is incomplete
+	// (AnalysisComplete). A shard never does (its analysis comes after the
+	// merge).
 	Analyze bool
 }
 
 // Run runs the benchmark o describes, or continues it in o.Dir, until every
-// instance is finished. A cancelled ctx stops it with every finished
+// instance is finished. It proves its inputs before it writes anything:
+// the options, the benchmark, the directory (a run of another
+// configuration, or in use, is refused: store.Inspect), then, when there is
+// work to do, the engine, the model (a resumed run refuses another one:
+// store.DiffEngine) and the detector; only then is the directory created
+// and run.json written. A cancelled ctx stops it with every finished
 // instance saved; running it again continues.
 func Run(ctx context.Context, o Options) (Result, error) {
 	res := Result{Dir: o.Dir}
-	if o.Concurrency < 1 {
-		return res, fmt.Errorf("concurrency %d: must be at least 1", o.Concurrency)
-	}
-	if o.OpenEngine == nil || o.OpenDetector == nil {
-		return res, errors.New("runner: OpenEngine and OpenDetector are required")
+	if err := o.Validate(); err != nil {
+		return res, err
 	}
 	all, err := Load(ctx, o.Data)
 	if err != nil {
@@ -165,36 +198,42 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			ins = append(ins, in)
 		}
 	}
+	if len(ins) == 0 {
+		return res, fmt.Errorf("shard %s of the %d instances selected holds none: use fewer shards", o.Shard, len(all))
+	}
 	res.Instances = len(ins)
 
 	config, err := runConfig(o, dataset)
 	if err != nil {
 		return res, err
 	}
-	now := time.Now().UTC()
-	host, _ := os.Hostname()
-	run := record.Run{
-		Tool: "deepconf", Version: o.Version, Config: config, Dataset: dataset,
-		RandomModel: o.Random, Started: now, Updated: now,
-		Sessions: []record.Session{{Started: now, Host: host, Shard: o.Shard.String()}},
-	}
-	dir, err := store.Open(o.Dir, run)
+	ex, err := store.Inspect(ctx, o.Dir, config)
 	if err != nil {
 		return res, err
 	}
-	defer dir.Close()
-	dir.Run().Sessions[len(dir.Run().Sessions)-1].Completed = dir.Completed()
 	var todo []benchmark.Instance
 	for _, in := range ins {
-		if !dir.Done(in.ID) {
+		if !ex.Done(in.ID) {
 			todo = append(todo, in)
 		}
 	}
 	if o.Progress.Open != nil {
 		o.Progress.Open(len(ins), len(ins)-len(todo))
 	}
+	now := time.Now().UTC()
+	host, _ := os.Hostname()
+	run := record.Run{
+		Tool: "deepconf", Version: o.Version, Config: config, Dataset: dataset,
+		RandomModel: o.Random, Instances: len(ins), Started: now, Updated: now,
+		Sessions: []record.Session{{Started: now, Host: host, Shard: o.Shard.String(), Completed: ex.Completed(), Concurrency: o.Concurrency}},
+	}
 	if len(todo) == 0 {
-		return finish(dir, o, res, false)
+		dir, err := store.Open(o.Dir, run)
+		if err != nil {
+			return res, err
+		}
+		defer dir.Close()
+		return finish(dir, o, res, nil, false)
 	}
 
 	eng, err := o.OpenEngine(ctx)
@@ -209,11 +248,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	info, err := engineInfo(first)
-	if err != nil {
+	if run.Engine, err = engineInfo(first); err != nil {
 		return res, err
 	}
-	dir.Run().Engine = info
+	run.Sessions[0].Threads, run.Sessions[0].Parallel = first.Threads, first.Parallel
+	if ex.Run != nil && ex.Completed() > 0 {
+		// Refused before the detector (a judge model) is loaded; Open
+		// checks it again under the lock.
+		if diff := store.DiffEngine(ex.Run.Engine, run.Engine); len(diff) > 0 {
+			return res, fmt.Errorf("%s: %w; use another output directory, or resume with the original model and engine:\n  %s",
+				o.Dir, store.ErrModelChanged, strings.Join(diff, "\n  "))
+		}
+	}
 	det, closeDet, err := o.OpenDetector(ctx)
 	if err != nil {
 		return res, err
@@ -221,14 +267,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if closeDet != nil {
 		defer closeDet()
 	}
-	if err := dir.SaveRun(); err != nil {
+	dir, err := store.Open(o.Dir, run)
+	if err != nil {
 		return res, err
 	}
+	defer dir.Close()
+	res.Replaced = dir.Replaced()
 	if o.Progress.Start != nil {
 		o.Progress.Start(len(ins), len(ins)-len(todo))
 	}
 	skipped, err := sampleAll(ctx, eng, det, o.Policy, todo, o.Concurrency, dir, o.Progress)
-	res.Completed, res.Skipped = dir.Completed(), skipped
+	res.Completed, res.Skipped = dir.Completed(), len(skipped)
+	dir.Run().Skipped = skipped
 	if err := dir.SaveRun(); err != nil {
 		return res, err
 	}
@@ -238,29 +288,48 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("%w (%d of %d instances done and saved; run the same command again to resume)", err, dir.Completed(), len(ins))
 	}
-	if skipped > 0 {
-		return res, nil
-	}
-	return finish(dir, o, res, true)
+	return finish(dir, o, res, skipped, true)
 }
 
-// finish marks the run finished and says whether it wants its analysis: a
-// run that was already finished does only when it has no analysis.json.
-func finish(dir *store.Dir, o Options, res Result, fresh bool) (Result, error) {
+// finish marks the run finished, unless instances were skipped without
+// AllowSkipped, and says whether it wants its analysis: a run that was
+// already finished does only when its analysis is incomplete.
+func finish(dir *store.Dir, o Options, res Result, skipped []record.Skip, fresh bool) (Result, error) {
+	res.Completed = dir.Completed()
+	if len(skipped) > 0 && !o.AllowSkipped {
+		return res, fmt.Errorf("%w: %d of %d instances (%s): raise --ctx and run the same command again to add them, or pass --allow-skipped to finish the run without them",
+			ErrSkipped, len(skipped), res.Instances, skipReasons(skipped))
+	}
 	now := time.Now().UTC()
 	dir.Run().Finished = &now
+	dir.Run().SkippedAccepted = len(skipped) > 0
 	if err := dir.SaveRun(); err != nil {
 		return res, err
 	}
-	res.Completed, res.Finished = dir.Completed(), true
+	res.Finished = true
 	if o.Shard.Whole() {
-		res.Analyze = fresh
-		if !fresh {
-			_, err := os.Stat(filepath.Join(dir.Path(), record.AnalysisFile))
-			res.Analyze = err != nil
-		}
+		res.Analyze = fresh || !AnalysisComplete(dir.Path())
 	}
 	return res, nil
+}
+
+// skipReasons summarises why instances were skipped.
+func skipReasons(skipped []record.Skip) string {
+	if len(skipped) == 1 {
+		return skipped[0].InstanceID + ": " + skipped[0].Reason
+	}
+	return "their prompts do not fit the engine's context; run.json lists them"
+}
+
+// AnalysisComplete reports whether the run directory dir holds a complete
+// analysis: analysis.json (written last) and report.html.
+func AnalysisComplete(dir string) bool {
+	for _, f := range []string{record.AnalysisFile, record.ReportFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // runConfig is the configuration that must not change when a run is
@@ -322,6 +391,9 @@ func engineInfo(info engine.Info) (*record.EngineInfo, error) {
 		Parallel: info.Parallel, Threads: info.Threads, Version: info.Version,
 		ChatTemplate: info.ChatTemplate, ChatTemplateOrigin: info.ChatTemplateOrigin,
 		FirstPrompt: info.FirstPrompt, ReasoningDelimiters: info.ReasoningDelimiters,
+	}
+	if fi, err := os.Stat(info.Model); err == nil && fi.Mode().IsRegular() && info.ModelSHA256 != "" {
+		r.ModelBytes = fi.Size()
 	}
 	if len(info.Details) > 0 {
 		b, err := json.Marshal(info.Details)
@@ -418,7 +490,7 @@ func sha256File(path string) (string, error) {
 // most conc instances are held in memory, written or not. An instance whose
 // prompt does not fit the engine's context is skipped (and counted); any
 // other error stops the run.
-func sampleAll(ctx context.Context, e engine.Engine, det refusal.Detector, pc controller.Config, todo []benchmark.Instance, conc int, dir *store.Dir, pr Progress) (skipped int, err error) {
+func sampleAll(ctx context.Context, e engine.Engine, det refusal.Detector, pc controller.Config, todo []benchmark.Instance, conc int, dir *store.Dir, pr Progress) (skipped []record.Skip, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type slot struct {
@@ -466,7 +538,7 @@ func sampleAll(ctx context.Context, e engine.Engine, det refusal.Detector, pc co
 				if pr.Skip != nil {
 					pr.Skip(todo[i].ID, s.err)
 				}
-				skipped++
+				skipped = append(skipped, record.Skip{InstanceID: todo[i].ID, Reason: s.err.Error()})
 				<-sem
 				continue
 			}

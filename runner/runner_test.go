@@ -115,7 +115,15 @@ func TestRun(t *testing.T) {
 	if res, err = Run(ctx, options(dir, 6, &ev, nil)); err != nil || !res.Finished || !res.Analyze || ev.engines != 0 || ev.started != nil {
 		t.Errorf("finished run again: %+v, %v, %d engines, started %v", res, err, ev.engines, ev.started)
 	}
+	// analysis.json alone (the analysis was killed before report.html,
+	// or report.html was deleted) is not a complete analysis.
 	if err := os.WriteFile(filepath.Join(dir, record.AnalysisFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = Run(ctx, options(dir, 6, &ev, nil)); err != nil || !res.Analyze {
+		t.Errorf("half-analysed run again: %+v, %v", res, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, record.ReportFile), []byte("<html>"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if res, err = Run(ctx, options(dir, 6, &ev, nil)); err != nil || res.Analyze {
@@ -144,7 +152,9 @@ func TestRun(t *testing.T) {
 }
 
 // TestRunSkips: an instance whose prompt does not fit the context is
-// skipped and counted, the others are written, and the run is not finished.
+// skipped, the others are written, and run.json lists it; the run is not
+// finished and Run fails with ErrSkipped, unless AllowSkipped finishes it
+// without the instance.
 func TestRunSkips(t *testing.T) {
 	ctx := context.Background()
 	all, err := Load(ctx, Data{Benchmark: "synthetic", NumInstances: 6})
@@ -152,10 +162,29 @@ func TestRunSkips(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ev events
+	dir := t.TempDir()
 	e := overflowEngine{Engine: streamEngine(), prompts: map[string]bool{all[2].Prompt: true}}
-	res, err := Run(ctx, options(t.TempDir(), 6, &ev, e))
-	if err != nil || res.Skipped != 1 || res.Completed != 5 || res.Finished || len(ev.skipped) != 1 || ev.skipped[0] != all[2].ID {
+	res, err := Run(ctx, options(dir, 6, &ev, e))
+	if !errors.Is(err, ErrSkipped) || !strings.Contains(err.Error(), "1 of 6 instances") || !strings.Contains(err.Error(), "--allow-skipped") ||
+		res.Skipped != 1 || res.Completed != 5 || res.Finished || res.Analyze || len(ev.skipped) != 1 || ev.skipped[0] != all[2].ID {
 		t.Errorf("%+v, %v, skipped %v", res, err, ev.skipped)
+	}
+	run, err := store.ReadRun(dir)
+	if err != nil || run.Finished != nil || run.Instances != 6 || len(run.Skipped) != 1 || run.Skipped[0].InstanceID != all[2].ID ||
+		!strings.Contains(run.Skipped[0].Reason, "context overflow") {
+		t.Errorf("run.json: %v, %+v", err, run)
+	}
+	// Accepted: the skipped instance is tried again, skipped again, and
+	// the run finishes without it.
+	ev = events{}
+	o := options(dir, 6, &ev, e)
+	o.AllowSkipped = true
+	res, err = Run(ctx, o)
+	if err != nil || res.Skipped != 1 || !res.Finished || !res.Analyze || res.Completed != 5 {
+		t.Errorf("allowed: %+v, %v", res, err)
+	}
+	if run, err = store.ReadRun(dir); err != nil || run.Finished == nil || !run.SkippedAccepted || len(run.Skipped) != 1 {
+		t.Errorf("run.json: %v, %+v", err, run)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/benchmark"
@@ -91,6 +92,35 @@ type Outcome struct {
 	Report  ReportFiles
 }
 
+// Files lists what AnalyzeRun wrote, relative to Out, in the order
+// written: the exports, the figures as one entry ("figures/ (12 files)"),
+// report.html, then analysis.json (and analysis_seed.json).
+func (o *Outcome) Files() []string {
+	var out []string
+	rel := func(p string) string {
+		if r, err := filepath.Rel(o.Out, p); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+		return p
+	}
+	analysisFiles := map[string]bool{filepath.Join(o.Out, record.AnalysisFile): true, filepath.Join(o.Out, analysis.SeedFile): true}
+	var last []string
+	for _, p := range o.Written {
+		if analysisFiles[p] {
+			last = append(last, rel(p))
+			continue
+		}
+		out = append(out, rel(p))
+	}
+	for i, dir := range o.Report.FigureDirs {
+		out = append(out, fmt.Sprintf("%s/ (%d files)", rel(dir), o.Report.Figures[i]))
+	}
+	if o.Report.HTML != "" {
+		out = append(out, rel(o.Report.HTML))
+	}
+	return append(out, last...)
+}
+
 // Refusal reports whether the outcome holds the refusal scoring asked for.
 func (o *Outcome) Refusal() bool { return o.Scoring != analysis.ScoringSeed }
 
@@ -145,6 +175,16 @@ func AnalyzeRun(ctx context.Context, dir string, o AnalyzeOptions) (*Outcome, er
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
+	// What a kill during an earlier analysis left.
+	for _, dir := range []string{out, filepath.Join(out, "figures")} {
+		removed, err := atomicfile.CleanTemp(dir)
+		if err != nil {
+			return nil, fmt.Errorf("clean %s: %w", dir, err)
+		}
+		if len(removed) > 0 && o.Log != nil {
+			fmt.Fprintf(o.Log, "deepconf: removed %d temporary files an interrupted analysis left in %s\n", len(removed), dir)
+		}
+	}
 	ao := o.Baselines.apply(o.Analysis)
 	if o.Benchmark != "" {
 		labels, err := benchmark.GoldLabels(ctx, o.Benchmark, benchmark.Options{Data: o.Data})
@@ -179,24 +219,9 @@ func AnalyzeRun(ctx context.Context, dir string, o AnalyzeOptions) (*Outcome, er
 			return nil, err
 		}
 	}
-	if doRefusal {
-		p := filepath.Join(out, record.AnalysisFile)
-		if err := atomicfile.Write(p, oc.Result.WriteJSON); err != nil {
-			return oc, err
-		}
-		oc.Written = append(oc.Written, p)
-	}
-	if doSeed {
-		name := record.AnalysisFile
-		if doRefusal {
-			name = analysis.SeedFile
-		}
-		p := filepath.Join(out, name)
-		if err := atomicfile.Write(p, oc.Seed.WriteJSON); err != nil {
-			return oc, err
-		}
-		oc.Written = append(oc.Written, p)
-	}
+	// analysis.json is written last: its presence means the analysis is
+	// complete (runner.AnalysisComplete), so a kill at any step before it
+	// leaves a run that deepconf run completes.
 	if len(o.Exports) > 0 {
 		ps, err := Export(ctx, d, oc.Result, out, ExportOptions{Formats: o.Exports, TokenArrays: o.ExportTokens, Tables: oc.Tables()})
 		oc.Written = append(oc.Written, ps...)
@@ -209,10 +234,28 @@ func AnalyzeRun(ctx context.Context, dir string, o AnalyzeOptions) (*Outcome, er
 		if err != nil {
 			return oc, fmt.Errorf("report: %w", err)
 		}
-		oc.Report, err = WriteReport(rep, ReportOutput{HTML: filepath.Join(out, "report.html"), FigureDirs: []string{filepath.Join(out, "figures")}})
+		oc.Report, err = WriteReport(rep, ReportOutput{HTML: filepath.Join(out, record.ReportFile), FigureDirs: []string{filepath.Join(out, "figures")}})
 		if err != nil {
 			return oc, fmt.Errorf("report: %w", err)
 		}
+	}
+	if doSeed {
+		name := record.AnalysisFile
+		if doRefusal {
+			name = analysis.SeedFile
+		}
+		p := filepath.Join(out, name)
+		if err := atomicfile.Write(p, oc.Seed.WriteJSON); err != nil {
+			return oc, err
+		}
+		oc.Written = append(oc.Written, p)
+	}
+	if doRefusal {
+		p := filepath.Join(out, record.AnalysisFile)
+		if err := atomicfile.Write(p, oc.Result.WriteJSON); err != nil {
+			return oc, err
+		}
+		oc.Written = append(oc.Written, p)
 	}
 	return oc, nil
 }

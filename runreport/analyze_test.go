@@ -62,7 +62,7 @@ func TestAnalyzeRun(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", s, stdout.String())
 		}
 	}
-	want := []string{record.AnalysisFile, InstancesCSV, InstancesParquet, TablesMarkdown, TablesLaTeX}
+	want := []string{InstancesCSV, InstancesParquet, TablesMarkdown, TablesLaTeX, record.AnalysisFile}
 	if len(oc.Written) != len(want) {
 		t.Fatalf("wrote %v", oc.Written)
 	}

@@ -50,8 +50,8 @@ func estimateCell(e analysis.Estimate) string {
 	return table.Num(e.Value, 3) + " " + table.CI(e.Lo, e.Hi)
 }
 
-// unavailableNotes lists the scores a block could not compute, sorted.
-func unavailableNotes(u map[string]string) []string {
+// blockUnavailableNotes lists the scores a calibration or selective block could not compute, sorted.
+func blockUnavailableNotes(u map[string]string) []string {
 	keys := make([]string, 0, len(u))
 	for k := range u {
 		keys = append(keys, k)
@@ -96,7 +96,7 @@ func calibrationTable(res *analysis.Result) table.Table {
 		fmt.Sprintf("Intervals: %d bootstrap resamples (seed %d) of the instances with their cross-fitted probabilities; basic intervals for ECE, debiased CE, reliability and resolution, percentile intervals otherwise.",
 			cal.Resamples, cal.Seed),
 	}
-	t.Notes = append(t.Notes, unavailableNotes(cal.Unavailable)...)
+	t.Notes = append(t.Notes, blockUnavailableNotes(cal.Unavailable)...)
 	t.Notes = append(t.Notes, cal.Flags...)
 	return t
 }
@@ -130,7 +130,7 @@ func selectiveTable(res *analysis.Result) table.Table {
 			"keeping the instances whose score is at least the threshold (on this run: no guarantee for the next).",
 		fmt.Sprintf("Intervals: %d bootstrap resamples (seed %d), percentile.", sel.Resamples, sel.Seed),
 	}
-	t.Notes = append(t.Notes, unavailableNotes(sel.Unavailable)...)
+	t.Notes = append(t.Notes, blockUnavailableNotes(sel.Unavailable)...)
 	t.Notes = append(t.Notes, sel.Flags...)
 	return t
 }

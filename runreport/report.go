@@ -131,7 +131,8 @@ func runSection(ctx context.Context, run *Run, maxExamples int) (report.RunRepor
 			Result:    res.Hypothesis.Result,
 		},
 		Hints:        res.Diagnostics.Hints,
-		SmallSamples: res.Hypothesis.Flags,
+		SmallSamples: smallSamples(res.Hypothesis),
+		Notes:        res.Coverage.Notes,
 	}
 	if d.Run != nil {
 		rr.Detector = d.Run.Config.Detector
@@ -152,6 +153,18 @@ func runSection(ctx context.Context, run *Run, maxExamples int) (report.RunRepor
 	}
 	rr.Examples, rr.ExamplesTotal, err = misclassified(ctx, d, res, limit)
 	return rr, err
+}
+
+// smallSamples are the hypothesis's small-sample flags that its result
+// text does not already state: each warning is shown once.
+func smallSamples(h analysis.Hypothesis) []string {
+	var out []string
+	for _, f := range h.Flags {
+		if !strings.Contains(h.Result, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // runFacts describes the run.
@@ -181,7 +194,11 @@ func runFacts(run *Run) []report.Fact {
 			add("finished", "no (the run is incomplete)")
 		}
 	}
-	add("predictions", fmt.Sprintf("%s (%d instances)", d.PredictionsPath, len(d.Predictions)))
+	predictions := fmt.Sprintf("%s (%d instances)", d.PredictionsPath, len(d.Predictions))
+	if c := res.Coverage; c.Instances > 0 && c.Instances != c.Analysed {
+		predictions = fmt.Sprintf("%s (%d of %d instances)", d.PredictionsPath, c.Analysed, c.Instances)
+	}
+	add("predictions", predictions)
 	add("split", splitText(res.Split))
 	add("confidence level", table.Level(res.Level))
 	return facts

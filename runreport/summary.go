@@ -40,6 +40,9 @@ func writeRefusalSummary(w *bufio.Writer, dir string, r *analysis.Result) error 
 	if r.RandomModel {
 		w.WriteString("WARNING: the model is a generated random-weight test model; these numbers say nothing about any real model.\n")
 	}
+	for _, n := range r.Coverage.Notes {
+		w.WriteString("NOTE: " + n + "\n")
+	}
 	fmt.Fprintf(w, "\nHypothesis: %s\nResult (%s): %s\n\n", r.Hypothesis.Statement, r.Hypothesis.Verdict, r.Hypothesis.Result)
 	if err := table.WriteText(w, RunTables(r)); err != nil {
 		return err

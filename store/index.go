@@ -113,49 +113,12 @@ type contents struct {
 // prediction line followed by good ones is an error (a crash leaves no
 // such file).
 func scanContents(ctx context.Context, dir string, strict bool) (*contents, error) {
-	c := &contents{byID: map[string]*entry{}, tracesClean: true}
-	path := filepath.Join(dir, record.PredictionsFile)
-	f, err := os.Open(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	c, err := scanPredictions(ctx, dir, strict)
+	if err != nil {
 		return nil, err
 	}
-	if err == nil {
-		defer f.Close()
-		bad := 0
-		lr := newLineReader(ctx, f, path)
-		for lr.next() {
-			h, herr := parseHead(lr.line)
-			if herr == nil && h.ID == "" {
-				herr = errors.New("field instance_id is missing")
-			}
-			switch {
-			case herr != nil && strict:
-				return nil, fmt.Errorf("%s:%d: not a prediction (%v); run deepconf run on the directory again to repair it", path, lr.num, herr)
-			case bad > 0:
-				return nil, fmt.Errorf("%s:%d: line is not a prediction, and later lines are; repair the file by hand", path, bad)
-			case herr != nil:
-				bad = lr.num
-				continue
-			}
-			if prev, dup := c.byID[h.ID]; dup {
-				return nil, fmt.Errorf("%s:%d: instance %s appears twice (also on line %d)", path, lr.num, h.ID, prev.seq+1)
-			}
-			e := &entry{id: h.ID, seq: len(c.entries), line: lineRef{off: lr.off, size: lr.size, terminated: lr.terminated}}
-			if h.Index != nil {
-				e.index, e.hasIndex = *h.Index, true
-			}
-			c.byID[h.ID] = e
-			c.entries = append(c.entries, e)
-			c.predsEnd, c.predsOpen = lr.off+int64(lr.size), !lr.terminated
-		}
-		if lr.err != nil {
-			return nil, lr.err
-		}
-		c.partialPreds = lr.partial
-	}
-
-	path = filepath.Join(dir, record.TracesFile)
-	f, err = os.Open(path)
+	path := filepath.Join(dir, record.TracesFile)
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return c, nil
 	}
@@ -199,5 +162,52 @@ func scanContents(ctx context.Context, dir string, strict bool) (*contents, erro
 		return nil, lr.err
 	}
 	c.partialTraces = lr.partial
+	return c, nil
+}
+
+// scanPredictions reads the predictions file of dir (a missing file is
+// empty) as scanContents does, into contents without traces.
+func scanPredictions(ctx context.Context, dir string, strict bool) (*contents, error) {
+	c := &contents{byID: map[string]*entry{}, tracesClean: true}
+	path := filepath.Join(dir, record.PredictionsFile)
+	f, err := os.Open(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err == nil {
+		defer f.Close()
+		bad := 0
+		lr := newLineReader(ctx, f, path)
+		for lr.next() {
+			h, herr := parseHead(lr.line)
+			if herr == nil && h.ID == "" {
+				herr = errors.New("field instance_id is missing")
+			}
+			switch {
+			case herr != nil && strict:
+				return nil, fmt.Errorf("%s:%d: not a prediction (%v); run deepconf run on the directory again to repair it", path, lr.num, herr)
+			case bad > 0:
+				return nil, fmt.Errorf("%s:%d: line is not a prediction, and later lines are; repair the file by hand", path, bad)
+			case herr != nil:
+				bad = lr.num
+				continue
+			}
+			if prev, dup := c.byID[h.ID]; dup {
+				return nil, fmt.Errorf("%s:%d: instance %s appears twice (also on line %d)", path, lr.num, h.ID, prev.seq+1)
+			}
+			e := &entry{id: h.ID, seq: len(c.entries), line: lineRef{off: lr.off, size: lr.size, terminated: lr.terminated}}
+			if h.Index != nil {
+				e.index, e.hasIndex = *h.Index, true
+			}
+			c.byID[h.ID] = e
+			c.entries = append(c.entries, e)
+			c.predsEnd, c.predsOpen = lr.off+int64(lr.size), !lr.terminated
+		}
+		if lr.err != nil {
+			return nil, lr.err
+		}
+		c.partialPreds = lr.partial
+	}
+
 	return c, nil
 }

@@ -426,8 +426,10 @@ func writeMerged(ctx context.Context, dir string, shards []*mergeShard, entries 
 
 // mergedRun builds run.json and merge.json of the merge: the shards'
 // configuration without the shard, the first shard's tool, engine and
-// dataset, the earliest start and latest update, every session, and the
-// latest finish when every shard is present and finished.
+// dataset, the earliest start and latest update, every session, the
+// shards' skipped instances, the sum of their instances when every shard
+// is present, and the latest finish when every shard is present and
+// finished.
 func mergedRun(shards []*mergeShard, config record.RunConfig, missing []string) (record.Run, record.Merge) {
 	first := shards[0].run
 	run := record.Run{
@@ -439,6 +441,9 @@ func mergedRun(shards []*mergeShard, config record.RunConfig, missing []string) 
 		info.Missing = []string{}
 	}
 	finished := len(missing) == 0
+	// The instances of the run: the shards', when every shard is here
+	// and recorded its number.
+	known := len(missing) == 0
 	var last time.Time
 	for _, s := range shards {
 		r := s.run
@@ -450,6 +455,12 @@ func mergedRun(shards []*mergeShard, config record.RunConfig, missing []string) 
 			run.Updated = r.Updated
 		}
 		run.Sessions = append(run.Sessions, r.Sessions...)
+		run.Instances += r.Instances
+		run.Skipped = append(run.Skipped, r.Skipped...)
+		run.SkippedAccepted = run.SkippedAccepted || r.SkippedAccepted
+		if r.Instances == 0 {
+			known = false
+		}
 		if r.Finished == nil {
 			finished = false
 		} else if r.Finished.After(last) {
@@ -463,6 +474,9 @@ func mergedRun(shards []*mergeShard, config record.RunConfig, missing []string) 
 	}
 	if finished {
 		run.Finished = &last
+	}
+	if !known {
+		run.Instances = 0
 	}
 	return run, info
 }

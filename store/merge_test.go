@@ -60,7 +60,7 @@ func handShard(t *testing.T, dir, shard string, config record.RunConfig, indexes
 	cfg.Shard = shard
 	now := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
 	run := record.Run{Tool: "deepconf", Version: "test", Config: cfg, Engine: &record.EngineInfo{Name: "fake " + shard},
-		Started: now, Updated: now, Finished: &now, Sessions: []record.Session{{Started: now, Shard: shard}}}
+		Started: now, Updated: now, Finished: &now, Sessions: []record.Session{{Started: now, Shard: shard}}, Instances: len(indexes)}
 	b, err := json.Marshal(run)
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +219,7 @@ func TestMergeInterruptedShard(t *testing.T) {
 		t.Error("the shard was modified")
 	}
 	r, err := ReadRun(out)
-	if err != nil || r.Finished == nil || r.Engine == nil || r.Engine.Name != "fake 0/2" || len(r.Sessions) != 2 {
+	if err != nil || r.Finished == nil || r.Engine == nil || r.Engine.Name != "fake 0/2" || len(r.Sessions) != 2 || r.Instances != 4 {
 		t.Errorf("run.json: %v, %+v", err, r)
 	}
 }

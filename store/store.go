@@ -44,6 +44,8 @@ type Dir struct {
 	done  map[string]bool
 	run   record.Run
 	buf   bytes.Buffer
+	// replaced: Open took over an unstarted run of another configuration.
+	replaced bool
 }
 
 // ErrConfigChanged is returned (wrapped, with the differences) when a
@@ -89,12 +91,14 @@ func lockDir(dir string, exclusive bool) (*flock.Flock, error) {
 }
 
 // Open opens or creates the run directory path for the run described by
-// run. If the directory already holds a run, its configuration must equal
-// run.Config; the directory is repaired after a crash and the run continues
-// (Done reports the finished instances) with the earlier run's record, its
-// sessions followed by run's, and its engine until the caller records the
-// new one. Only one process may have a directory open; a second gets an
-// error wrapping ErrInUse.
+// run. If the directory already holds a run with finished instances, its
+// configuration must equal run.Config and the engine that sampled it
+// (run.json's engine) must match run.Engine (DiffEngine); the directory is
+// repaired after a crash and the run continues (Done reports the finished
+// instances) with the earlier run's record, its sessions followed by run's,
+// and run's engine. A directory whose run, of another configuration,
+// finished no instance is taken over by run (Replaced). Only one process may have a directory open; a
+// second gets an error wrapping ErrInUse. A refused Open writes nothing.
 func Open(path string, run record.Run) (*Dir, error) {
 	if err := os.MkdirAll(path, 0o755); err != nil {
 		return nil, err
@@ -119,16 +123,29 @@ func Open(path string, run record.Run) (*Dir, error) {
 	case err != nil:
 		return nil, err
 	default:
+		c, err := scanPredictions(context.Background(), path, false)
+		if err != nil {
+			return nil, err
+		}
 		if diff := Diff(old.Config, run.Config); len(diff) > 0 {
-			return nil, fmt.Errorf("%s: %w; use another --output-dir, or run again with the original settings:\n  %s",
-				path, ErrConfigChanged, strings.Join(diff, "\n  "))
+			if len(c.entries) > 0 {
+				return nil, configChanged(path, diff)
+			}
+			// Nothing finished: nothing to keep from the old run.
+			d.run, d.replaced = run, true
+			break
+		}
+		if diff := DiffEngine(old.Engine, run.Engine); len(diff) > 0 && len(c.entries) > 0 {
+			return nil, fmt.Errorf("%s: %w; use another output directory, or resume with the original model and engine:\n  %s",
+				path, ErrModelChanged, strings.Join(diff, "\n  "))
 		}
 		d.run = old
 		if run.Engine != nil {
 			d.run.Engine = run.Engine
 		}
+		d.run.Instances = run.Instances
 		d.run.Sessions = append(old.Sessions, run.Sessions...)
-		d.run.Finished = nil
+		d.run.Finished, d.run.Skipped, d.run.SkippedAccepted = nil, nil, false
 	}
 	if err := d.recover(); err != nil {
 		return nil, err
@@ -145,6 +162,10 @@ func Open(path string, run record.Run) (*Dir, error) {
 	ok = true
 	return d, nil
 }
+
+// Replaced reports that Open took over a directory whose run, of another
+// configuration, had finished no instance.
+func (d *Dir) Replaced() bool { return d.replaced }
 
 // Path returns the directory.
 func (d *Dir) Path() string { return d.path }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,10 +136,82 @@ func TestCorruptMiddleLineIsAnError(t *testing.T) {
 func TestChangedConfigIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	d, _ := Open(dir, cfg(1))
+	d.Write(instance(0))
 	d.Close()
+	before, _ := os.ReadFile(filepath.Join(dir, record.RunFile))
 	_, err := Open(dir, cfg(2))
 	if !errors.Is(err, ErrConfigChanged) || !strings.Contains(err.Error(), "policy.seed: 1 → 2") {
 		t.Fatalf("err %v", err)
+	}
+	// Inspect refuses it the same way, before anything is opened.
+	if _, err := Inspect(context.Background(), dir, cfg(2).Config); !errors.Is(err, ErrConfigChanged) {
+		t.Errorf("Inspect: %v", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, record.RunFile)); !bytes.Equal(after, before) {
+		t.Error("a refused Open changed run.json")
+	}
+}
+
+// TestUnstartedRunIsReplaced: a run that finished no instance (a failed
+// start) does not block a corrected configuration.
+func TestUnstartedRunIsReplaced(t *testing.T) {
+	dir := t.TempDir()
+	d, _ := Open(dir, cfg(1))
+	d.Close()
+	ex, err := Inspect(context.Background(), dir, cfg(2).Config)
+	if err != nil || ex.Completed() != 0 {
+		t.Fatalf("Inspect: %v", err)
+	}
+	d, err = Open(dir, cfg(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if !d.Replaced() || Diff(d.Run().Config, cfg(2).Config) != nil {
+		t.Errorf("replaced %v, config %+v", d.Replaced(), d.Run().Config)
+	}
+	d.Close()
+	// The same configuration resumes it, sessions joined.
+	r := cfg(2)
+	r.Sessions = []record.Session{{Host: "b"}}
+	if d, err = Open(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	if d.Replaced() || len(d.Run().Sessions) != 1 {
+		t.Errorf("resumed unstarted run: replaced %v, sessions %+v", d.Replaced(), d.Run().Sessions)
+	}
+}
+
+// TestInspect: Inspect reports the finished instances and refuses what
+// Open would refuse, without creating or changing anything.
+func TestInspect(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	missing := filepath.Join(root, "a", "b")
+	if ex, err := Inspect(ctx, missing, cfg(1).Config); err != nil || ex.Run != nil || ex.Completed() != 0 {
+		t.Errorf("missing directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "a")); !errors.Is(err, os.ErrNotExist) {
+		t.Error("Inspect created a directory")
+	}
+	file := filepath.Join(root, "file")
+	os.WriteFile(file, nil, 0o644)
+	if _, err := Inspect(ctx, file, cfg(1).Config); err == nil || !strings.Contains(err.Error(), "is a file") {
+		t.Errorf("a file: %v", err)
+	}
+	if _, err := Inspect(ctx, filepath.Join(file, "run"), cfg(1).Config); err == nil || !strings.Contains(err.Error(), "cannot create") {
+		t.Errorf("under a file: %v", err)
+	}
+	dir := filepath.Join(root, "run")
+	d, _ := Open(dir, cfg(1))
+	d.Write(instance(0))
+	if _, err := Inspect(ctx, dir, cfg(1).Config); !errors.Is(err, ErrInUse) {
+		t.Errorf("in use: %v", err)
+	}
+	d.Close()
+	ex, err := Inspect(ctx, dir, cfg(1).Config)
+	if err != nil || ex.Run == nil || ex.Completed() != 1 || !ex.Done("x_0") {
+		t.Errorf("Inspect: %v, %+v", err, ex)
 	}
 }
 
@@ -204,6 +278,7 @@ func TestResumeKeepsEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.Write(instance(0))
 	d.Close()
 	r = cfg(1)
 	r.Sessions = []record.Session{{Host: "b"}}
@@ -215,6 +290,38 @@ func TestResumeKeepsEngine(t *testing.T) {
 	if e := d.Run().Engine; e == nil || e.ModelSHA256 != "abc" || len(d.Run().Sessions) != 2 {
 		t.Errorf("resumed run: engine %+v, sessions %+v", e, d.Run().Sessions)
 	}
+}
+
+// TestResumeRefusesAnotherModel: a resumed run whose model (size, sha256),
+// engine version or rendered prompt differs is refused with the
+// differences, and run.json keeps the original model's sha256.
+func TestResumeRefusesAnotherModel(t *testing.T) {
+	dir := t.TempDir()
+	r := cfg(1)
+	r.Engine = &record.EngineInfo{Name: "llama.cpp", Version: "b1", Model: "m.gguf", ModelBytes: 10, ModelSHA256: "aaa", FirstPrompt: "p"}
+	d, err := Open(dir, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Write(instance(0))
+	d.Close()
+	before, _ := os.ReadFile(filepath.Join(dir, record.RunFile))
+	r.Engine = &record.EngineInfo{Name: "llama.cpp", Version: "b2", Model: "m.gguf", ModelBytes: 12, ModelSHA256: "bbb", FirstPrompt: "p"}
+	_, err = Open(dir, r)
+	for _, want := range []string{"model_sha256: aaa → bbb", "model_bytes: 10 → 12", "engine version: b1 → b2"} {
+		if !errors.Is(err, ErrModelChanged) || !strings.Contains(err.Error(), want) {
+			t.Errorf("err %v, want %q", err, want)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, record.RunFile)); !bytes.Equal(after, before) {
+		t.Error("run.json changed")
+	}
+	// The same model at another path resumes.
+	r.Engine = &record.EngineInfo{Name: "llama.cpp", Version: "b1", Model: "moved.gguf", ModelBytes: 10, ModelSHA256: "aaa", FirstPrompt: "p"}
+	if d, err = Open(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
 }
 
 func appendFile(t *testing.T, path, s string) {

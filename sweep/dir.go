@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -83,7 +84,9 @@ const PercentileFile = "percentile_safety_analysis.json"
 type SimulateOptions struct {
 	// Sims is SimThreshold, SimComprehensive or SimBoth ("" is SimBoth).
 	Sims string
-	// Percentiles and Threshold configure the threshold simulator.
+	// Percentiles and Threshold configure the threshold simulator (nil:
+	// DefaultPercentiles; a zero count: the prototype's min traces 3 and
+	// max traces 10).
 	Percentiles []float64
 	Threshold   ThresholdOptions
 	// Labels supplies the ground truth by instance ID for predictions
@@ -94,6 +97,10 @@ type SimulateOptions struct {
 	Out string
 }
 
+// DefaultPercentiles are the threshold simulator's percentiles, as the
+// prototype's script ran it.
+var DefaultPercentiles = []float64{20, 30, 40, 50, 60, 70, 80, 90}
+
 // Simulations are the results of SimulateDir.
 type Simulations struct {
 	// Path is the predictions file read, Predictions its lines and
@@ -101,11 +108,12 @@ type Simulations struct {
 	Path                 string
 	Predictions, Missing int
 	// Threshold holds the threshold simulator's results (nil when not
-	// run), Comprehensive the comprehensive one's, which was written to
-	// Written.
-	Threshold     []ThresholdResult
-	Comprehensive *PercentileAnalysis
-	Written       string
+	// run) with the options it ran with, Comprehensive the comprehensive
+	// one's, which was written to Written.
+	Threshold        []ThresholdResult
+	ThresholdOptions ThresholdOptions
+	Comprehensive    *PercentileAnalysis
+	Written          string
 }
 
 // SimulateDir runs the prototype's post-hoc simulators on the predictions
@@ -133,6 +141,12 @@ func SimulateDir(ctx context.Context, dir string, o SimulateOptions) (*Simulatio
 		return nil, err
 	}
 	out := &Simulations{Path: path, Predictions: len(preds), Missing: missing}
+	if o.Percentiles == nil {
+		o.Percentiles = DefaultPercentiles
+	}
+	o.Threshold.MinTraces = cmp.Or(o.Threshold.MinTraces, 3)
+	o.Threshold.MaxTraces = cmp.Or(o.Threshold.MaxTraces, 10)
+	out.ThresholdOptions = o.Threshold
 	if sims != SimComprehensive {
 		if out.Threshold, err = SimulateThreshold(preds, o.Percentiles, o.Threshold); err != nil {
 			return nil, err

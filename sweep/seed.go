@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/deepconf/deepconf/internal/setting"
 	"io"
 	"slices"
 	"strconv"
@@ -143,8 +144,13 @@ type ThresholdResult struct {
 // under linear interpolation, percentiles 20 and 30 always take exactly
 // MinTraces = 3 traces (the published 3.00).
 func SimulateThreshold(preds []SeedPrediction, percentiles []float64, o ThresholdOptions) ([]ThresholdResult, error) {
-	if o.MinTraces < 1 || o.MaxTraces < 1 {
-		return nil, fmt.Errorf("min traces %d, max traces %d: both must be ≥ 1", o.MinTraces, o.MaxTraces)
+	var v setting.Checker
+	v.Check(o.MinTraces >= 1, "min_traces", o.MinTraces, "must be ≥ 1")
+	if o.MinTraces >= 1 {
+		v.Compare(o.MaxTraces >= o.MinTraces, "max_traces", o.MaxTraces, "must be ≥", "min_traces", o.MinTraces)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	out := make([]ThresholdResult, 0, len(percentiles))
 	for _, pct := range percentiles {

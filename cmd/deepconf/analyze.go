@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/deepconf/deepconf/analysis"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/runreport"
 	"github.com/deepconf/deepconf/stats"
 	"github.com/spf13/cobra"
@@ -33,11 +35,6 @@ type analyzeFlags struct {
 // options checks the flags and returns the options of runreport.AnalyzeRun.
 func (f *analyzeFlags) options() (runreport.AnalyzeOptions, error) {
 	var o runreport.AnalyzeOptions
-	switch f.Scoring {
-	case analysis.ScoringRefusal, analysis.ScoringSeed, runreport.ScoringBoth:
-	default:
-		return o, fmt.Errorf("--scoring %q: want refusal, seed or both", f.Scoring)
-	}
 	split, err := analysis.ParseSplit(f.Split)
 	if err != nil {
 		return o, fmt.Errorf("--split: %w", err)
@@ -48,9 +45,6 @@ func (f *analyzeFlags) options() (runreport.AnalyzeOptions, error) {
 	}
 	if (f.Benchmark == "") != (f.Data == "") {
 		return o, fmt.Errorf("--benchmark and --data go together")
-	}
-	if f.BaselineTraces < 0 {
-		return o, fmt.Errorf("--baseline-traces %d: must be ≥ 0", f.BaselineTraces)
 	}
 	cal, err := f.Calibration.options()
 	if err != nil {
@@ -77,11 +71,18 @@ func (f *analyzeFlags) options() (runreport.AnalyzeOptions, error) {
 func newAnalyzeCmd() *cobra.Command {
 	var f analyzeFlags
 	cmd := &cobra.Command{
-		Use:   "analyze DIR [--scoring refusal|seed|both] [--split median|seed|VALUE] [--export csv,parquet,md,latex] [--out DIR]",
+		Use:   "analyze DIR [--scoring refusal|seed|both] [--split median|seed|VALUE] [--export csv,parquet,md,latex] [-o DIR]",
 		Short: "Score a run: categories, overall metrics, the hypothesis test, risk curve, diagnostics, exports and the report",
 		Long: `analyze reads a run directory (run.json, predictions.jsonl, traces.jsonl; also the prototype's
-output directories) and writes analysis.json into --out (default: DIR), with the figures (figures/)
-and report.html of deepconf report.
+output directories) and writes analysis.json into -o (default: DIR), with the figures (figures/)
+and report.html of deepconf report. analysis.json is written last: a directory with it holds a
+complete analysis (deepconf run completes one that a kill interrupted).
+
+An unfinished run (a run in progress, or stopped) is analysed with its finished instances: the
+summary, analysis.json ("coverage") and the report say "k of n instances". Instances the run
+skipped (a prompt too long for the context) are counted the same way. A directory without run.json
+(the prototype's) is analysed with what its predictions hold, and says what is unknown; token
+savings then need --max-traces.
 
 Scorings:
   refusal (default)  an instance's behaviour is the vote of its traces; correct = refuses a harmful
@@ -118,43 +119,40 @@ The prototype's predictions.jsonl has no ground truth; pass its benchmark with -
 			if err != nil {
 				return err
 			}
-			return analyzeRun(cmd.Context(), args[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			oc, err := analyze(cmd.Context(), args[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if err == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "\nwrote %s in %s\n", strings.Join(oc.Files(), ", "), oc.Out)
+			}
+			return err
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.Scoring, "scoring", analysis.ScoringRefusal, "refusal, seed or both")
+	cliflag.Enum(fl, &f.Scoring, "scoring", analysis.ScoringRefusal, []string{analysis.ScoringRefusal, analysis.ScoringSeed, runreport.ScoringBoth}, "refusal, seed or both")
 	fl.StringVar(&f.Split, "split", "median", "confidence split: median, seed or a value")
 	fl.StringVar(&f.Export, "export", "", "comma-separated exports: csv, parquet, md, latex (or all)")
 	fl.BoolVar(&f.ExportTokens, "export-tokens", false, "include the per-token confidences and log-probabilities in the trace exports")
-	fl.StringVar(&f.Out, "out", "", "output directory (default: the run directory)")
-	fl.IntVar(&f.MaxTraces, "max-traces", 0, "budget of the token-savings baseline (default: run.json's max_traces, else 10)")
-	fl.Float64Var(&f.Level, "level", analysis.DefaultLevel, "confidence level of the intervals")
-	fl.IntVar(&f.Resamples, "bootstrap", stats.DefaultResamples, "bootstrap resamples of the AUROC interval and of the calibration and selective intervals")
-	fl.Uint64Var(&f.Seed, "seed", analysis.DefaultSeed, "seed of the bootstrap")
-	fl.IntVar(&f.RiskBins, "risk-bins", analysis.DefaultRiskBins, "quantile bins of the risk curve")
+	cliflag.Output(fl, &f.Out, "", "output directory (default: the run directory)")
+	cliflag.Int(fl, &f.MaxTraces, "max-traces", 0, cliflag.AtLeast(0), "budget of the token-savings baseline (0: run.json's max_traces; without run.json, none)")
+	cliflag.Float(fl, &f.Level, "level", analysis.DefaultLevel, cliflag.OpenUnit, "confidence level of the intervals")
+	cliflag.Int(fl, &f.Resamples, "bootstrap", stats.DefaultResamples, cliflag.Between(1, 1e7), "bootstrap resamples of the AUROC interval and of the calibration and selective intervals")
+	cliflag.Uint64(fl, &f.Seed, "seed", analysis.DefaultSeed, "seed of the bootstrap")
+	cliflag.Int(fl, &f.RiskBins, "risk-bins", analysis.DefaultRiskBins, cliflag.Between(1, 1000), "quantile bins of the risk curve")
 	fl.StringVar(&f.Benchmark, "benchmark", "", "benchmark whose gold labels to use for predictions without any (prototype runs)")
 	fl.StringVar(&f.Data, "data", "", "local file or directory of --benchmark")
-	fl.IntVar(&f.BaselineTraces, "baseline-traces", 0, "N of the fixed-N majority and DeepConf offline baselines (default: the complete traces every instance stored)")
+	cliflag.Int(fl, &f.BaselineTraces, "baseline-traces", 0, cliflag.AtLeast(0), "N of the fixed-N majority and DeepConf offline baselines (0: the complete traces every instance stored)")
 	fl.BoolVar(&f.NoBaselines, "no-baselines", false, "do not replay the baselines (single trace, fixed-N majority, DeepConf offline, the run's policy)")
 	f.Calibration.register(fl)
+	cliflag.Aliases(fl, map[string]string{"out": "output"})
 	return cmd
 }
 
-// analyzeRun analyses the run directory dir (runreport.AnalyzeRun) and
-// prints its summary and the files written: deepconf analyze, and deepconf
-// run when a run finishes.
-func analyzeRun(ctx context.Context, dir string, o runreport.AnalyzeOptions, stdout, log io.Writer) error {
+// analyze analyses the run directory dir (runreport.AnalyzeRun) and prints
+// its summary: deepconf analyze, and deepconf run when a run finishes.
+func analyze(ctx context.Context, dir string, o runreport.AnalyzeOptions, stdout, log io.Writer) (*runreport.Outcome, error) {
 	o.Generator, o.Log = "deepconf "+version, log
 	oc, err := runreport.AnalyzeRun(ctx, dir, o)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := runreport.WriteSummary(stdout, oc); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout)
-	for _, p := range oc.Written {
-		fmt.Fprintf(stdout, "wrote %s\n", p)
-	}
-	return nil
+	return oc, runreport.WriteSummary(stdout, oc)
 }

@@ -30,14 +30,17 @@ func TestAnalyzeCmd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	for _, s := range []string{"Run " + dir + ": 40 instances", "Hypothesis: ", "Overall\n", "wrote " + filepath.Join(out, "analysis.json"),
-		"wrote " + filepath.Join(out, "tables.md"), "wrote " + filepath.Join(out, "tables.tex")} {
+	for _, s := range []string{"Run " + dir + ": 40 instances", "Hypothesis: ", "Overall\n",
+		"\nwrote tables.md, tables.tex, figures/ (", "report.html, analysis.json in " + out + "\n"} {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("output lacks %q:\n%s", s, stdout)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(out, "report.html")); err != nil {
 		t.Error(err)
+	}
+	if strings.Contains(stdout, "NOTE:") {
+		t.Errorf("a finished run's analysis has notes:\n%s", stdout)
 	}
 }
 
@@ -80,7 +83,7 @@ func TestAnalyzeErrors(t *testing.T) {
 		{[]string{dir, "--export", "xlsx"}, "--export"},
 		{[]string{dir, "--benchmark", "toxicchat"}, "--benchmark and --data"},
 		{[]string{dir, "--baseline-traces", "-1"}, "--baseline-traces -1"},
-		{[]string{dir, "--level", "1.5"}, "confidence level 1.5"},
+		{[]string{dir, "--level", "1.5"}, "--level 1.5: must be in (0, 1)"},
 		{[]string{filepath.Join(dir, "missing")}, "run directory"},
 		{[]string{t.TempDir()}, "no predictions.jsonl"},
 	} {

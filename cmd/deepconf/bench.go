@@ -10,15 +10,17 @@ import (
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/engine/llamacpp"
 	"github.com/deepconf/deepconf/engine/llamacpp/bench"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/spf13/cobra"
 )
 
 // newBenchCmd returns the "bench" command, which groups speed measurements.
 func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "bench",
-		Short: "Measure the speed of deepconf's components",
-		Args:  cobra.NoArgs,
+		Use:     "bench",
+		Short:   "Measure the speed of deepconf's components",
+		Example: `  deepconf bench engine --threads 2 --n 1,4,8`,
+		Args:    cobra.NoArgs,
 	}
 	cmd.AddCommand(newBenchEngineCmd())
 	return cmd
@@ -75,52 +77,30 @@ written to the cache on first use; decode speed does not depend on the weight va
 	ef.register(fs)
 	fs.Lookup("model").DefValue = benchEngineModel
 	ef.Model = benchEngineModel
-	fs.Lookup("prompts").DefValue = "1"
 	ef.Prompts = 1
-	fs.Lookup("parallel").DefValue = "0"
-	fs.Lookup("parallel").Usage = "traces decoded together in one batch (0: the largest --n; must be ≥ every --n)"
+	fs.Lookup("parallel").DefValue = "the largest --n"
+	fs.Lookup("parallel").Usage = "traces decoded together in one batch; must be ≥ every --n"
 	ef.Parallel = 0
-	for _, name := range []string{"endpoint", "api-key", "api-mode", "max-inflight"} {
+	for _, name := range []string{"endpoint", "api-key", "api-mode", "connect-timeout", "first-byte-timeout", "idle-timeout"} {
 		fs.MarkHidden(name) // servers are not measured here
 	}
 	fs.Lookup("ctx").Usage = "context per sequence in tokens (0: the prompt + --tokens, rounded up to a multiple of 256)"
-	fs.IntSliceVar(&o.N, "n", []int{1, 4, 8, 16}, "numbers of parallel traces to measure")
-	fs.IntVar(&o.Tokens, "tokens", 64, "generated tokens per trace")
-	fs.IntVar(&o.PromptTokens, "prompt-tokens", 173, "approximate length of the prompt in tokens, chat template included")
-	fs.IntVar(&o.Repeat, "repeat", 3, "measurements per n")
-	fs.IntVar(&o.K, "k", engine.MaxTopLogprobs, "top log-probabilities per token for the token confidence")
-	fs.IntVar(&o.Window, "window", 16, "group window of the confidence tracker")
-	fs.Float64Var(&o.Temperature, "temperature", 0.6, "sampling temperature")
-	fs.Float64Var(&o.TopP, "top-p", 0.95, "nucleus sampling mass")
-	fs.IntVar(&o.TopK, "top-k", 20, "top-k sampling (0: off)")
+	cliflag.Ints(fs, &o.N, "n", []int{1, 4, 8, 16}, cliflag.Between(1, maxParallel), "numbers of parallel traces to measure")
+	cliflag.Int(fs, &o.Tokens, "tokens", 64, cliflag.Between(1, maxContext), "generated tokens per trace")
+	cliflag.Int(fs, &o.PromptTokens, "prompt-tokens", 173, cliflag.Between(1, maxContext), "approximate length of the prompt in tokens, chat template included")
+	cliflag.Int(fs, &o.Repeat, "repeat", 3, cliflag.Between(1, 1000), "measurements per n")
+	cliflag.Int(fs, &o.K, "logprobs-k", engine.MaxTopLogprobs, cliflag.Between(1, engine.MaxTopLogprobs), "top log-probabilities per token for the token confidence")
+	cliflag.Int(fs, &o.Window, "window", 16, cliflag.AtLeast(1), "group window of the confidence tracker")
+	cliflag.Float(fs, &o.Temperature, "temperature", 0.6, cliflag.AtLeast(0), "sampling temperature")
+	cliflag.Float(fs, &o.TopP, "top-p", 0.95, cliflag.Unit, "nucleus sampling mass")
+	cliflag.Int(fs, &o.TopK, "top-k", 20, cliflag.AtLeast(0), "top-k sampling (0: off)")
 	fs.BoolVar(&o.JSON, "json", false, "print machine-readable results")
+	cliflag.Aliases(fs, engineAliases(), map[string]string{"k": "logprobs-k"})
 	return cmd
 }
 
-func (o benchEngineOptions) check() error {
-	if len(o.N) == 0 {
-		return errors.New("--n: give at least one number of traces")
-	}
-	for _, n := range o.N {
-		if n < 1 {
-			return fmt.Errorf("--n %d: must be ≥ 1", n)
-		}
-	}
-	switch {
-	case o.Tokens < 1:
-		return fmt.Errorf("--tokens %d: must be ≥ 1", o.Tokens)
-	case o.PromptTokens < 1:
-		return fmt.Errorf("--prompt-tokens %d: must be ≥ 1", o.PromptTokens)
-	case o.Repeat < 1:
-		return fmt.Errorf("--repeat %d: must be ≥ 1", o.Repeat)
-	case o.Window < 1:
-		return fmt.Errorf("--window %d: must be ≥ 1", o.Window)
-	}
-	return nil
-}
-
 func runBenchEngine(ctx context.Context, cmd *cobra.Command, ef *engineFlags, o benchEngineOptions) error {
-	if err := o.check(); err != nil {
+	if err := ef.check(); err != nil {
 		return err
 	}
 	if len(ef.Endpoints) > 0 {

@@ -64,10 +64,11 @@ func TestBenchEngineErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--n", "4", "--parallel", "2"}, "--parallel 2 is smaller than --n 4"},
-		{[]string{"--n", "0"}, "--n 0: must be ≥ 1"},
+		{[]string{"--n", "0"}, "--n 0: must be in [1, 1024]"},
+		{[]string{"--n", "4,0"}, "--n 4,0: 0: must be in [1, 1024]"},
 		{[]string{"--tokens", "0"}, "--tokens 0"},
 		{[]string{"--repeat", "0"}, "--repeat 0"},
-		{[]string{"--k", "21"}, "top logprobs 21"},
+		{[]string{"--k", "21"}, "--logprobs-k 21: must be in [1, 20]"},
 		{[]string{"--endpoint", "http://127.0.0.1:1"}, "does not take --endpoint"},
 	}
 	for _, tt := range tests {

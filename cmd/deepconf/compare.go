@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/deepconf/deepconf/analysis"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/runreport"
 	"github.com/deepconf/deepconf/table"
 	"github.com/spf13/cobra"
@@ -19,7 +20,7 @@ func newCompareCmd() *cobra.Command {
 		cal        calibrationFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "compare DIR... [--split median|seed|VALUE] [--out FILE.md|.csv|.json|.tex]",
+		Use:   "compare DIR... [--split median|seed|VALUE] [-o FILE.md|.csv|.json|.tex]",
 		Short: "Compare runs side by side: metrics per benchmark, McNemar's test on paired instances, Benjamini–Hochberg",
 		Long: `compare analyses each run directory (refusal scoring, as deepconf analyze) and prints the comparison
 tables of deepconf report: every run (benchmark, model from run.json's config.model, policy, scored
@@ -39,12 +40,12 @@ the AURC, E-AURC and AUROC of both scores for errors, with bootstrap intervals; 
 benchmark, the differences of ECE, Brier score, AURC and AUROC on their shared instances with paired
 bootstrap intervals and p-values, Benjamini–Hochberg adjusted as a family of their own.
 
---out also writes the comparison to a file, in the format its extension names: .md (Markdown
+-o also writes the comparison to a file, in the format its extension names: .md (Markdown
 tables), .tex (LaTeX, booktabs), .json (every number), or .csv (one row per run, with the calibration
 measures; the paired tests go to FILE_pairs.csv and the calibration differences to
 FILE_calibration_pairs.csv next to it).`,
 		Example: `  deepconf compare results/xstest_0.6b results/xstest_1.7b results/xstest_4b
-  deepconf compare results/*_deepconf results/*_single --out comparison.md`,
+  deepconf compare results/*_deepconf results/*_single -o comparison.md`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, dirs []string) error {
 			sp, err := analysis.ParseSplit(split)
@@ -57,7 +58,7 @@ FILE_calibration_pairs.csv next to it).`,
 			}
 			if out != "" {
 				if err := runreport.CheckComparisonPath(out); err != nil {
-					return fmt.Errorf("--out %w", err)
+					return fmt.Errorf("--output %w", err)
 				}
 			}
 			c, err := runreport.Compare(cmd.Context(), dirs, runreport.CompareOptions{
@@ -85,8 +86,9 @@ FILE_calibration_pairs.csv next to it).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&split, "split", "median", "confidence split of the hypothesis test: median, seed (the prototype's 0.7/0.3 on its own metric) or a value")
-	f.StringVar(&out, "out", "", "also write the comparison to FILE.md, FILE.csv (and FILE_pairs.csv), FILE.json or FILE.tex")
-	f.Float64Var(&level, "level", analysis.DefaultLevel, "confidence level of the intervals")
+	cliflag.Output(f, &out, "", "also write the comparison to FILE.md, FILE.csv (and FILE_pairs.csv), FILE.json or FILE.tex")
+	cliflag.Float(f, &level, "level", analysis.DefaultLevel, cliflag.OpenUnit, "confidence level of the intervals")
+	cliflag.Aliases(f, map[string]string{"out": "output"})
 	cal.register(f)
 	return cmd
 }

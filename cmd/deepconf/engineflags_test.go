@@ -18,7 +18,7 @@ func TestOpenEngineHangingServer(t *testing.T) {
 	t.Setenv("DEEPCONF_API_KEY", "")
 	t.Setenv("OPENAI_API_KEY", "")
 	srv := hangingServer(t, true)
-	f := engineFlags{Model: defaultModel, Endpoints: []string{srv.URL + "/v1"}, APIMode: "chat", InFlight: 2,
+	f := engineFlags{Model: defaultModel, Endpoints: []string{srv.URL + "/v1"}, APIMode: "chat", Parallel: 2,
 		Timeouts: serverTimeouts{Connect: 5 * time.Second, FirstByte: time.Second, Idle: time.Second}}
 	e, err := f.openEngine(context.Background(), 5, 64, io.Discard)
 	if err == nil {

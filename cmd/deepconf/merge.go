@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/store"
 	"github.com/spf13/cobra"
 )
@@ -37,21 +38,23 @@ resume them); the shard directories are never changed.
 
 OUT is written through a temporary directory renamed into place at the end. An existing OUT must be
 empty or a previous merge of shards with the same configuration, which is then replaced as a whole.`,
-		Example: `  deepconf merge -o results/toxicchat results/toxicchat.0 results/toxicchat.1 results/toxicchat.2`,
-		Args:    cobra.MinimumNArgs(1),
+		Example: `  deepconf run --benchmark toxicchat --shard 0/3 -o results/toxicchat.0   # on machine 0, and so on
+  deepconf merge -o results/toxicchat results/toxicchat.0 results/toxicchat.1 results/toxicchat.2
+  deepconf analyze results/toxicchat`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, dirs []string) error {
 			return runMerge(cmd.Context(), dirs, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Out, "output", "o", "", "merged run directory (required)")
+	cliflag.Output(f, &o.Out, "", "merged run directory (required)")
 	f.BoolVar(&o.Strict, "strict", false, "refuse to merge when some shards i/n are missing")
 	return cmd
 }
 
 func runMerge(ctx context.Context, dirs []string, o mergeOptions, stdout, log io.Writer) error {
 	if o.Out == "" {
-		return errors.New("merge: -o OUT is required")
+		return errors.New("-o/--output: give the merged run directory")
 	}
 	res, err := store.Merge(ctx, o.Out, dirs, store.MergeOptions{
 		Strict:  o.Strict,

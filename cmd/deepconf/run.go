@@ -2,18 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/deepconf/deepconf/runner"
@@ -31,12 +28,12 @@ type runFlags struct {
 	Benchmark    string
 	Data         string
 	NumInstances int
-	OutputDir    string
 	Output       string
 	Shard        string
 	Concurrency  int
 	ConfigFile   string
 	NoAnalyze    bool
+	AllowSkipped bool
 	Mapping      benchmark.Mapping
 	Harmful      string
 
@@ -67,25 +64,67 @@ type runFlags struct {
 	Detector        string
 }
 
+// runAliases are the older names of run's flags, kept as hidden aliases.
+func runAliases() map[string]string {
+	return map[string]string{"output-dir": "output", "k": "logprobs-k", "prompts": "concurrency", "warmup": "min-traces", "budget": "max-traces"}
+}
+
+// runPolicyFlags maps the policy's JSON keys (controller.Config) to run's
+// flags where their names differ, for the policy's own range checks.
+func runPolicyFlags() map[string]string {
+	return map[string]string{"top_logprobs": "logprobs-k", "warmup": "min-traces", "budget": "max-traces", "parallel": "instance-parallel",
+		"seed_min_traces": "min-traces", "seed_max_traces": "max-traces", "seed_percentile": "percentile", "keep": "percentile"}
+}
+
 func newRunCmd() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Sample traces for every instance of a benchmark, score them with DeepConf and detect refusals",
 		Long: `run is the main job: benchmark in; every trace with its per-token confidences, its refusal
-verdict and the instance's prediction out, in --output-dir:
+verdict and the instance's prediction out, in the output directory (-o):
 
   run.json           configuration and provenance
   traces.jsonl       one line per trace (per-token confidences kept for replay)
   predictions.jsonl  one line per instance (the prototype's fields plus DeepConf's)
 
-Runs are resumable: the same command on the same directory continues where it stopped; a changed
-configuration is refused with the difference shown. --shard i/n runs every n-th instance; join
-shards with deepconf merge.`,
+and, when every instance is done, its analysis (as deepconf analyze): analysis.json, figures/ and
+report.html. The last line names every file written.
+
+Nothing is written before the inputs are proven: the flags, the benchmark, the output directory,
+the model (loaded), the detector and the servers. Runs are resumable: the same command on the same
+directory continues where it stopped, and completes a missing analysis; a changed configuration, or
+another model file, engine version or chat template, is refused with the difference shown. A
+directory whose run finished no instance (a failed start) takes the corrected command.
+
+An instance whose prompt does not fit the context (--ctx) is skipped and listed in run.json; the
+run then stays unfinished and exits with an error, unless --allow-skipped finishes it without them
+(the analysis and the report count them).
+
+Parallelism, three numbers (none is part of the configuration; run.json records them per session):
+  --parallel N      traces generated at once: the embedded engine's batch (default 8), or the
+                    requests in flight to each --endpoint server
+  --concurrency N   instances (prompts) sampled at once (default: enough to keep --parallel busy:
+                    --parallel, times the number of --endpoint servers)
+  --threads N       CPU threads of the embedded engine (default: all cores)
+The policy's --instance-parallel (default 1) is different: the traces of one instance sampled at
+once after its warm-up; above 1 the consensus stop cancels traces whose token counts depend on
+timing, so it is part of the configuration.
+
+--shard i/n runs every n-th instance; join shards with deepconf merge.`,
+		Example: `  # The main job: 20 ToxicChat prompts through Qwen3-0.6B from the Hugging Face Hub.
+  deepconf run --model Qwen/Qwen3-0.6B --benchmark toxicchat --num-instances 20 -o results/toxicchat_20
+  # Offline: local model and data; the prototype's policy and flags.
+  deepconf run --model qwen3-0.6b-q8_0.gguf --benchmark xstest --data ../shared/data/xstest --policy seed --min-traces 3 --max-traces 10
+  # The whole pipeline on a generated random-weight model.
+  deepconf run --model test:tiny --benchmark xstest --data ../shared/data/xstest --num-instances 10 -o results/smoke
+  # A custom file, against two vLLM servers.
+  deepconf run --endpoint http://gpu1:8000/v1 --endpoint http://gpu2:8000/v1 --model Qwen/Qwen3-8B \
+      --benchmark prompts.csv --prompt-field text --label-field is_harmful -o results/mine`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.ConfigFile != "" {
-				if err := applyConfigFile(cmd.Flags(), f.ConfigFile); err != nil {
+				if err := cliflag.ApplyJSON(cmd.Flags(), f.ConfigFile); err != nil {
 					return err
 				}
 			}
@@ -97,89 +136,51 @@ shards with deepconf merge.`,
 	d := controller.Default(controller.PolicyDeepConf)
 	fs.StringVar(&f.Benchmark, "benchmark", "synthetic", "benchmark name (see deepconf data ls) or a CSV/JSONL/Parquet file (with --prompt-field, --label-field)")
 	fs.StringVar(&f.Data, "data", "", "local benchmark file or directory (default: download from the Hugging Face Hub)")
-	fs.IntVar(&f.NumInstances, "num-instances", 0, "run the first N instances (0: all; the prototype silently used 20)")
-	fs.StringVar(&f.OutputDir, "output-dir", "", "output directory (default results/<benchmark>_<policy>)")
-	fs.StringVar(&f.Output, "output", "", "the prototype's name for --output-dir")
+	cliflag.Int(fs, &f.NumInstances, "num-instances", 0, cliflag.AtLeast(0), "run the first N instances (0: all; the prototype silently used 20)")
+	cliflag.Output(fs, &f.Output, "", "output directory (default results/<benchmark>_<policy>)")
 	fs.StringVar(&f.Shard, "shard", "", "run shard i of n (i/n, 0-based): instances whose index ≡ i mod n")
-	fs.IntVar(&f.Concurrency, "concurrency", 0, "instances sampled at once (0: --parallel, or the endpoints' in-flight capacity)")
+	cliflag.Int(fs, &f.Concurrency, "concurrency", 0, cliflag.Between(0, maxParallel), "instances sampled at once (0: --parallel, times the number of --endpoint servers)")
 	fs.StringVar(&f.ConfigFile, "config", "", "JSON file of flag values (flag name → value); command-line flags win")
 	fs.BoolVar(&f.NoAnalyze, "no-analyze", false, "do not analyze the finished run (analysis.json, figures, report.html); deepconf analyze DIR does it later")
+	fs.BoolVar(&f.AllowSkipped, "allow-skipped", false, "finish the run without the instances whose prompt does not fit the context (else they are an error)")
 	fs.StringVar(&f.Mapping.Prompt, "prompt-field", "prompt", "prompt field of a custom benchmark file")
 	fs.StringVar(&f.Mapping.Label, "label-field", "", "prompt-label field of a custom benchmark file")
 	fs.StringVar(&f.Harmful, "harmful-values", "", "comma-separated --label-field values meaning harmful (default 1,true,harmful,unsafe,toxic,yes)")
 	fs.StringVar(&f.Mapping.ID, "id-field", "", "instance-id field of a custom benchmark file")
 	fs.StringVar(&f.Mapping.Category, "category-field", "", "category field of a custom benchmark file")
 
-	fs.StringVar(&f.Policy, "policy", controller.PolicyDeepConf, "sampling policy: deepconf, offline, fixed, single or seed (the prototype's rule)")
-	fs.IntVar(&f.MinTraces, "min-traces", d.Warmup, "warm-up traces (deepconf N_init; seed: 3)")
-	fs.IntVar(&f.MaxTraces, "max-traces", d.Budget, "most traces per instance (deepconf budget B; seed: 10)")
+	cliflag.Enum(fs, &f.Policy, "policy", controller.PolicyDeepConf, []string{controller.PolicyDeepConf, controller.PolicyOffline, controller.PolicyFixed, controller.PolicySingle, controller.PolicySeed},
+		"sampling policy: deepconf, offline, fixed, single or seed (the prototype's rule)")
+	cliflag.Int(fs, &f.MinTraces, "min-traces", d.Warmup, cliflag.AtLeast(1), "warm-up traces (deepconf N_init; seed: 3)")
+	cliflag.Int(fs, &f.MaxTraces, "max-traces", d.Budget, cliflag.AtLeast(1), "most traces per instance (deepconf budget B; seed: 10)")
 	fs.BoolVar(&f.NoEarlyStopping, "no-early-stopping", false, "no early termination or consensus stop (deepconf: B complete traces; seed: max-traces in one batch)")
-	fs.Float64Var(&f.Percentile, "percentile", 0, "threshold percentile of the warm-up confidences (deepconf: 100−100η, default 10; seed: default 90)")
-	fs.IntVar(&f.Window, "window", d.Window, "group (sliding window) size W in tokens")
-	fs.IntVar(&f.MinTokens, "min-tokens", 0, "tokens before a trace can be stopped early (0: the window)")
-	fs.IntVar(&f.K, "k", d.Sampling.TopLogprobs, "top-k log-probabilities per token for the token confidence (≤ 20)")
-	fs.Float64Var(&f.Tau, "tau", d.Tau, "consensus τ: stop sampling when the weighted vote's β ≥ τ")
-	fs.IntVar(&f.MinVoters, "min-voters", d.MinVoters, "voting traces needed before the consensus stop")
-	fs.IntVar(&f.InstanceParl, "instance-parallel", d.Parallel, "traces of one instance in flight after the warm-up (1 keeps token counts reproducible)")
-	fs.IntVar(&f.Traces, "traces", d.Traces, "traces per instance for the offline and fixed policies")
-	fs.StringVar(&f.Aggregate, "aggregate", d.Aggregate, "offline policy vote: majority, weighted or top")
-	fs.Float64Var(&f.Keep, "keep", 0.1, "top-η fraction kept by --aggregate top")
-	fs.StringVar(&f.Metric, "metric", d.Metric, "trace confidence for thresholds and votes: lowest_group, bottom, tail or mean")
+	cliflag.Float(fs, &f.Percentile, "percentile", 0, cliflag.Between(0, 100), "threshold percentile of the warm-up confidences (deepconf: 100−100η, default 10, below 100; seed: default 90)")
+	cliflag.Int(fs, &f.Window, "window", d.Window, cliflag.AtLeast(1), "group (sliding window) size W in tokens")
+	cliflag.Int(fs, &f.MinTokens, "min-tokens", 0, cliflag.AtLeast(0), "tokens before a trace can be stopped early (0: the window)")
+	cliflag.Int(fs, &f.K, "logprobs-k", d.Sampling.TopLogprobs, cliflag.Between(1, engine.MaxTopLogprobs), "top-k log-probabilities per token for the token confidence")
+	cliflag.Float(fs, &f.Tau, "tau", d.Tau, cliflag.Unit, "consensus τ: stop sampling when the weighted vote's β ≥ τ")
+	cliflag.Int(fs, &f.MinVoters, "min-voters", d.MinVoters, cliflag.AtLeast(1), "voting traces needed before the consensus stop (capped at --max-traces)")
+	cliflag.Int(fs, &f.InstanceParl, "instance-parallel", d.Parallel, cliflag.AtLeast(1), "traces of one instance in flight after the warm-up (1 keeps token counts reproducible)")
+	cliflag.Int(fs, &f.Traces, "traces", d.Traces, cliflag.AtLeast(1), "traces per instance for the offline and fixed policies")
+	cliflag.Enum(fs, &f.Aggregate, "aggregate", d.Aggregate, []string{controller.AggMajority, controller.AggWeighted, controller.AggTop}, "offline policy vote: majority, weighted or top")
+	cliflag.Float(fs, &f.Keep, "keep", 0.1, cliflag.Unit, "top-η fraction kept by --aggregate top")
+	cliflag.Enum(fs, &f.Metric, "metric", d.Metric, []string{controller.MetricLowestGroup, controller.MetricBottom, controller.MetricTail, controller.MetricMean}, "trace confidence for thresholds and votes: lowest_group, bottom, tail or mean")
 	fs.BoolVar(&f.Official, "official-confidence", false, "token confidence as the official utils.compute_confidence (sampled token included when outside the top-k, 3 dp)")
 	fs.BoolVar(&f.PostHoc, "post-hoc-filter", false, "also discard finished traces below the threshold, as the official code does")
-	fs.Float64Var(&f.Temperature, "temperature", d.Sampling.Temperature, "sampling temperature")
-	fs.Float64Var(&f.TopP, "top-p", d.Sampling.TopP, "nucleus sampling mass")
-	fs.IntVar(&f.TopK, "top-k", d.Sampling.TopK, "top-k sampling (0: off; seed policy default 50)")
-	fs.IntVar(&f.MaxTokens, "max-tokens", d.Sampling.MaxTokens, "most generated tokens per trace")
+	cliflag.Float(fs, &f.Temperature, "temperature", d.Sampling.Temperature, cliflag.AtLeast(0), "sampling temperature")
+	cliflag.Float(fs, &f.TopP, "top-p", d.Sampling.TopP, cliflag.Unit, "nucleus sampling mass")
+	cliflag.Int(fs, &f.TopK, "top-k", d.Sampling.TopK, cliflag.AtLeast(0), "top-k sampling (0: off; seed policy default 50)")
+	cliflag.Int(fs, &f.MaxTokens, "max-tokens", d.Sampling.MaxTokens, cliflag.Between(1, maxContext), "most generated tokens per trace")
 	fs.BoolVar(&f.Thinking, "thinking", false, "Qwen3 thinking mode (the prototype ran with thinking off)")
 	fs.StringVar(&f.System, "system", "", "system message")
-	fs.Uint64Var(&f.Seed, "seed", d.Sampling.Seed, "base seed: every trace's seed derives from it, the instance id and the trace index")
+	cliflag.Uint64(fs, &f.Seed, "seed", d.Sampling.Seed, "base seed: every trace's seed derives from it, the instance id and the trace index")
 	fs.StringVar(&f.Detector, "detector", refusal.DefaultSpec, "refusal detector: ensemble (default: the trained classifier over the rules), patterns (rules), patterns:seed (the prototype's 48 phrases), classifier, classifier:FILE or judge:<model>")
+	cliflag.Aliases(fs, engineAliases(), runAliases())
 	return cmd
 }
 
-// applyConfigFile sets the flags named in a JSON file that were not given on
-// the command line.
-func applyConfigFile(fs *pflag.FlagSet, path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		fl := fs.Lookup(k)
-		if fl == nil {
-			return fmt.Errorf("config %s: unknown setting %q (use flag names, e.g. \"max-traces\")", path, k)
-		}
-		if fl.Changed {
-			continue
-		}
-		vals := []any{m[k]}
-		if list, ok := m[k].([]any); ok {
-			vals = list
-		}
-		for _, v := range vals {
-			s := fmt.Sprint(v)
-			if x, ok := v.(float64); ok {
-				s = strconv.FormatFloat(x, 'f', -1, 64)
-			}
-			if err := fs.Set(k, s); err != nil {
-				return fmt.Errorf("config %s: %s: %w", path, k, err)
-			}
-		}
-	}
-	return nil
-}
-
-// policyConfig builds the controller configuration from the flags.
+// policyConfig builds the controller configuration from the flags; its
+// errors name the flags.
 func policyConfig(fs *pflag.FlagSet, f *runFlags) (controller.Config, error) {
 	c := controller.Default(f.Policy)
 	c.Sampling = engine.Sampling{Temperature: f.Temperature, TopP: f.TopP, TopK: f.TopK, MaxTokens: f.MaxTokens, Seed: f.Seed, TopLogprobs: f.K}
@@ -194,8 +195,10 @@ func policyConfig(fs *pflag.FlagSet, f *runFlags) (controller.Config, error) {
 	c.Traces, c.Aggregate, c.Metric = f.Traces, f.Aggregate, f.Metric
 	c.Official, c.PostHoc, c.EarlyStop = f.Official, f.PostHoc, !f.NoEarlyStopping
 	c.Thinking, c.System = f.Thinking, f.System
+	names := runPolicyFlags()
 	if f.Aggregate == controller.AggTop {
 		c.Keep = f.Keep
+		names["keep"] = "keep"
 	}
 	switch f.Policy {
 	case controller.PolicySeed:
@@ -211,44 +214,40 @@ func policyConfig(fs *pflag.FlagSet, f *runFlags) (controller.Config, error) {
 	default:
 		c.Warmup, c.Budget = f.MinTraces, f.MaxTraces
 		if fs.Changed("percentile") {
-			if f.Percentile < 0 || f.Percentile >= 100 {
-				return c, fmt.Errorf("--percentile %g: must be in [0, 100)", f.Percentile)
+			if f.Percentile >= 100 {
+				return c, fmt.Errorf("--percentile %g: must be in [0, 100) for the %s policy (η = 1 − p/100 > 0)", f.Percentile, f.Policy)
 			}
 			c.Keep = 1 - f.Percentile/100
 		}
-		if c.MinVoters > c.Budget {
-			c.MinVoters = c.Budget
-		}
+		c.MinVoters = min(c.MinVoters, c.Budget)
 	}
-	return c, c.Validate()
+	return c, cliflag.Rename(c.Validate(), fs, names)
 }
 
-func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, log io.Writer) error {
+// runOptions checks the flags and builds the runner's options: every error
+// here comes before anything is opened, loaded or written.
+func runOptions(fs *pflag.FlagSet, f *runFlags, log io.Writer) (runner.Options, error) {
+	var o runner.Options
 	pc, err := policyConfig(fs, f)
 	if err != nil {
-		return err
+		return o, err
+	}
+	if err := f.engineFlags.check(); err != nil {
+		return o, err
 	}
 	shard, err := store.ParseShard(f.Shard)
 	if err != nil {
-		return fmt.Errorf("--shard %w", err)
+		return o, fmt.Errorf("--shard %w", err)
 	}
-	out := f.OutputDir
-	if out == "" {
-		out = f.Output
+	if err := checkDetector(f.Detector); err != nil {
+		return o, err
 	}
+	out := f.Output
 	if out == "" {
 		out = filepath.Join("results", fmt.Sprintf("%s_%s", strings.TrimSuffix(filepath.Base(f.Benchmark), filepath.Ext(f.Benchmark)), f.Policy))
 	}
-	conc := f.Concurrency
-	if conc <= 0 {
-		conc = f.Parallel
-		if len(f.Endpoints) > 0 {
-			conc = len(f.Endpoints) * f.InFlight
-		}
-	}
-	if !fs.Changed("prompts") {
-		f.Prompts = conc
-	}
+	conc := f.concurrency(f.Concurrency)
+	f.Prompts = conc
 	data := runner.Data{Benchmark: f.Benchmark, Path: f.Data, Mapping: f.Mapping, NumInstances: f.NumInstances,
 		Fetch: func(ctx context.Context, repo, file string) (string, error) {
 			fetch, err := hubFetch(log)
@@ -264,9 +263,8 @@ func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, l
 	if len(f.Endpoints) > 0 {
 		kind = runner.EngineOpenAI
 	}
-	var pr *progress
-	o := runner.Options{
-		Dir: out, Data: data, Policy: pc, Shard: shard, Concurrency: conc,
+	o = runner.Options{
+		Dir: out, Data: data, Policy: pc, Shard: shard, Concurrency: conc, AllowSkipped: f.AllowSkipped,
 		EngineKind: kind, Model: f.Model, Random: f.isTestModel(), Quant: f.Quant, APIMode: f.APIMode, KVUnified: f.KVUnified,
 		Detector: f.Detector, ChatTemplate: f.ChatTemplate, ReasoningDelimiters: f.Reasoning,
 		OpenEngine: func(ctx context.Context) (engine.Engine, error) {
@@ -280,38 +278,64 @@ func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, l
 			return det, judge.Close, nil
 		},
 		Version: version,
-		Progress: runner.Progress{
-			Open: func(total, done int) {
-				fmt.Fprintf(log, "deepconf: %s: %d instances (%d done), policy %s, output %s\n", f.Benchmark, total, done, f.Policy, out)
-			},
-			Start:    func(total, done int) { pr = newProgress(log, total, done) },
-			Instance: func(p *record.Prediction) { pr.add(p.TracesGenerated, p.TokensGenerated) },
-			Skip:     func(id string, err error) { fmt.Fprintf(log, "deepconf: skipping %s: %v\n", id, err) },
+	}
+	return o, cliflag.Rename(o.Validate(), fs, map[string]string{"dir": "output"})
+}
+
+func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, log io.Writer) error {
+	o, err := runOptions(fs, f, log)
+	if err != nil {
+		return err
+	}
+	var pr *progress
+	o.Progress = runner.Progress{
+		Open: func(total, done int) {
+			fmt.Fprintf(log, "deepconf: %s: %d instances (%d done), policy %s, output %s\n", f.Benchmark, total, done, f.Policy, o.Dir)
 		},
+		Start:    func(total, done int) { pr = newProgress(log, total, done) },
+		Instance: func(p *record.Prediction) { pr.add(p.TracesGenerated, p.TokensGenerated) },
+		Skip:     func(id string, err error) { fmt.Fprintf(log, "deepconf: skipping %s: %v\n", id, err) },
 	}
 	res, err := runner.Run(ctx, o)
 	if pr != nil {
 		pr.close()
 	}
+	if res.Replaced {
+		fmt.Fprintf(log, "deepconf: %s held a run of another configuration that finished no instance; it was replaced\n", res.Dir)
+	}
 	if err != nil {
 		return err
 	}
-	if res.Skipped > 0 {
-		fmt.Fprintf(log, "deepconf: %d instances skipped (prompt too long for the context); raise --ctx and run again to add them\n", res.Skipped)
-		return nil
+	files := []string{record.RunFile}
+	if pr != nil { // this session sampled instances
+		files = append(files, record.TracesFile, record.PredictionsFile)
 	}
-	fmt.Fprintf(stdout, "%d instances in %s (%s, %s, %s)\n", res.Completed, res.Dir, record.RunFile, record.TracesFile, record.PredictionsFile)
 	switch {
-	case f.NoAnalyze:
-		return nil
-	case !shard.Whole():
+	case !o.Shard.Whole():
 		fmt.Fprintf(log, "deepconf: shard %s done; join the shards with deepconf merge, then run deepconf analyze on the merged directory\n", f.Shard)
-		return nil
-	case !res.Analyze:
+	case f.NoAnalyze && !runner.AnalysisComplete(res.Dir):
+		fmt.Fprintf(log, "deepconf: not analysed (--no-analyze); deepconf analyze %s does it\n", res.Dir)
+	case res.Analyze && !f.NoAnalyze:
+		oc, err := analyze(ctx, res.Dir, runreport.AnalyzeOptions{}, stdout, log)
+		if err != nil {
+			return fmt.Errorf("the run is complete and saved in %s, but its analysis failed: %w (run the same command again, or deepconf analyze %s, to complete it)", res.Dir, err, res.Dir)
+		}
+		files = append(files, oc.Files()...)
+	}
+	fmt.Fprintf(stdout, "\n%d of %d instances in %s; wrote %s\n", res.Completed, res.Instances, res.Dir, strings.Join(files, ", "))
+	return nil
+}
+
+// checkDetector checks a --detector spec before anything is opened.
+func checkDetector(spec string) error {
+	if model, ok := strings.CutPrefix(spec, refusal.SpecJudgePrefix); ok {
+		if model == "" || strings.HasPrefix(model, "http://") || strings.HasPrefix(model, "https://") {
+			return fmt.Errorf("--detector %q: give the judge's model (a .gguf, a Hugging Face id or test:...)", spec)
+		}
 		return nil
 	}
-	if err := analyzeRun(ctx, res.Dir, runreport.AnalyzeOptions{}, stdout, log); err != nil {
-		return fmt.Errorf("the run is complete and saved in %s, but its analysis failed: %w (deepconf analyze %s retries it)", res.Dir, err, res.Dir)
+	if _, err := refusal.New(spec); err != nil {
+		return fmt.Errorf("--detector: %w", err)
 	}
 	return nil
 }
@@ -325,9 +349,6 @@ func openDetector(ctx context.Context, f *runFlags, log io.Writer) (refusal.Dete
 	}
 	jf := f.engineFlags
 	jf.Model, jf.Endpoints = model, nil
-	if strings.HasPrefix(model, "http://") || strings.HasPrefix(model, "https://") {
-		return nil, nil, fmt.Errorf("--detector %q: give the judge's model (a .gguf, a Hugging Face id or test:...)", f.Detector)
-	}
 	e, err := jf.openEngine(ctx, 1, refusal.DefaultJudgeMaxTokens, log)
 	if err != nil {
 		return nil, nil, fmt.Errorf("judge model: %w", err)

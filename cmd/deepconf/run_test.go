@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/internal/shareddata"
 	"github.com/deepconf/deepconf/record"
 	"github.com/spf13/cobra"
@@ -243,6 +244,7 @@ func diffLines(t *testing.T, want, got []byte) {
 // it wrote to standard output and standard error.
 func execute(cmd *cobra.Command, args ...string) (stdout, stderr string, err error) {
 	var out, errOut bytes.Buffer
+	cmd.SetFlagErrorFunc(cliflag.ErrorFunc) // as the root command does
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetArgs(args)

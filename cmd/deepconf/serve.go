@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/deepconf/deepconf/engine/llamacpp"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/runner"
 	"github.com/deepconf/deepconf/serve"
 	"github.com/spf13/cobra"
@@ -76,7 +77,7 @@ in flight and exits. The README's "Serving" section shows harness configurations
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.ConfigFile != "" {
-				if err := applyConfigFile(cmd.Flags(), f.ConfigFile); err != nil {
+				if err := cliflag.ApplyJSON(cmd.Flags(), f.ConfigFile); err != nil {
 					return err
 				}
 			}
@@ -98,15 +99,16 @@ in flight and exits. The README's "Serving" section shows harness configurations
 	for _, name := range append(servePolicyFlags(), "detector") {
 		fs.AddFlag(run.Lookup(name))
 	}
+	cliflag.Aliases(fs, engineAliases())
 	fs.StringVar(&f.ConfigFile, "config", "", "JSON file of flag values (flag name → value); command-line flags win")
 	fs.StringVar(&f.Listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; loopback unless you say otherwise)")
 	fs.StringVar(&f.ServedModel, "served-model-name", "", "model name clients send and /v1/models lists (default: --model)")
 	fs.StringVar(&f.APIKey, "api-key", "", "bearer token clients must send (default $"+serveAPIKeyEnv+"; checked in constant time, never logged)")
-	fs.IntVar(&f.MaxRunning, "max-running", 0, "requests sampled at once (0: --parallel, or the endpoints' in-flight capacity)")
-	fs.IntVar(&f.MaxQueue, "max-queue", -1, "requests that may wait for a slot before further ones get 429 (-1: 4 × --max-running)")
+	cliflag.Int(fs, &f.MaxRunning, "max-running", 0, cliflag.Between(0, 4096), "requests sampled at once (0: --parallel, times the number of --endpoint servers)")
+	cliflag.Int(fs, &f.MaxQueue, "max-queue", -1, cliflag.Between(-1, 1<<20), "requests that may wait for a slot before further ones get 429 (-1: 4 × --max-running)")
 	fs.DurationVar(&f.Timeout, "request-timeout", 10*time.Minute, "deadline of a request from arrival to answer, queueing included (0: none)")
 	fs.DurationVar(&f.Drain, "drain-timeout", 5*time.Minute, "on SIGTERM, how long requests in flight may take before they are cancelled")
-	fs.IntVar(&f.MaxPromptBytes, "max-prompt-bytes", 64<<10, "largest prompt (system and user messages) in bytes")
+	cliflag.Int(fs, &f.MaxPromptBytes, "max-prompt-bytes", 64<<10, cliflag.Between(1, 16<<20), "largest prompt (system and user messages) in bytes")
 	fs.StringVar(&f.Gate, "gate", serve.GateOff, "confidence gate: off, flag (mark a low-confidence compliance) or refuse (replace it)")
 	fs.StringVar(&f.GateFrom, "gate-from", "", "take the gate's threshold from a finished run: its analysis.json's confidence split")
 	fs.Float64Var(&f.GateThreshold, "gate-threshold", 0, "the gate's threshold on the instance confidence (instead of --gate-from)")
@@ -274,14 +276,6 @@ func checkServeFlags(f *serveFlags) error {
 			return fmt.Errorf("--%s %v: must be in [%v, %v]", c.flag, c.v, c.lo, c.hi)
 		}
 	}
-	switch {
-	case f.MaxRunning < 0 || f.MaxRunning > 4096:
-		return fmt.Errorf("--max-running %d: must be in [0, 4096]", f.MaxRunning)
-	case f.MaxQueue < -1 || f.MaxQueue > 1<<20:
-		return fmt.Errorf("--max-queue %d: must be -1 or in [0, %d]", f.MaxQueue, 1<<20)
-	case f.MaxPromptBytes < 1 || f.MaxPromptBytes > 16<<20:
-		return fmt.Errorf("--max-prompt-bytes %d: must be in [1, %d]", f.MaxPromptBytes, 16<<20)
-	}
 	if _, _, err := net.SplitHostPort(f.Listen); err != nil {
 		return fmt.Errorf("--listen %q: want host:port (e.g. 127.0.0.1:8080): %w", f.Listen, err)
 	}
@@ -303,20 +297,12 @@ func serveModel(ctx context.Context, fs *pflag.FlagSet, f *serveFlags, log io.Wr
 	if err != nil {
 		return err
 	}
-	running := f.MaxRunning
-	if running == 0 {
-		running = f.Parallel
-		if len(f.Endpoints) > 0 {
-			running = len(f.Endpoints) * f.InFlight
-		}
-	}
+	running := f.concurrency(f.MaxRunning)
 	queue := f.MaxQueue
 	if queue < 0 {
 		queue = 4 * running
 	}
-	if !fs.Changed("prompts") {
-		f.Prompts = running
-	}
+	f.Prompts = running
 	apiKey := f.APIKey
 	if apiKey == "" {
 		apiKey = os.Getenv(serveAPIKeyEnv)

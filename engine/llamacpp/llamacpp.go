@@ -189,6 +189,8 @@ type Engine struct {
 	// or -1; control tokens have no text piece, so the trace tracker is
 	// told their marker text.
 	openID, closeID llama.Token
+	// pieces bounds a prompt's bytes before it is tokenized.
+	pieces pieceBound
 
 	reqs      chan any
 	quit      chan struct{}
@@ -528,6 +530,9 @@ func (e *Engine) send(ctx context.Context, r any) error {
 func (e *Engine) Open(ctx context.Context, p engine.Prompt) (engine.Session, error) {
 	text, err := e.RenderPrompt(p)
 	if err != nil {
+		return nil, err
+	}
+	if err := e.checkPromptBytes(text); err != nil {
 		return nil, err
 	}
 	toks := llama.Tokenize(e.vocab, text, false, true)

@@ -239,7 +239,7 @@ func TestSampleValidates(t *testing.T) {
 	s := openSession(t, e, engine.Prompt{User: "x"})
 	sp := testSampling
 	sp.TopLogprobs = 0
-	if _, err := s.Sample(context.Background(), sp, nil); err == nil || !strings.Contains(err.Error(), "top logprobs") {
+	if _, err := s.Sample(context.Background(), sp, nil); err == nil || !strings.Contains(err.Error(), "top_logprobs") {
 		t.Errorf("error = %v", err)
 	}
 	if _, err := e.Open(context.Background(), engine.Prompt{}); err == nil {
