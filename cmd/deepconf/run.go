@@ -36,7 +36,13 @@ type runFlags struct {
 	AllowSkipped bool
 	Mapping      benchmark.Mapping
 	Harmful      string
+	Detector     string
+	policyFlags
+}
 
+// policyFlags are the flags that set the sampling policy (run's, and
+// serve's, where a request may override them by these names).
+type policyFlags struct {
 	Policy          string
 	MinTraces       int
 	MaxTraces       int
@@ -61,12 +67,11 @@ type runFlags struct {
 	Thinking        bool
 	System          string
 	Seed            uint64
-	Detector        string
 }
 
 // runAliases are the older names of run's flags, kept as hidden aliases.
 func runAliases() map[string]string {
-	return map[string]string{"output-dir": "output", "k": "logprobs-k", "prompts": "concurrency", "warmup": "min-traces", "budget": "max-traces"}
+	return map[string]string{"output-dir": "output", "prompts": "concurrency"}
 }
 
 // runPolicyFlags maps the policy's JSON keys (controller.Config) to run's
@@ -133,7 +138,6 @@ timing, so it is part of the configuration.
 	}
 	fs := cmd.Flags()
 	f.engineFlags.register(fs)
-	d := controller.Default(controller.PolicyDeepConf)
 	fs.StringVar(&f.Benchmark, "benchmark", "synthetic", "benchmark name (see deepconf data ls) or a CSV/JSONL/Parquet file (with --prompt-field, --label-field)")
 	fs.StringVar(&f.Data, "data", "", "local benchmark file or directory (default: download from the Hugging Face Hub)")
 	cliflag.Int(fs, &f.NumInstances, "num-instances", 0, cliflag.AtLeast(0), "run the first N instances (0: all; the prototype silently used 20)")
@@ -149,6 +153,22 @@ timing, so it is part of the configuration.
 	fs.StringVar(&f.Mapping.ID, "id-field", "", "instance-id field of a custom benchmark file")
 	fs.StringVar(&f.Mapping.Category, "category-field", "", "category field of a custom benchmark file")
 
+	f.policyFlags.register(fs)
+	fs.StringVar(&f.Detector, "detector", refusal.DefaultSpec, "refusal detector: ensemble (default: the trained classifier over the rules), patterns (rules), patterns:seed (the prototype's 48 phrases), classifier, classifier:FILE or judge:<model>")
+	cliflag.Aliases(fs, engineAliases(), runAliases(), policyAliases())
+	return cmd
+}
+
+// policyAliases are the older names of the policy flags, kept as hidden
+// aliases.
+func policyAliases() map[string]string {
+	return map[string]string{"k": "logprobs-k", "warmup": "min-traces", "budget": "max-traces"}
+}
+
+// register adds the policy flags to fs (their aliases are the command's to
+// set: cliflag.Aliases takes all of a command's aliases at once).
+func (f *policyFlags) register(fs *pflag.FlagSet) {
+	d := controller.Default(controller.PolicyDeepConf)
 	cliflag.Enum(fs, &f.Policy, "policy", controller.PolicyDeepConf, []string{controller.PolicyDeepConf, controller.PolicyOffline, controller.PolicyFixed, controller.PolicySingle, controller.PolicySeed},
 		"sampling policy: deepconf, offline, fixed, single or seed (the prototype's rule)")
 	cliflag.Int(fs, &f.MinTraces, "min-traces", d.Warmup, cliflag.AtLeast(1), "warm-up traces (deepconf N_init; seed: 3)")
@@ -174,14 +194,11 @@ timing, so it is part of the configuration.
 	fs.BoolVar(&f.Thinking, "thinking", false, "Qwen3 thinking mode (the prototype ran with thinking off)")
 	fs.StringVar(&f.System, "system", "", "system message")
 	cliflag.Uint64(fs, &f.Seed, "seed", d.Sampling.Seed, "base seed: every trace's seed derives from it, the instance id and the trace index")
-	fs.StringVar(&f.Detector, "detector", refusal.DefaultSpec, "refusal detector: ensemble (default: the trained classifier over the rules), patterns (rules), patterns:seed (the prototype's 48 phrases), classifier, classifier:FILE or judge:<model>")
-	cliflag.Aliases(fs, engineAliases(), runAliases())
-	return cmd
 }
 
 // policyConfig builds the controller configuration from the flags; its
 // errors name the flags.
-func policyConfig(fs *pflag.FlagSet, f *runFlags) (controller.Config, error) {
+func policyConfig(fs *pflag.FlagSet, f *policyFlags) (controller.Config, error) {
 	c := controller.Default(f.Policy)
 	c.Sampling = engine.Sampling{Temperature: f.Temperature, TopP: f.TopP, TopK: f.TopK, MaxTokens: f.MaxTokens, Seed: f.Seed, TopLogprobs: f.K}
 	if f.Policy == controller.PolicySeed && !fs.Changed("top-k") {
@@ -228,7 +245,7 @@ func policyConfig(fs *pflag.FlagSet, f *runFlags) (controller.Config, error) {
 // here comes before anything is opened, loaded or written.
 func runOptions(fs *pflag.FlagSet, f *runFlags, log io.Writer) (runner.Options, error) {
 	var o runner.Options
-	pc, err := policyConfig(fs, f)
+	pc, err := policyConfig(fs, &f.policyFlags)
 	if err != nil {
 		return o, err
 	}

@@ -17,24 +17,29 @@ import (
 
 	"github.com/deepconf/deepconf/engine/llamacpp"
 	"github.com/deepconf/deepconf/internal/cliflag"
+	"github.com/deepconf/deepconf/refusal"
 	"github.com/deepconf/deepconf/runner"
 	"github.com/deepconf/deepconf/serve"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
-// servePolicyFlags are deepconf run's flags that set the sampling policy.
-// serve takes them from run's own flag set, so that their names, defaults
-// and meaning are run's, and a request overrides them by these names.
+// servePolicyFlags are the names of the policy flags (run's), which a
+// request may override.
 func servePolicyFlags() []string {
-	return []string{"policy", "min-traces", "max-traces", "no-early-stopping", "percentile", "window", "min-tokens", "k", "tau",
-		"min-voters", "instance-parallel", "traces", "aggregate", "keep", "metric", "official-confidence", "post-hoc-filter",
-		"temperature", "top-p", "top-k", "max-tokens", "thinking", "system", "seed"}
+	var f policyFlags
+	fs := pflag.NewFlagSet("policy", pflag.ContinueOnError)
+	f.register(fs)
+	var names []string
+	fs.VisitAll(func(fl *pflag.Flag) { names = append(names, fl.Name) })
+	return names
 }
 
 // serveFlags are the flags of deepconf serve besides run's policy flags.
 type serveFlags struct {
 	engineFlags
+	policyFlags
+	Detector       string
 	ConfigFile     string
 	Listen         string
 	ServedModel    string
@@ -74,6 +79,12 @@ A streamed answer is sent once the decision is made; the deepconf object is in t
 finished run's analysis (--gate-from RUN_DIR) or --gate-threshold; each gated decision is logged
 as a JSON line (--gate-log), without the prompt unless --log-prompts. SIGTERM drains the requests
 in flight and exits. The README's "Serving" section shows harness configurations.`,
+		Example: `  # Qwen3-0.6B from the Hub on this machine, with a key.
+  deepconf serve --model Qwen/Qwen3-0.6B --api-key "$KEY"
+  # In front of a vLLM server; flag low-confidence compliances by a finished run's split.
+  deepconf serve --endpoint http://gpu1:8000/v1 --model Qwen/Qwen3-8B --gate flag --gate-from results/toxicchat_8b
+  # A generated random-weight model, for a smoke test.
+  deepconf serve --model test:tiny --listen 127.0.0.1:8081`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.ConfigFile != "" {
@@ -95,11 +106,9 @@ in flight and exits. The README's "Serving" section shows harness configurations
 		}
 	})
 	fs.StringVar(&f.engineFlags.APIKey, "upstream-api-key", "", "API key for --endpoint servers (default $DEEPCONF_API_KEY or $OPENAI_API_KEY; never logged)")
-	run := newRunCmd().Flags()
-	for _, name := range append(servePolicyFlags(), "detector") {
-		fs.AddFlag(run.Lookup(name))
-	}
-	cliflag.Aliases(fs, engineAliases())
+	f.policyFlags.register(fs)
+	fs.StringVar(&f.Detector, "detector", refusal.DefaultSpec, "refusal detector (as deepconf run's)")
+	cliflag.Aliases(fs, engineAliases(), policyAliases())
 	fs.StringVar(&f.ConfigFile, "config", "", "JSON file of flag values (flag name → value); command-line flags win")
 	fs.StringVar(&f.Listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; loopback unless you say otherwise)")
 	fs.StringVar(&f.ServedModel, "served-model-name", "", "model name clients send and /v1/models lists (default: --model)")
@@ -124,7 +133,10 @@ in flight and exits. The README's "Serving" section shows harness configurations
 func servePolicy(fs *pflag.FlagSet) serve.PolicyFunc {
 	names := servePolicyFlags()
 	return func(overrides map[string]any) (serve.Policy, error) {
-		rfs := newRunCmd().Flags()
+		var f policyFlags
+		rfs := pflag.NewFlagSet("policy", pflag.ContinueOnError)
+		f.register(rfs)
+		cliflag.Aliases(rfs, policyAliases())
 		for _, name := range names {
 			if fl := fs.Lookup(name); fl.Changed {
 				if err := rfs.Set(name, fl.Value.String()); err != nil {
@@ -140,7 +152,7 @@ func servePolicy(fs *pflag.FlagSet) serve.PolicyFunc {
 			}
 		})
 		for _, k := range keys {
-			if !slices.Contains(names, k) {
+			if rfs.Lookup(k) == nil {
 				return serve.Policy{}, fmt.Errorf("unknown policy flag %q (one of %s)", k, strings.Join(names, ", "))
 			}
 			var s string
@@ -158,79 +170,12 @@ func servePolicy(fs *pflag.FlagSet) serve.PolicyFunc {
 				return serve.Policy{}, fmt.Errorf("%s: %w", k, err)
 			}
 		}
-		f, err := runFlagsFrom(rfs)
-		if err != nil {
-			return serve.Policy{}, err
-		}
-		pc, err := policyConfig(rfs, f)
+		pc, err := policyConfig(rfs, &f)
 		if err != nil {
 			return serve.Policy{}, err
 		}
 		return serve.Policy{Config: pc, MaxTraces: runner.MaxTraces(pc)}, nil
 	}
-}
-
-// runFlagsFrom reads run's policy flags from a run flag set.
-func runFlagsFrom(fs *pflag.FlagSet) (*runFlags, error) {
-	var errs []error
-	get := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	var f runFlags
-	var err error
-	f.Policy, err = fs.GetString("policy")
-	get(err)
-	f.MinTraces, err = fs.GetInt("min-traces")
-	get(err)
-	f.MaxTraces, err = fs.GetInt("max-traces")
-	get(err)
-	f.NoEarlyStopping, err = fs.GetBool("no-early-stopping")
-	get(err)
-	f.Percentile, err = fs.GetFloat64("percentile")
-	get(err)
-	f.Window, err = fs.GetInt("window")
-	get(err)
-	f.MinTokens, err = fs.GetInt("min-tokens")
-	get(err)
-	f.K, err = fs.GetInt("k")
-	get(err)
-	f.Tau, err = fs.GetFloat64("tau")
-	get(err)
-	f.MinVoters, err = fs.GetInt("min-voters")
-	get(err)
-	f.InstanceParl, err = fs.GetInt("instance-parallel")
-	get(err)
-	f.Traces, err = fs.GetInt("traces")
-	get(err)
-	f.Aggregate, err = fs.GetString("aggregate")
-	get(err)
-	f.Keep, err = fs.GetFloat64("keep")
-	get(err)
-	f.Metric, err = fs.GetString("metric")
-	get(err)
-	f.Official, err = fs.GetBool("official-confidence")
-	get(err)
-	f.PostHoc, err = fs.GetBool("post-hoc-filter")
-	get(err)
-	f.Temperature, err = fs.GetFloat64("temperature")
-	get(err)
-	f.TopP, err = fs.GetFloat64("top-p")
-	get(err)
-	f.TopK, err = fs.GetInt("top-k")
-	get(err)
-	f.MaxTokens, err = fs.GetInt("max-tokens")
-	get(err)
-	f.Thinking, err = fs.GetBool("thinking")
-	get(err)
-	f.System, err = fs.GetString("system")
-	get(err)
-	f.Seed, err = fs.GetUint64("seed")
-	get(err)
-	f.Detector, err = fs.GetString("detector")
-	get(err)
-	return &f, errors.Join(errs...)
 }
 
 // serveGate builds the confidence gate from the flags.
@@ -311,11 +256,7 @@ func serveModel(ctx context.Context, fs *pflag.FlagSet, f *serveFlags, log io.Wr
 	if model == "" {
 		model = f.Model
 	}
-	rf, err := runFlagsFrom(fs)
-	if err != nil {
-		return err
-	}
-	rf.engineFlags = f.engineFlags
+	rf := &runFlags{engineFlags: f.engineFlags, Detector: f.Detector}
 
 	eng, err := f.openEngine(ctx, base.Config.Sampling.TopLogprobs, base.Config.Sampling.MaxTokens, log)
 	if err != nil {

@@ -33,8 +33,8 @@ import (
 func TestServePolicyFlags(t *testing.T) {
 	// Every run flag is either a policy flag of serve or one that makes
 	// no sense per request; a new run flag must be sorted into one.
-	notPolicy := []string{"benchmark", "data", "num-instances", "output-dir", "output", "shard", "concurrency", "config",
-		"no-analyze", "prompt-field", "label-field", "harmful-values", "id-field", "category-field", "detector"}
+	notPolicy := []string{"benchmark", "data", "num-instances", "output-dir", "output", "shard", "concurrency", "prompts", "config",
+		"no-analyze", "allow-skipped", "prompt-field", "label-field", "harmful-values", "id-field", "category-field", "detector"}
 	serveFS := newServeCmd().Flags()
 	newRunCmd().Flags().VisitAll(func(fl *pflag.Flag) {
 		if serveFS.Lookup(fl.Name) == nil && !slices.Contains(notPolicy, fl.Name) {
@@ -76,11 +76,15 @@ func TestServePolicyFlags(t *testing.T) {
 			if err := rc.Flags().Parse(tc.run); err != nil {
 				t.Fatal(err)
 			}
-			f, err := runFlagsFrom(rc.Flags())
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := policyConfig(rc.Flags(), f)
+			var f policyFlags
+			fs := pflag.NewFlagSet("run policy", pflag.ContinueOnError)
+			f.register(fs)
+			rc.Flags().Visit(func(fl *pflag.Flag) {
+				if err := fs.Set(fl.Name, fl.Value.String()); err != nil {
+					t.Fatal(err)
+				}
+			})
+			want, err := policyConfig(fs, &f)
 			if err != nil {
 				t.Fatal(err)
 			}
