@@ -167,6 +167,20 @@ func (e *Engine) probe(ctx context.Context, ep *endpoint) error {
 	// A short, neutral prompt whose answer is longer than the probe.
 	prompt := engine.Prompt{User: "Count from 1 to 30, separated by spaces."}
 	s := &session{e: e, prompt: prompt, mode: e.cfg.Mode}
+	if s.mode == Completions {
+		// The completions endpoint gets the prompt rendered as a trace's
+		// would be, or the plain question when no template is known yet
+		// (the probe tests the server, not the template). An empty prompt
+		// would make Ollama only load the model (finish_reason "load").
+		s.text = prompt.User
+		if e.cfg.Template != nil {
+			text, err := e.cfg.Template.Render(prompt)
+			if err != nil {
+				return fmt.Errorf("openai: capability probe: %w", err)
+			}
+			s.text = text
+		}
+	}
 	st := &trace{stats: &probeStats{}, noTimeoutRetry: true}
 	sp := engine.Sampling{Temperature: 1, TopP: 1, MaxTokens: probeTokens, Seed: probeSeed, TopLogprobs: k}
 	res, err := s.run(ctx, sp, nil, ep, st)
