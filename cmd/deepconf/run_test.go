@@ -154,7 +154,7 @@ func TestKillAndResume(t *testing.T) {
 	bin := buildDeepconf(t)
 	data := filepath.Join(sharedData(t), "xstest")
 	args := func(out string) []string {
-		return []string{"run", "--model", "test:tiny", "--threads", "1", "--benchmark", "xstest", "--data", data, "--num-instances", "40",
+		return []string{"run", "--model", "test:tiny", "--benchmark", "xstest", "--data", data, "--num-instances", "40",
 			"--max-tokens", "64", "--window", "8", "--min-tokens", "8", "--percentile", "50", "--min-voters", "6", "--output-dir", out}
 	}
 	ref := filepath.Join(t.TempDir(), "ref")
