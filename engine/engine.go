@@ -183,6 +183,13 @@ type Info struct {
 	Threads int `json:"threads,omitempty"`
 	// Parallel is the number of traces decoded at once.
 	Parallel int `json:"parallel,omitempty"`
+	// Reproducible reports whether a trace's tokens are a function of the
+	// model, the prompt, the sampling parameters and the seed alone — not
+	// of the other traces the engine runs at the same time, of timing or
+	// of the number of threads — so that the same command with the same
+	// seed writes the same bytes. ReproducibleNote says why, or why not.
+	Reproducible     bool   `json:"reproducible"`
+	ReproducibleNote string `json:"reproducible_note"`
 	// Details holds engine-specific facts, such as a server's capability
 	// probe.
 	Details map[string]any `json:"details,omitempty"`

@@ -317,6 +317,11 @@ type EngineInfo struct {
 	// ReasoningDelimiters are the markers that separate the model's
 	// reasoning from its answer, "OPEN,CLOSE".
 	ReasoningDelimiters string `json:"reasoning_delimiters,omitempty"`
+	// Reproducible reports whether the same command and seed give the same
+	// traces on this engine; ReproducibleNote says why or why not
+	// (docs/reproducibility.md).
+	Reproducible     bool   `json:"reproducible"`
+	ReproducibleNote string `json:"reproducible_note,omitempty"`
 	// Threads is the number of CPU threads of the embedded engine.
 	Threads int `json:"threads,omitempty"`
 	// Version identifies the engine build or the server software.

@@ -391,6 +391,7 @@ func engineInfo(info engine.Info) (*record.EngineInfo, error) {
 		Parallel: info.Parallel, Threads: info.Threads, Version: info.Version,
 		ChatTemplate: info.ChatTemplate, ChatTemplateOrigin: info.ChatTemplateOrigin,
 		FirstPrompt: info.FirstPrompt, ReasoningDelimiters: info.ReasoningDelimiters,
+		Reproducible: info.Reproducible, ReproducibleNote: info.ReproducibleNote,
 	}
 	if fi, err := os.Stat(info.Model); err == nil && fi.Mode().IsRegular() && info.ModelSHA256 != "" {
 		r.ModelBytes = fi.Size()

@@ -150,7 +150,7 @@ func TestKillAndResume(t *testing.T) {
 	data := filepath.Join(shareddata.Dir(t), "xstest")
 	const instances = 40
 	args := func(out string) []string {
-		return []string{"run", "--model", "test:tiny", "--threads", "1", "--benchmark", "xstest", "--data", data, "--num-instances", strconv.Itoa(instances),
+		return []string{"run", "--model", "test:tiny", "--benchmark", "xstest", "--data", data, "--num-instances", strconv.Itoa(instances),
 			"--max-tokens", "64", "--window", "8", "--min-tokens", "8", "--percentile", "50", "--min-voters", "6", "--output-dir", out, "--no-analyze"}
 	}
 	ref := filepath.Join(t.TempDir(), "ref")

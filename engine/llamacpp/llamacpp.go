@@ -8,8 +8,11 @@
 // copied into the trace's own KV stream, or shared with Config.KVUnified).
 // Each step decodes one token for every live trace of every open prompt in a
 // single batch, together with a chunk of any prompt still being prefilled;
-// traces are placed on consecutive sequences where possible, so that
-// llama.cpp computes the step in one forward pass (see build). After the step, a fused pass
+// the traces' sequences are made one consecutive run with padding tokens, so
+// that llama.cpp computes them in one forward pass in which no trace's row is
+// alone (see build): on the CPU a trace's tokens then depend only on its
+// prompt, sampling parameters and seed, not on which other traces share its
+// steps nor on the number of threads. After the step, a fused pass
 // over each trace's float32 logits yields the top-k log-probabilities, the
 // log-sum-exp and the sampled token (temperature, top-k, top-p) with reused
 // buffers; the passes of a step's traces run concurrently on Config.Threads
@@ -78,9 +81,9 @@ type Config struct {
 	// BENCHMARKS.md), but a trace's logits then depend on where its cells
 	// land in the shared cache, which depends on the other traces: traces
 	// are no longer bit-reproducible under a fixed seed, and stopping one
-	// trace can change others. With separate
-	// streams (the default) and quantized weights (Q8_0, Q4_K_M), every
-	// trace's tokens depend only on its prompt and seed.
+	// trace can change others. With separate streams (the default) on the
+	// CPU, every trace's tokens depend only on its prompt, sampling
+	// parameters and seed (see build and New).
 	KVUnified bool
 	// ChatTemplate chooses the chat template (chat.Select): "" for the
 	// model's own template from its GGUF metadata, which must belong to a
@@ -111,8 +114,8 @@ func (c *Config) fill() {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 512
 	}
-	if c.BatchSize < c.Parallel+2 { // a prompt token and a padding token
-		c.BatchSize = c.Parallel + 2
+	if c.BatchSize < c.Parallel+4 { // a padding token and a prompt chunk of 3 tokens (prefillChunk)
+		c.BatchSize = c.Parallel + 4
 	}
 	if c.Log == nil {
 		c.Log = os.Stderr
@@ -230,6 +233,14 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	switch {
 	case cfg.Device == nativelib.CPU:
 		mp.NGpuLayers = 0
+		// No repacked weights (llama.cpp's "extra buffer types"): for
+		// Q4_0, Q4_K and IQ4_NL on AVX2 CPUs llama.cpp repacks the
+		// weights and multiplies a micro-batch's rows in groups of four
+		// with one kernel and the remaining rows with another, which
+		// rounds differently, so a trace's logits would depend on its
+		// place among the traces of its step (measured with Q4_K_M:
+		// TestRowLogitsIndependentOfMicroBatch; docs/reproducibility.md).
+		mp.UseExtraBufts = 0
 	case cfg.GPULayers < 0:
 		mp.NGpuLayers = 999
 	default:
@@ -243,17 +254,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("load %s: %v (is it a valid GGUF model?)", cfg.Model, err)
 	}
 	nSeq := cfg.Parallel + cfg.Prompts + 1 // + the padding sequence
-	cp := llama.ContextDefaultParams()
-	cp.NCtx = uint32(cfg.ContextSize * nSeq)
-	cp.NBatch = uint32(cfg.BatchSize)
-	cp.NUbatch = uint32(cfg.BatchSize)
-	cp.NSeqMax = uint32(nSeq)
-	cp.NThreads = int32(cfg.Threads)
-	cp.NThreadsBatch = int32(cfg.Threads)
-	if cfg.KVUnified {
-		cp.KVUnified = 1
-	}
-	cp.NoPerf = 1
+	cp := contextParams(cfg)
 	lctx, err := llama.InitFromModel(model, cp)
 	if err != nil || lctx == 0 {
 		llama.ModelFree(model)
@@ -290,6 +291,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		Threads:  cfg.Threads,
 		Parallel: cfg.Parallel,
 		Details: map[string]any{
+			"flash_attn":   map[bool]string{true: "off", false: "auto"}[cfg.Device == nativelib.CPU],
+			"repack":       cfg.Device != nativelib.CPU,
 			"model_desc":   llama.ModelDesc(model),
 			"model_params": llama.ModelNParams(model),
 			"n_vocab":      e.nVocab,
@@ -304,6 +307,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		llama.ModelFree(model)
 		return nil, err
 	}
+	e.info.Reproducible, e.info.ReproducibleNote = reproducibility(cfg)
 	go e.loop()
 	return e, nil
 }
@@ -389,6 +393,48 @@ func (e *Engine) RenderPrompt(p engine.Prompt) (string, error) {
 		return "", e.tmplErr
 	}
 	return e.tmpl.Render(p)
+}
+
+// reproducibility says whether traces are reproducible with cfg, and why
+// (engine.Info.Reproducible; docs/reproducibility.md).
+func reproducibility(cfg Config) (bool, string) {
+	switch {
+	case cfg.Device != nativelib.CPU:
+		return false, "GPU: llama.cpp's GPU kernels are not known to compute a trace's rows independently of the other traces in its decode steps, so tokens can depend on timing"
+	case cfg.KVUnified:
+		return false, "kv-unified: a trace's KV cells land wherever the other traces leave room in the shared cache, which changes the order of its attention sums, so tokens depend on timing"
+	}
+	return true, "CPU, one KV stream per sequence, flash attention off: a trace's tokens depend only on the model file, the prompt, the sampling parameters and the seed, not on the other traces in its decode steps, timing, --threads or --parallel; another CPU family (llama.cpp picks its kernels by CPU features) or another llama.cpp build may give other tokens"
+}
+
+// contextParams returns the llama.cpp context parameters for cfg: one KV
+// stream of cfg.ContextSize cells for each of the Parallel + Prompts + 1
+// sequences (sequence 0 holds padding, see build).
+func contextParams(cfg Config) llama.ContextParams {
+	nSeq := cfg.Parallel + cfg.Prompts + 1
+	cp := llama.ContextDefaultParams()
+	cp.NCtx = uint32(cfg.ContextSize * nSeq)
+	cp.NBatch = uint32(cfg.BatchSize)
+	cp.NUbatch = uint32(cfg.BatchSize)
+	cp.NSeqMax = uint32(nSeq)
+	cp.NThreads = int32(cfg.Threads)
+	cp.NThreadsBatch = int32(cfg.Threads)
+	if cfg.KVUnified {
+		cp.KVUnified = 1
+	}
+	if cfg.Device == nativelib.CPU {
+		// llama.cpp's CPU flash attention (on by default) computes a
+		// micro-batch's attention differently depending on its number
+		// of rows and on the number of threads, once a sequence spans a
+		// few hundred KV cells: measured, a trace's logits moved by up
+		// to 6e-3 with the traces that shared its step and with
+		// --threads, enough to change sampled tokens. Without it every
+		// row's attention is computed alone, in the same order
+		// (docs/reproducibility.md).
+		cp.FlashAttentionType = llama.FlashAttentionTypeDisabled
+	}
+	cp.NoPerf = 1
+	return cp
 }
 
 // checkGGUF reports a clear error when path is not a GGUF file.

@@ -464,12 +464,14 @@ func (e *Engine) Info() engine.Info {
 		details["probe"] = probes
 	}
 	info := engine.Info{
-		Name:                "openai",
-		Version:             strings.Join(versions, ", "),
-		Model:               e.model,
-		Device:              strings.Join(devices, ","),
-		Parallel:            e.cfg.MaxInFlight * len(e.endpoints),
-		Details:             details,
+		Name:     "openai",
+		Version:  strings.Join(versions, ", "),
+		Model:    e.model,
+		Device:   strings.Join(devices, ","),
+		Parallel: e.cfg.MaxInFlight * len(e.endpoints),
+		Details:  details,
+		// Reproducible stays false: see ReproducibleNote.
+		ReproducibleNote:    "servers batch the requests of all their clients, so a trace's numbers depend on what else the server runs, its version and its hardware; the seed is sent, but no server promises the same tokens",
 		ReasoningDelimiters: e.reasoning().String(),
 	}
 	if t := e.cfg.Template; t != nil && e.cfg.Mode == Completions {
