@@ -118,13 +118,15 @@ func (d *online) sample(ctx context.Context, t *traceState, s *float64) error {
 	case t.result.Finish == engine.FinishCancelled:
 		t.finish = cancelledFinish
 		return nil
-	case t.inReasoning:
+	case t.inReasoning && d.cfg.Policy != PolicySeed:
 		// Ended while still reasoning: there is no answer to label.
 		return nil
 	}
 	answer := t.text
-	if t.hasReasoning() {
-		// The detector sees only the answer.
+	if t.hasReasoning() && d.cfg.Policy != PolicySeed {
+		// The detector sees only the answer. The prototype knew no
+		// reasoning: it labelled the whole decoded response, and so does
+		// the seed policy (docs/prototype.md).
 		answer = t.result.Answer
 	}
 	v, err := d.det.Detect(d.ctx, d.prompt, answer)

@@ -258,7 +258,7 @@ func TestRunJSONKeys(t *testing.T) {
 	}
 	for key, want := range map[string]string{
 		"config":  `{"api_mode":"","benchmark":"","dataset":{},"detector":"","engine":"","kv_unified":false,"max_traces":0,"model":"","policy":{"a":1},"quant":"","random":false,"shard":"","tool_schema":0}`,
-		"engine":  `{"details":{"x":1},"device":"","model":"","name":"","version":""}`,
+		"engine":  `{"details":{"x":1},"device":"","model":"","name":"","reproducible":false,"version":""}`,
 		"dataset": `{"files":{},"name":"","rows":0}`,
 	} {
 		if got := string(m[key]); got != want {
