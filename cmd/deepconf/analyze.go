@@ -29,7 +29,7 @@ type analyzeFlags struct {
 	Data           string
 	BaselineTraces int
 	NoBaselines    bool
-	Calibration    calibrationFlags
+	Calibration    analysis.CalibrationOptions
 }
 
 // options checks the flags and returns the options of runreport.AnalyzeRun.
@@ -46,15 +46,11 @@ func (f *analyzeFlags) options() (runreport.AnalyzeOptions, error) {
 	if (f.Benchmark == "") != (f.Data == "") {
 		return o, fmt.Errorf("--benchmark and --data go together")
 	}
-	cal, err := f.Calibration.options()
-	if err != nil {
-		return o, err
-	}
 	return runreport.AnalyzeOptions{
 		Scoring: f.Scoring,
 		Analysis: analysis.Options{
 			Split: split, Level: f.Level, Resamples: f.Resamples, Seed: f.Seed, RiskBins: f.RiskBins, MaxTraces: f.MaxTraces,
-			Calibration: cal,
+			Calibration: f.Calibration,
 		},
 		Baselines:    runreport.Baselines{Off: f.NoBaselines, Traces: f.BaselineTraces},
 		Benchmark:    f.Benchmark,
@@ -141,7 +137,7 @@ The prototype's predictions.jsonl has no ground truth; pass its benchmark with -
 	fl.StringVar(&f.Data, "data", "", "local file or directory of --benchmark")
 	cliflag.Int(fl, &f.BaselineTraces, "baseline-traces", 0, cliflag.AtLeast(0), "N of the fixed-N majority and DeepConf offline baselines (0: the complete traces every instance stored)")
 	fl.BoolVar(&f.NoBaselines, "no-baselines", false, "do not replay the baselines (single trace, fixed-N majority, DeepConf offline, the run's policy)")
-	f.Calibration.register(fl)
+	registerCalibration(fl, &f.Calibration)
 	cliflag.Aliases(fl, map[string]string{"out": "output"})
 	return cmd
 }

@@ -16,7 +16,7 @@ type reportFlags struct {
 	out, markdown, latex, split, title string
 	maxExamples, baselineTraces        int
 	figures, noBaselines               bool
-	calibration                        calibrationFlags
+	calibration                        analysis.CalibrationOptions
 }
 
 // newReportCmd returns the "report" command: figures and one
@@ -48,10 +48,6 @@ deepconf analyze --export md,latex).`,
 			if err != nil {
 				return fmt.Errorf("--split: %w", err)
 			}
-			cal, err := f.calibration.options()
-			if err != nil {
-				return err
-			}
 			out := f.out
 			if out == "" {
 				out = "report.html"
@@ -60,7 +56,7 @@ deepconf analyze --export md,latex).`,
 				}
 			}
 			o := runreport.ReportOptions{
-				Analysis:    analysis.Options{Split: split, Calibration: cal},
+				Analysis:    analysis.Options{Split: split, Calibration: f.calibration},
 				Baselines:   runreport.Baselines{Off: f.noBaselines, Traces: f.baselineTraces},
 				Title:       f.title,
 				MaxExamples: f.maxExamples,
@@ -104,7 +100,7 @@ deepconf analyze --export md,latex).`,
 	fl.BoolVar(&f.figures, "figures", true, "write the figures as PNG and SVG into DIR/figures/")
 	cliflag.Int(fl, &f.baselineTraces, "baseline-traces", 0, cliflag.AtLeast(0), "N of the fixed-N majority and DeepConf offline baselines (0: the complete traces every instance stored)")
 	fl.BoolVar(&f.noBaselines, "no-baselines", false, "do not replay the baselines")
-	f.calibration.register(fl)
+	registerCalibration(fl, &f.calibration)
 	cliflag.Aliases(fl, map[string]string{"out": "output"})
 	return cmd
 }
