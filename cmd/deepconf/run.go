@@ -11,6 +11,7 @@ import (
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/internal/cliflag"
+	"github.com/deepconf/deepconf/internal/progress"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/deepconf/deepconf/runner"
@@ -241,18 +242,18 @@ func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, l
 	if err != nil {
 		return err
 	}
-	var pr *progress
+	var pr *progress.Instances
 	o.Progress = runner.Progress{
 		Open: func(total, done int) {
 			fmt.Fprintf(log, "deepconf: %s: %d instances (%d done), policy %s, output %s\n", f.Benchmark, total, done, f.Policy, o.Dir)
 		},
-		Start:    func(total, done int) { pr = newProgress(log, total, done) },
-		Instance: func(p *record.Prediction) { pr.add(p.TracesGenerated, p.TokensGenerated) },
+		Start:    func(total, done int) { pr = progress.NewInstances(log, total, done) },
+		Instance: func(p *record.Prediction) { pr.Add(p.TracesGenerated, p.TokensGenerated) },
 		Skip:     func(id string, err error) { fmt.Fprintf(log, "deepconf: skipping %s: %v\n", id, err) },
 	}
 	res, err := runner.Run(ctx, o)
 	if pr != nil {
-		pr.close()
+		pr.Close()
 	}
 	if res.Replaced {
 		fmt.Fprintf(log, "deepconf: %s held a run of another configuration that finished no instance; it was replaced\n", res.Dir)

@@ -390,3 +390,19 @@ func ApplyJSON(fs *pflag.FlagSet, path string) error {
 	}
 	return nil
 }
+
+// CommandLine is the command as typed, for a file's provenance: the
+// command's path ("deepconf refusal-train") and every flag given, as
+// --name=value (a list's values joined by commas), without the program's
+// path.
+func CommandLine(cmd *cobra.Command) string {
+	parts := []string{cmd.CommandPath()}
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		v := fl.Value.String()
+		if sv, ok := fl.Value.(pflag.SliceValue); ok {
+			v = strings.Join(sv.GetSlice(), ",")
+		}
+		parts = append(parts, "--"+fl.Name+"="+v)
+	})
+	return strings.Join(parts, " ")
+}

@@ -162,3 +162,23 @@ func FuzzListValue(f *testing.F) {
 		}
 	})
 }
+
+// TestCommandLine: the command path and the flags given, lists joined by
+// commas, in flag-name order.
+func TestCommandLine(t *testing.T) {
+	root := &cobra.Command{Use: "deepconf"}
+	var xs []string
+	var n int
+	sub := &cobra.Command{Use: "train", RunE: func(*cobra.Command, []string) error { return nil }}
+	sub.Flags().StringSliceVar(&xs, "gold", []string{"a"}, "")
+	Int(sub.Flags(), &n, "folds", 5, AtLeast(2), "")
+	sub.Flags().Bool("loso", false, "")
+	root.AddCommand(sub)
+	root.SetArgs([]string{"train", "--gold", "x.csv,y.csv", "--loso", "--folds", "3"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := CommandLine(sub), "deepconf train --folds=3 --gold=x.csv,y.csv --loso=true"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
+}
