@@ -177,3 +177,24 @@ func New(spec string, opts ...Option) (Detector, error) {
 	return nil, fmt.Errorf("unknown detector %q: want %q, %q, %q, %q, %qFILE or %q<model>",
 		spec, SpecPatterns, SpecSeed, SpecClassifier, SpecEnsemble, SpecClassifierPrefix, SpecJudgePrefix)
 }
+
+// Open returns the detector of spec (New). A judge's engine is opened with
+// openJudge(ctx, model) and released by the returned function, which is
+// nil for the other detectors.
+func Open(ctx context.Context, spec string, openJudge func(ctx context.Context, model string) (engine.Engine, error)) (Detector, func() error, error) {
+	model, ok := strings.CutPrefix(spec, SpecJudgePrefix)
+	if !ok {
+		d, err := New(spec)
+		return d, nil, err
+	}
+	e, err := openJudge(ctx, model)
+	if err != nil {
+		return nil, nil, fmt.Errorf("judge model: %w", err)
+	}
+	d, err := New(spec, WithEngine(e))
+	if err != nil {
+		e.Close()
+		return nil, nil, err
+	}
+	return d, e.Close, nil
+}

@@ -1,11 +1,76 @@
 package refusal
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 )
+
+// TrainReportOptions configure TrainReport.
+type TrainReportOptions struct {
+	// Train are the training options (TrainReport sets their Progress).
+	Train TrainOptions
+	// LOSO adds the leave-one-set-out evaluation (LeaveOneSetOut) before
+	// the training.
+	LOSO bool
+	// Command and Notes go into the model's header (ModelHeader).
+	Command string
+	Notes   []string
+	// Progress, when set, starts showing the fits of a stage
+	// ("leave-one-set-out", "cross-validation and fit"); it returns the
+	// function called after each fit and the one that ends the stage.
+	Progress func(stage string) (set func(done, total int), end func())
+}
+
+// TrainReport trains a model on sets as deepconf refusal-train does and
+// writes what it measured to w: with o.LOSO first the leave-one-set-out
+// table (WriteHeldOutTable), then the cross-validation's table (CVTableRows)
+// under a line with the chosen penalty and threshold. The model's header
+// records the sets, the command, the cross-validation, the
+// leave-one-set-out scores and the notes.
+func TrainReport(ctx context.Context, sets []GoldSet, o TrainReportOptions, w io.Writer) (*Model, error) {
+	to, err := o.Train.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	stage := func(name string) func() {
+		if o.Progress == nil {
+			to.Progress = nil
+			return func() {}
+		}
+		set, end := o.Progress(name)
+		to.Progress = set
+		return end
+	}
+	var held []HeldOutReport
+	if o.LOSO {
+		end := stage("leave-one-set-out")
+		held, err = LeaveOneSetOut(ctx, sets, to)
+		end()
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(w, "Leave-one-set-out (trained without the set, scored on it):")
+		if err := WriteHeldOutTable(w, held); err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(w)
+	}
+	end := stage("cross-validation and fit")
+	m, cv, err := Train(ctx, sets, to)
+	end()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "%d-fold cross-validation (lambda %g chosen from %v, threshold %.2f):\n", to.Folds, cv.Lambda, to.Lambdas, cv.Threshold)
+	if err := WriteTable(w, CVTableRows(cv)); err != nil {
+		return nil, err
+	}
+	m.Header = ModelHeader(sets, o.Command, cv, append(HeldOutHeader(held), o.Notes...))
+	return m, nil
+}
 
 // CVTableRows lists a cross-validation's reports for WriteTable: each
 // fold overall and per set, then each set and all sets over the pooled

@@ -217,6 +217,16 @@ type ReportOutput struct {
 	Markdown, LaTeX string
 }
 
+// DefaultReportPath is where deepconf report writes the report of dirs:
+// report.html in the run directory for one, in the working directory for
+// several.
+func DefaultReportPath(dirs []string) string {
+	if len(dirs) == 1 {
+		return filepath.Join(dirs[0], "report.html")
+	}
+	return "report.html"
+}
+
 // ReportFiles are the files WriteReport wrote.
 type ReportFiles struct {
 	// FigureDirs are the directories that received figures, and Figures
@@ -227,6 +237,19 @@ type ReportFiles struct {
 	// written.
 	HTML   string
 	Tables []string
+}
+
+// WriteText writes a line per file or directory of figures written.
+func (f ReportFiles) WriteText(w io.Writer) {
+	for i, dir := range f.FigureDirs {
+		fmt.Fprintf(w, "wrote %d figure files to %s\n", f.Figures[i], dir)
+	}
+	if f.HTML != "" {
+		fmt.Fprintf(w, "wrote %s\n", f.HTML)
+	}
+	for _, p := range f.Tables {
+		fmt.Fprintf(w, "wrote %s\n", p)
+	}
 }
 
 // WriteReport writes the report rep where out says, each file replaced

@@ -13,56 +13,27 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// analyzeFlags are the flags of "deepconf analyze".
+// analyzeFlags are the flags of "deepconf analyze": runreport.AnalyzeRun's
+// options, and the split and exports they parse to.
 type analyzeFlags struct {
-	Scoring        string
-	Split          string
-	Export         string
-	ExportTokens   bool
-	Out            string
-	MaxTraces      int
-	Level          float64
-	Resamples      int
-	Seed           uint64
-	RiskBins       int
-	Benchmark      string
-	Data           string
-	BaselineTraces int
-	NoBaselines    bool
-	Calibration    calibrationFlags
+	runreport.AnalyzeOptions
+	Split, Export string
 }
 
 // options checks the flags and returns the options of runreport.AnalyzeRun.
 func (f *analyzeFlags) options() (runreport.AnalyzeOptions, error) {
-	var o runreport.AnalyzeOptions
-	split, err := analysis.ParseSplit(f.Split)
-	if err != nil {
+	o := f.AnalyzeOptions
+	var err error
+	if o.Analysis.Split, err = analysis.ParseSplit(f.Split); err != nil {
 		return o, fmt.Errorf("--split: %w", err)
 	}
-	formats, err := runreport.ParseFormats(f.Export)
-	if err != nil {
+	if o.Exports, err = runreport.ParseFormats(f.Export); err != nil {
 		return o, fmt.Errorf("--export: %w", err)
 	}
-	if (f.Benchmark == "") != (f.Data == "") {
+	if (o.Benchmark == "") != (o.Data == "") {
 		return o, fmt.Errorf("--benchmark and --data go together")
 	}
-	cal, err := f.Calibration.options()
-	if err != nil {
-		return o, err
-	}
-	return runreport.AnalyzeOptions{
-		Scoring: f.Scoring,
-		Analysis: analysis.Options{
-			Split: split, Level: f.Level, Resamples: f.Resamples, Seed: f.Seed, RiskBins: f.RiskBins, MaxTraces: f.MaxTraces,
-			Calibration: cal,
-		},
-		Baselines:    runreport.Baselines{Off: f.NoBaselines, Traces: f.BaselineTraces},
-		Benchmark:    f.Benchmark,
-		Data:         f.Data,
-		Out:          f.Out,
-		Exports:      formats,
-		ExportTokens: f.ExportTokens,
-	}, nil
+	return o, nil
 }
 
 // newAnalyzeCmd returns the "analyze" command, which scores a run directory
@@ -132,16 +103,16 @@ The prototype's predictions.jsonl has no ground truth; pass its benchmark with -
 	fl.StringVar(&f.Export, "export", "", "comma-separated exports: csv, parquet, md, latex (or all)")
 	fl.BoolVar(&f.ExportTokens, "export-tokens", false, "include the per-token confidences and log-probabilities in the trace exports")
 	cliflag.Output(fl, &f.Out, "", "output directory (default: the run directory)")
-	cliflag.Int(fl, &f.MaxTraces, "max-traces", 0, cliflag.AtLeast(0), "budget of the token-savings baseline (0: run.json's max_traces; without run.json, none)")
-	cliflag.Float(fl, &f.Level, "level", analysis.DefaultLevel, cliflag.OpenUnit, "confidence level of the intervals")
-	cliflag.Int(fl, &f.Resamples, "bootstrap", stats.DefaultResamples, cliflag.Between(1, 1e7), "bootstrap resamples of the AUROC interval and of the calibration and selective intervals")
-	cliflag.Uint64(fl, &f.Seed, "seed", analysis.DefaultSeed, "seed of the bootstrap")
-	cliflag.Int(fl, &f.RiskBins, "risk-bins", analysis.DefaultRiskBins, cliflag.Between(1, 1000), "quantile bins of the risk curve")
+	cliflag.Int(fl, &f.Analysis.MaxTraces, "max-traces", 0, cliflag.AtLeast(0), "budget of the token-savings baseline (0: run.json's max_traces; without run.json, none)")
+	cliflag.Float(fl, &f.Analysis.Level, "level", analysis.DefaultLevel, cliflag.OpenUnit, "confidence level of the intervals")
+	cliflag.Int(fl, &f.Analysis.Resamples, "bootstrap", stats.DefaultResamples, cliflag.Between(1, 1e7), "bootstrap resamples of the AUROC interval and of the calibration and selective intervals")
+	cliflag.Uint64(fl, &f.Analysis.Seed, "seed", analysis.DefaultSeed, "seed of the bootstrap")
+	cliflag.Int(fl, &f.Analysis.RiskBins, "risk-bins", analysis.DefaultRiskBins, cliflag.Between(1, 1000), "quantile bins of the risk curve")
 	fl.StringVar(&f.Benchmark, "benchmark", "", "benchmark whose gold labels to use for predictions without any (prototype runs)")
 	fl.StringVar(&f.Data, "data", "", "local file or directory of --benchmark")
-	cliflag.Int(fl, &f.BaselineTraces, "baseline-traces", 0, cliflag.AtLeast(0), "N of the fixed-N majority and DeepConf offline baselines (0: the complete traces every instance stored)")
-	fl.BoolVar(&f.NoBaselines, "no-baselines", false, "do not replay the baselines (single trace, fixed-N majority, DeepConf offline, the run's policy)")
-	f.Calibration.register(fl)
+	cliflag.Int(fl, &f.Baselines.Traces, "baseline-traces", 0, cliflag.AtLeast(0), "N of the fixed-N majority and DeepConf offline baselines (0: the complete traces every instance stored)")
+	fl.BoolVar(&f.Baselines.Off, "no-baselines", false, "do not replay the baselines (single trace, fixed-N majority, DeepConf offline, the run's policy)")
+	registerCalibration(fl, &f.Analysis.Calibration)
 	cliflag.Aliases(fl, map[string]string{"out": "output"})
 	return cmd
 }

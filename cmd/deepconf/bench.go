@@ -30,18 +30,11 @@ func newBenchCmd() *cobra.Command {
 // random-weight model of the Qwen3-0.6B shape, quantized to Q8_0.
 const benchEngineModel = "test:qwen3-0.6b"
 
-// benchEngineOptions are the flags of "bench engine" besides the engine flags.
+// benchEngineOptions are the flags of "bench engine" besides the engine
+// flags: the harness's options and --json.
 type benchEngineOptions struct {
-	N            []int
-	Tokens       int
-	PromptTokens int
-	Repeat       int
-	K            int
-	Window       int
-	Temperature  float64
-	TopP         float64
-	TopK         int
-	JSON         bool
+	bench.Options
+	JSON bool
 }
 
 func newBenchEngineCmd() *cobra.Command {
@@ -86,14 +79,14 @@ written to the cache on first use; decode speed does not depend on the weight va
 	}
 	fs.Lookup("ctx").Usage = "context per sequence in tokens (0: the prompt + --tokens, rounded up to a multiple of 256)"
 	cliflag.Ints(fs, &o.N, "n", []int{1, 4, 8, 16}, cliflag.Between(1, maxParallel), "numbers of parallel traces to measure")
-	cliflag.Int(fs, &o.Tokens, "tokens", 64, cliflag.Between(1, maxContext), "generated tokens per trace")
+	cliflag.Int(fs, &o.Sampling.MaxTokens, "tokens", 64, cliflag.Between(1, maxContext), "generated tokens per trace")
 	cliflag.Int(fs, &o.PromptTokens, "prompt-tokens", 173, cliflag.Between(1, maxContext), "approximate length of the prompt in tokens, chat template included")
 	cliflag.Int(fs, &o.Repeat, "repeat", 3, cliflag.Between(1, 1000), "measurements per n")
-	cliflag.Int(fs, &o.K, "logprobs-k", engine.MaxTopLogprobs, cliflag.Between(1, engine.MaxTopLogprobs), "top log-probabilities per token for the token confidence")
+	cliflag.Int(fs, &o.Sampling.TopLogprobs, "logprobs-k", engine.MaxTopLogprobs, cliflag.Between(1, engine.MaxTopLogprobs), "top log-probabilities per token for the token confidence")
 	cliflag.Int(fs, &o.Window, "window", 16, cliflag.AtLeast(1), "group window of the confidence tracker")
-	cliflag.Float(fs, &o.Temperature, "temperature", 0.6, cliflag.AtLeast(0), "sampling temperature")
-	cliflag.Float(fs, &o.TopP, "top-p", 0.95, cliflag.Unit, "nucleus sampling mass")
-	cliflag.Int(fs, &o.TopK, "top-k", 20, cliflag.AtLeast(0), "top-k sampling (0: off)")
+	cliflag.Float(fs, &o.Sampling.Temperature, "temperature", 0.6, cliflag.AtLeast(0), "sampling temperature")
+	cliflag.Float(fs, &o.Sampling.TopP, "top-p", 0.95, cliflag.Unit, "nucleus sampling mass")
+	cliflag.Int(fs, &o.Sampling.TopK, "top-k", 20, cliflag.AtLeast(0), "top-k sampling (0: off)")
 	fs.BoolVar(&o.JSON, "json", false, "print machine-readable results")
 	cliflag.Aliases(fs, engineAliases(), map[string]string{"k": "logprobs-k"})
 	return cmd
@@ -106,6 +99,9 @@ func runBenchEngine(ctx context.Context, cmd *cobra.Command, ef *engineFlags, o 
 	if len(ef.Endpoints) > 0 {
 		return errors.New("bench engine measures the embedded llama.cpp engine; it does not take --endpoint")
 	}
+	if err := o.Validate(); err != nil {
+		return cliflag.Rename(err, cmd.Flags(), map[string]string{"max_tokens": "tokens", "top_logprobs": "logprobs-k"})
+	}
 	maxN := slices.Max(o.N)
 	if ef.Parallel == 0 {
 		ef.Parallel = maxN
@@ -113,22 +109,10 @@ func runBenchEngine(ctx context.Context, cmd *cobra.Command, ef *engineFlags, o 
 		return fmt.Errorf("--parallel %d is smaller than --n %d: the engine must decode all n traces in one batch", ef.Parallel, maxN)
 	}
 	if ef.Ctx <= 0 {
-		// A few tokens of slack: the prompt may exceed --prompt-tokens by
-		// the last word's tokens.
-		ef.Ctx = (o.PromptTokens + o.Tokens + 64 + 255) / 256 * 256
-	}
-	sampling := engine.Sampling{
-		Temperature: o.Temperature,
-		TopP:        o.TopP,
-		TopK:        o.TopK,
-		MaxTokens:   o.Tokens,
-		TopLogprobs: o.K,
-	}
-	if err := sampling.Validate(); err != nil {
-		return err
+		ef.Ctx = o.ContextSize()
 	}
 	log := cmd.ErrOrStderr()
-	eng, err := ef.openEngine(ctx, o.K, o.Tokens, log)
+	eng, err := ef.openEngine(ctx, o.Sampling.TopLogprobs, o.Sampling.MaxTokens, log)
 	if err != nil {
 		return err
 	}
@@ -137,11 +121,10 @@ func runBenchEngine(ctx context.Context, cmd *cobra.Command, ef *engineFlags, o 
 	if !ok {
 		return fmt.Errorf("bench engine needs the embedded llama.cpp engine, got %s", eng.Info().Name)
 	}
-	bo := bench.Options{N: o.N, Repeat: o.Repeat, PromptTokens: o.PromptTokens, Sampling: sampling, Window: o.Window}
 	if !o.JSON {
-		bo.Log = log
+		o.Log = log
 	}
-	rep, err := bench.Measure(ctx, e, bo)
+	rep, err := bench.Measure(ctx, e, o.Options)
 	if err != nil {
 		return err
 	}

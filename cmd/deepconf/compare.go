@@ -17,7 +17,7 @@ func newCompareCmd() *cobra.Command {
 	var (
 		split, out string
 		level      float64
-		cal        calibrationFlags
+		cal        analysis.CalibrationOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "compare DIR... [--split median|seed|VALUE] [-o FILE.md|.csv|.json|.tex]",
@@ -52,17 +52,13 @@ FILE_calibration_pairs.csv next to it).`,
 			if err != nil {
 				return fmt.Errorf("--split: %w", err)
 			}
-			co, err := cal.options()
-			if err != nil {
-				return err
-			}
 			if out != "" {
 				if err := runreport.CheckComparisonPath(out); err != nil {
 					return fmt.Errorf("--output %w", err)
 				}
 			}
 			c, err := runreport.Compare(cmd.Context(), dirs, runreport.CompareOptions{
-				Analysis: analysis.Options{Split: sp, Level: level, Calibration: co}, Log: cmd.ErrOrStderr()})
+				Analysis: analysis.Options{Split: sp, Level: level, Calibration: cal}, Log: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
 			}
@@ -89,6 +85,6 @@ FILE_calibration_pairs.csv next to it).`,
 	cliflag.Output(f, &out, "", "also write the comparison to FILE.md, FILE.csv (and FILE_pairs.csv), FILE.json or FILE.tex")
 	cliflag.Float(f, &level, "level", analysis.DefaultLevel, cliflag.OpenUnit, "confidence level of the intervals")
 	cliflag.Aliases(f, map[string]string{"out": "output"})
-	cal.register(f)
+	registerCalibration(f, &cal)
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"runtime"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/deepconf/deepconf/hub"
 	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/internal/nativelib"
+	"github.com/deepconf/deepconf/internal/setting"
 	"github.com/deepconf/deepconf/modelinfo"
 	"github.com/spf13/pflag"
 )
@@ -83,22 +83,11 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Reasoning, "reasoning-delimiters", "", "markers of the model's reasoning, OPEN,CLOSE (default: the template family's, such as <think>,</think>)")
 }
 
-// check validates what the flags' own ranges cannot: the server timeouts,
-// the reasoning delimiters and the endpoints' URLs. Commands call it before
-// they start.
+// check validates what the flags' own ranges cannot, before a command
+// opens anything: the reasoning delimiters and the endpoints' URLs.
 func (f *engineFlags) check() error {
-	if err := f.Timeouts.apply(&openai.Config{}); err != nil {
-		return err
-	}
-	if _, err := f.reasoning(); err != nil {
-		return err
-	}
-	for _, ep := range f.Endpoints {
-		if u, err := url.Parse(ep); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--endpoint %q: want an http:// or https:// URL such as http://localhost:8000/v1", ep)
-		}
-	}
-	return nil
+	_, err := f.config(1, 1, nil)
+	return err
 }
 
 // concurrency resolves a command's --concurrency (0: enough to keep the
@@ -111,35 +100,15 @@ func (f *engineFlags) concurrency(conc int) int {
 }
 
 // serverTimeouts are the --endpoint client's timeout flags, shared by the
-// commands that talk to servers.
+// commands that talk to servers; their ranges are checked when parsed.
 type serverTimeouts struct {
 	Connect, FirstByte, Idle time.Duration
 }
 
 func (t *serverTimeouts) register(fs *pflag.FlagSet) {
-	fs.DurationVar(&t.Connect, "connect-timeout", openai.DefaultConnectTimeout, "longest wait to connect to an --endpoint server (DNS, TCP, TLS); 1s..10m")
-	fs.DurationVar(&t.FirstByte, "first-byte-timeout", openai.DefaultFirstByteTimeout, "longest wait for the first streamed event of an --endpoint request (the server's queue and the prompt's prefill); 1s..24h")
-	fs.DurationVar(&t.Idle, "idle-timeout", openai.DefaultIdleTimeout, "longest gap between two streamed events of an --endpoint request; 1s..24h")
-}
-
-// apply range-checks the flags and sets them in cfg.
-func (t serverTimeouts) apply(cfg *openai.Config) error {
-	for _, c := range []struct {
-		flag   string
-		v      time.Duration
-		lo, hi time.Duration
-		set    *time.Duration
-	}{
-		{"connect-timeout", t.Connect, time.Second, 10 * time.Minute, &cfg.ConnectTimeout},
-		{"first-byte-timeout", t.FirstByte, time.Second, 24 * time.Hour, &cfg.FirstByteTimeout},
-		{"idle-timeout", t.Idle, time.Second, 24 * time.Hour, &cfg.IdleTimeout},
-	} {
-		if c.v < c.lo || c.v > c.hi {
-			return fmt.Errorf("--%s %v: must be in [%v, %v]", c.flag, c.v, c.lo, c.hi)
-		}
-		*c.set = c.v
-	}
-	return nil
+	cliflag.Duration(fs, &t.Connect, "connect-timeout", openai.DefaultConnectTimeout, time.Second, 10*time.Minute, "longest wait to connect to an --endpoint server (DNS, TCP, TLS)")
+	cliflag.Duration(fs, &t.FirstByte, "first-byte-timeout", openai.DefaultFirstByteTimeout, time.Second, 24*time.Hour, "longest wait for the first streamed event of an --endpoint request (the server's queue and the prompt's prefill)")
+	cliflag.Duration(fs, &t.Idle, "idle-timeout", openai.DefaultIdleTimeout, time.Second, 24*time.Hour, "longest gap between two streamed events of an --endpoint request")
 }
 
 // reasoning parses --reasoning-delimiters.
@@ -157,28 +126,34 @@ func (f *engineFlags) reasoning() (chat.Delimiters, error) {
 // isTestModel reports whether the model is a generated random-weight model.
 func (f *engineFlags) isTestModel() bool { return strings.HasPrefix(f.Model, modelinfo.TestPrefix) }
 
-// openEngine opens the engine the flags describe (engines.Open). maxTokens
-// sizes the embedded engine's context when --ctx is 0.
-func (f *engineFlags) openEngine(ctx context.Context, k, maxTokens int, log io.Writer) (engine.Engine, error) {
-	var timeouts openai.Config
-	if err := f.Timeouts.apply(&timeouts); err != nil {
-		return nil, err
-	}
+// config returns the engine the flags describe (engines.Config), checked;
+// maxTokens sizes the embedded engine's context when --ctx is 0.
+func (f *engineFlags) config(k, maxTokens int, log io.Writer) (engines.Config, error) {
 	reasoning, err := f.reasoning()
 	if err != nil {
-		return nil, err
+		return engines.Config{}, err
 	}
 	model := f.Model
 	if len(f.Endpoints) > 0 && model == defaultModel {
 		model = "" // let the server name its only model, or fail clearly
 	}
-	return engines.Open(ctx, engines.Config{
+	c := engines.Config{
 		Model: model, Quant: f.Quant, Endpoints: f.Endpoints, APIKey: f.APIKey, APIMode: openai.Mode(f.APIMode),
-		ConnectTimeout: timeouts.ConnectTimeout, FirstByteTimeout: timeouts.FirstByteTimeout, IdleTimeout: timeouts.IdleTimeout,
+		ConnectTimeout: f.Timeouts.Connect, FirstByteTimeout: f.Timeouts.FirstByte, IdleTimeout: f.Timeouts.Idle,
 		Parallel: f.Parallel, Device: nativelib.Device(f.Device), GPULayers: f.GPULayers, Threads: f.Threads, Prompts: f.Prompts,
 		ContextSize: f.Ctx, KVUnified: f.KVUnified, Verbose: f.Verbose, ChatTemplate: f.ChatTemplate, Reasoning: reasoning,
 		TopLogprobs: k, MaxTokens: maxTokens, Log: log,
-	})
+	}
+	return c, setting.Rename(c.Validate(), func(name string) string { return "--" + name })
+}
+
+// openEngine opens the engine the flags describe (engines.Open).
+func (f *engineFlags) openEngine(ctx context.Context, k, maxTokens int, log io.Writer) (engine.Engine, error) {
+	c, err := f.config(k, maxTokens, log)
+	if err != nil {
+		return nil, err
+	}
+	return engines.Open(ctx, c)
 }
 
 // hubFetch returns the benchmark.FetchFunc that downloads dataset files

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deepconf/deepconf/engine/openai"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/spf13/pflag"
 )
 
@@ -32,6 +33,8 @@ func TestOpenEngineHangingServer(t *testing.T) {
 	}
 }
 
+// TestServerTimeoutFlags: the timeout flags are range-checked when parsed
+// and reach the engine's configuration.
 func TestServerTimeoutFlags(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -48,18 +51,17 @@ func TestServerTimeoutFlags(t *testing.T) {
 		var f engineFlags
 		fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 		f.register(fs)
-		if err := fs.Parse(tt.args); err != nil {
-			t.Fatalf("%v: %v", tt.args, err)
-		}
-		var cfg openai.Config
-		err := f.Timeouts.apply(&cfg)
+		err := cliflag.ErrorFunc(nil, fs.Parse(tt.args))
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%v: %v", tt.args, err)
 		case tt.want != "" && (err == nil || err.Error() != tt.want):
 			t.Errorf("%v: error %v, want %q", tt.args, err, tt.want)
-		case tt.want == "" && (cfg.ConnectTimeout != f.Timeouts.Connect || cfg.FirstByteTimeout != f.Timeouts.FirstByte || cfg.IdleTimeout != f.Timeouts.Idle):
-			t.Errorf("%v: config %v %v %v", tt.args, cfg.ConnectTimeout, cfg.FirstByteTimeout, cfg.IdleTimeout)
+		case tt.want == "":
+			c, err := f.config(5, 64, nil)
+			if err != nil || c.ConnectTimeout != f.Timeouts.Connect || c.FirstByteTimeout != f.Timeouts.FirstByte || c.IdleTimeout != f.Timeouts.Idle {
+				t.Errorf("%v: config %v %v %v, %v", tt.args, c.ConnectTimeout, c.FirstByteTimeout, c.IdleTimeout, err)
+			}
 		}
 	}
 	// The defaults are the engine's.

@@ -41,16 +41,12 @@ timed-out request.`,
   deepconf probe --endpoint http://localhost:8080 --api-mode completions`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ef := engineFlags{Endpoints: endpoints, Timeouts: timeouts}
+			ef := engineFlags{Endpoints: endpoints}
 			if err := ef.check(); err != nil {
 				return err
 			}
-			if err := timeouts.apply(&cfg); err != nil {
-				return err
-			}
-			cfg.Endpoints = endpoints
-			cfg.Mode = openai.Mode(mode)
-			cfg.SkipPrefill = true
+			cfg.Endpoints, cfg.Mode, cfg.SkipPrefill = endpoints, openai.Mode(mode), true
+			cfg.ConnectTimeout, cfg.FirstByteTimeout, cfg.IdleTimeout = timeouts.Connect, timeouts.FirstByte, timeouts.Idle
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			e, err := openai.New(cmd.Context(), cfg)
 			if err != nil {

@@ -11,12 +11,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// reportFlags are the flags of deepconf report.
+// reportFlags are the flags of deepconf report: the report's options and
+// files (runreport), and the split and figure choice they become.
 type reportFlags struct {
-	out, markdown, latex, split, title string
-	maxExamples, baselineTraces        int
-	figures, noBaselines               bool
-	calibration                        calibrationFlags
+	runreport.ReportOptions
+	out     runreport.ReportOutput
+	split   string
+	figures bool
 }
 
 // newReportCmd returns the "report" command: figures and one
@@ -48,63 +49,40 @@ deepconf analyze --export md,latex).`,
 			if err != nil {
 				return fmt.Errorf("--split: %w", err)
 			}
-			cal, err := f.calibration.options()
-			if err != nil {
-				return err
-			}
-			out := f.out
-			if out == "" {
-				out = "report.html"
-				if len(dirs) == 1 {
-					out = filepath.Join(dirs[0], "report.html")
-				}
-			}
-			o := runreport.ReportOptions{
-				Analysis:    analysis.Options{Split: split, Calibration: cal},
-				Baselines:   runreport.Baselines{Off: f.noBaselines, Traces: f.baselineTraces},
-				Title:       f.title,
-				MaxExamples: f.maxExamples,
-				Generator:   "deepconf " + version,
-				Log:         cmd.ErrOrStderr(),
-			}
-			if f.maxExamples <= 0 {
+			o := f.ReportOptions
+			o.Analysis.Split, o.Generator, o.Log = split, "deepconf "+version, cmd.ErrOrStderr()
+			if o.MaxExamples <= 0 {
 				o.MaxExamples = -1
 			}
 			rep, runs, err := runreport.Report(cmd.Context(), dirs, o)
 			if err != nil {
 				return err
 			}
-			ro := runreport.ReportOutput{HTML: out, Markdown: f.markdown, LaTeX: f.latex}
+			ro := f.out
+			if ro.HTML == "" {
+				ro.HTML = runreport.DefaultReportPath(dirs)
+			}
 			if f.figures {
 				for _, run := range runs {
 					ro.FigureDirs = append(ro.FigureDirs, filepath.Join(run.Dir, "figures"))
 				}
 			}
 			files, err := runreport.WriteReport(rep, ro)
-			stdout := cmd.OutOrStdout()
-			for i, dir := range files.FigureDirs {
-				fmt.Fprintf(stdout, "wrote %d figure files to %s\n", files.Figures[i], dir)
-			}
-			if files.HTML != "" {
-				fmt.Fprintf(stdout, "wrote %s\n", files.HTML)
-			}
-			for _, p := range files.Tables {
-				fmt.Fprintf(stdout, "wrote %s\n", p)
-			}
+			files.WriteText(cmd.OutOrStdout())
 			return err
 		},
 	}
 	fl := cmd.Flags()
-	cliflag.Output(fl, &f.out, "", "HTML file to write (default DIR/report.html for one directory, ./report.html for several)")
+	cliflag.Output(fl, &f.out.HTML, "", "HTML file to write (default DIR/report.html for one directory, ./report.html for several)")
 	fl.StringVar(&f.split, "split", "median", "confidence split: median, seed (the prototype's 0.7/0.3 on its own metric) or a number")
-	fl.StringVar(&f.markdown, "markdown", "", "also write every table as Markdown to this file")
-	fl.StringVar(&f.latex, "latex", "", "also write every table as LaTeX (booktabs) to this file")
-	fl.StringVar(&f.title, "title", "", "report title (default: derived from the runs)")
-	cliflag.Int(fl, &f.maxExamples, "max-examples", report.DefaultMaxExamples, cliflag.AtLeast(0), "misclassified examples shown per run (0: none)")
+	fl.StringVar(&f.out.Markdown, "markdown", "", "also write every table as Markdown to this file")
+	fl.StringVar(&f.out.LaTeX, "latex", "", "also write every table as LaTeX (booktabs) to this file")
+	fl.StringVar(&f.Title, "title", "", "report title (default: derived from the runs)")
+	cliflag.Int(fl, &f.MaxExamples, "max-examples", report.DefaultMaxExamples, cliflag.AtLeast(0), "misclassified examples shown per run (0: none)")
 	fl.BoolVar(&f.figures, "figures", true, "write the figures as PNG and SVG into DIR/figures/")
-	cliflag.Int(fl, &f.baselineTraces, "baseline-traces", 0, cliflag.AtLeast(0), "N of the fixed-N majority and DeepConf offline baselines (0: the complete traces every instance stored)")
-	fl.BoolVar(&f.noBaselines, "no-baselines", false, "do not replay the baselines")
-	f.calibration.register(fl)
+	cliflag.Int(fl, &f.Baselines.Traces, "baseline-traces", 0, cliflag.AtLeast(0), "N of the fixed-N majority and DeepConf offline baselines (0: the complete traces every instance stored)")
+	fl.BoolVar(&f.Baselines.Off, "no-baselines", false, "do not replay the baselines")
+	registerCalibration(fl, &f.Analysis.Calibration)
 	cliflag.Aliases(fl, map[string]string{"out": "output"})
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/internal/cliflag"
+	"github.com/deepconf/deepconf/internal/progress"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/deepconf/deepconf/runner"
@@ -42,32 +43,7 @@ type runFlags struct {
 
 // policyFlags are the flags that set the sampling policy (run's, and
 // serve's, where a request may override them by these names).
-type policyFlags struct {
-	Policy          string
-	MinTraces       int
-	MaxTraces       int
-	NoEarlyStopping bool
-	Percentile      float64
-	Window          int
-	MinTokens       int
-	K               int
-	Tau             float64
-	MinVoters       int
-	InstanceParl    int
-	Traces          int
-	Aggregate       string
-	Keep            float64
-	Metric          string
-	Official        bool
-	PostHoc         bool
-	Temperature     float64
-	TopP            float64
-	TopK            int
-	MaxTokens       int
-	Thinking        bool
-	System          string
-	Seed            uint64
-}
+type policyFlags struct{ runner.PolicySettings }
 
 // runAliases are the older names of run's flags, kept as hidden aliases.
 func runAliases() map[string]string {
@@ -180,7 +156,7 @@ func (f *policyFlags) register(fs *pflag.FlagSet) {
 	cliflag.Int(fs, &f.K, "logprobs-k", d.Sampling.TopLogprobs, cliflag.Between(1, engine.MaxTopLogprobs), "top-k log-probabilities per token for the token confidence")
 	cliflag.Float(fs, &f.Tau, "tau", d.Tau, cliflag.Unit, "consensus τ: stop sampling when the weighted vote's β ≥ τ")
 	cliflag.Int(fs, &f.MinVoters, "min-voters", d.MinVoters, cliflag.AtLeast(1), "voting traces needed before the consensus stop (capped at --max-traces)")
-	cliflag.Int(fs, &f.InstanceParl, "instance-parallel", d.Parallel, cliflag.AtLeast(1), "traces of one instance in flight after the warm-up (1 keeps token counts reproducible)")
+	cliflag.Int(fs, &f.InstanceParallel, "instance-parallel", d.Parallel, cliflag.AtLeast(1), "traces of one instance in flight after the warm-up (1 keeps token counts reproducible)")
 	cliflag.Int(fs, &f.Traces, "traces", d.Traces, cliflag.AtLeast(1), "traces per instance for the offline and fixed policies")
 	cliflag.Enum(fs, &f.Aggregate, "aggregate", d.Aggregate, []string{controller.AggMajority, controller.AggWeighted, controller.AggTop}, "offline policy vote: majority, weighted or top")
 	cliflag.Float(fs, &f.Keep, "keep", 0.1, cliflag.Unit, "top-η fraction kept by --aggregate top")
@@ -196,49 +172,17 @@ func (f *policyFlags) register(fs *pflag.FlagSet) {
 	cliflag.Uint64(fs, &f.Seed, "seed", d.Sampling.Seed, "base seed: every trace's seed derives from it, the instance id and the trace index")
 }
 
-// policyConfig builds the controller configuration from the flags; its
-// errors name the flags.
+// policyConfig builds the controller configuration from the flags
+// (runner.PolicySettings); its errors name the flags.
 func policyConfig(fs *pflag.FlagSet, f *policyFlags) (controller.Config, error) {
-	c := controller.Default(f.Policy)
-	c.Sampling = engine.Sampling{Temperature: f.Temperature, TopP: f.TopP, TopK: f.TopK, MaxTokens: f.MaxTokens, Seed: f.Seed, TopLogprobs: f.K}
-	if f.Policy == controller.PolicySeed && !fs.Changed("top-k") {
-		c.Sampling.TopK = controller.Default(controller.PolicySeed).Sampling.TopK
-	}
-	c.Window, c.MinTokens = f.Window, f.MinTokens
-	if c.MinTokens == 0 {
-		c.MinTokens = c.Window
-	}
-	c.Tau, c.MinVoters, c.Parallel = f.Tau, f.MinVoters, f.InstanceParl
-	c.Traces, c.Aggregate, c.Metric = f.Traces, f.Aggregate, f.Metric
-	c.Official, c.PostHoc, c.EarlyStop = f.Official, f.PostHoc, !f.NoEarlyStopping
-	c.Thinking, c.System = f.Thinking, f.System
+	ps := f.PolicySettings
+	ps.TopKGiven, ps.MinTracesGiven, ps.MaxTracesGiven, ps.PercentileGiven = fs.Changed("top-k"), fs.Changed("min-traces"), fs.Changed("max-traces"), fs.Changed("percentile")
 	names := runPolicyFlags()
 	if f.Aggregate == controller.AggTop {
-		c.Keep = f.Keep
 		names["keep"] = "keep"
 	}
-	switch f.Policy {
-	case controller.PolicySeed:
-		if fs.Changed("min-traces") {
-			c.SeedMinTraces = f.MinTraces
-		}
-		if fs.Changed("max-traces") {
-			c.SeedMaxTraces = f.MaxTraces
-		}
-		if fs.Changed("percentile") {
-			c.SeedPercentile = f.Percentile
-		}
-	default:
-		c.Warmup, c.Budget = f.MinTraces, f.MaxTraces
-		if fs.Changed("percentile") {
-			if f.Percentile >= 100 {
-				return c, fmt.Errorf("--percentile %g: must be in [0, 100) for the %s policy (η = 1 − p/100 > 0)", f.Percentile, f.Policy)
-			}
-			c.Keep = 1 - f.Percentile/100
-		}
-		c.MinVoters = min(c.MinVoters, c.Budget)
-	}
-	return c, cliflag.Rename(c.Validate(), fs, names)
+	c, err := ps.Config()
+	return c, cliflag.Rename(err, fs, names)
 }
 
 // runOptions checks the flags and builds the runner's options: every error
@@ -287,14 +231,8 @@ func runOptions(fs *pflag.FlagSet, f *runFlags, log io.Writer) (runner.Options, 
 		OpenEngine: func(ctx context.Context) (engine.Engine, error) {
 			return f.openEngine(ctx, f.K, f.MaxTokens, log)
 		},
-		OpenDetector: func(ctx context.Context) (refusal.Detector, func() error, error) {
-			det, judge, err := openDetector(ctx, f, log)
-			if err != nil || judge == nil {
-				return det, nil, err
-			}
-			return det, judge.Close, nil
-		},
-		Version: version,
+		OpenDetector: func(ctx context.Context) (refusal.Detector, func() error, error) { return f.openDetector(ctx, log) },
+		Version:      version,
 	}
 	return o, cliflag.Rename(o.Validate(), fs, map[string]string{"dir": "output"})
 }
@@ -304,18 +242,18 @@ func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, l
 	if err != nil {
 		return err
 	}
-	var pr *progress
+	var pr *progress.Instances
 	o.Progress = runner.Progress{
 		Open: func(total, done int) {
 			fmt.Fprintf(log, "deepconf: %s: %d instances (%d done), policy %s, output %s\n", f.Benchmark, total, done, f.Policy, o.Dir)
 		},
-		Start:    func(total, done int) { pr = newProgress(log, total, done) },
-		Instance: func(p *record.Prediction) { pr.add(p.TracesGenerated, p.TokensGenerated) },
+		Start:    func(total, done int) { pr = progress.NewInstances(log, total, done) },
+		Instance: func(p *record.Prediction) { pr.Add(p.TracesGenerated, p.TokensGenerated) },
 		Skip:     func(id string, err error) { fmt.Fprintf(log, "deepconf: skipping %s: %v\n", id, err) },
 	}
 	res, err := runner.Run(ctx, o)
 	if pr != nil {
-		pr.close()
+		pr.Close()
 	}
 	if res.Replaced {
 		fmt.Fprintf(log, "deepconf: %s held a run of another configuration that finished no instance; it was replaced\n", res.Dir)
@@ -357,23 +295,12 @@ func checkDetector(spec string) error {
 	return nil
 }
 
-// openDetector builds the refusal detector; a judge gets its own engine.
-func openDetector(ctx context.Context, f *runFlags, log io.Writer) (refusal.Detector, engine.Engine, error) {
-	model, ok := strings.CutPrefix(f.Detector, "judge:")
-	if !ok {
-		det, err := refusal.New(f.Detector)
-		return det, nil, err
-	}
-	jf := f.engineFlags
-	jf.Model, jf.Endpoints = model, nil
-	e, err := jf.openEngine(ctx, 1, refusal.DefaultJudgeMaxTokens, log)
-	if err != nil {
-		return nil, nil, fmt.Errorf("judge model: %w", err)
-	}
-	det, err := refusal.New(f.Detector, refusal.WithEngine(e))
-	if err != nil {
-		e.Close()
-		return nil, nil, err
-	}
-	return det, e, nil
+// openDetector opens --detector (refusal.Open); a judge's engine is opened
+// from the engine flags.
+func (f *runFlags) openDetector(ctx context.Context, log io.Writer) (refusal.Detector, func() error, error) {
+	return refusal.Open(ctx, f.Detector, func(ctx context.Context, model string) (engine.Engine, error) {
+		jf := f.engineFlags
+		jf.Model, jf.Endpoints = model, nil
+		return jf.openEngine(ctx, 1, refusal.DefaultJudgeMaxTokens, log)
+	})
 }

@@ -1,21 +1,19 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"math"
-	"net"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/deepconf/deepconf/engine/llamacpp"
+	"github.com/deepconf/deepconf/controller"
+	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/deepconf/deepconf/runner"
@@ -115,8 +113,8 @@ in flight and exits. The README's "Serving" section shows harness configurations
 	fs.StringVar(&f.APIKey, "api-key", "", "bearer token clients must send (default $"+serveAPIKeyEnv+"; checked in constant time, never logged)")
 	cliflag.Int(fs, &f.MaxRunning, "max-running", 0, cliflag.Between(0, 4096), "requests sampled at once (0: --parallel, times the number of --endpoint servers)")
 	cliflag.Int(fs, &f.MaxQueue, "max-queue", -1, cliflag.Between(-1, 1<<20), "requests that may wait for a slot before further ones get 429 (-1: 4 × --max-running)")
-	fs.DurationVar(&f.Timeout, "request-timeout", 10*time.Minute, "deadline of a request from arrival to answer, queueing included (0: none)")
-	fs.DurationVar(&f.Drain, "drain-timeout", 5*time.Minute, "on SIGTERM, how long requests in flight may take before they are cancelled")
+	cliflag.Duration(fs, &f.Timeout, "request-timeout", 10*time.Minute, 0, 24*time.Hour, "deadline of a request from arrival to answer, queueing included (0: none)")
+	cliflag.Duration(fs, &f.Drain, "drain-timeout", 5*time.Minute, 0, 24*time.Hour, "on SIGTERM, how long requests in flight may take before they are cancelled")
 	cliflag.Int(fs, &f.MaxPromptBytes, "max-prompt-bytes", 64<<10, cliflag.Between(1, 16<<20), "largest prompt (system and user messages) in bytes")
 	fs.StringVar(&f.Gate, "gate", serve.GateOff, "confidence gate: off, flag (mark a low-confidence compliance) or refuse (replace it)")
 	fs.StringVar(&f.GateFrom, "gate-from", "", "take the gate's threshold from a finished run: its analysis.json's confidence split")
@@ -178,144 +176,22 @@ func servePolicy(fs *pflag.FlagSet) serve.PolicyFunc {
 	}
 }
 
-// serveGate builds the confidence gate from the flags.
-func serveGate(fs *pflag.FlagSet, f *serveFlags) (serve.Gate, error) {
-	g := serve.Gate{Mode: f.Gate, Message: f.GateMessage}
-	from, num := f.GateFrom != "", fs.Changed("gate-threshold")
-	switch {
-	case f.Gate == serve.GateOff:
-		if from || num {
-			return g, errors.New("--gate-from and --gate-threshold need --gate flag or --gate refuse")
-		}
-		return g, nil
-	case f.Gate != serve.GateFlag && f.Gate != serve.GateRefuse:
-		return g, fmt.Errorf("--gate %q: want off, flag or refuse", f.Gate)
-	case from == num:
-		return g, fmt.Errorf("--gate %s needs a threshold: --gate-from RUN_DIR or --gate-threshold X (one of them)", f.Gate)
-	case num:
-		if math.IsNaN(f.GateThreshold) || math.IsInf(f.GateThreshold, 0) {
-			return g, fmt.Errorf("--gate-threshold %v: want a finite number", f.GateThreshold)
-		}
-		g.Threshold, g.Source = f.GateThreshold, "--gate-threshold"
-		return g, g.Validate()
-	}
-	th, scale, source, err := serve.GateFromRun(f.GateFrom)
-	if err != nil {
-		return g, fmt.Errorf("--gate-from: %w", err)
-	}
-	g.Threshold, g.Source, g.Scale = th, source, &scale
-	return g, g.Validate()
-}
-
-// checkServeFlags range-checks serve's own flags.
-func checkServeFlags(f *serveFlags) error {
-	for _, c := range []struct {
-		flag   string
-		v      time.Duration
-		lo, hi time.Duration
-	}{
-		{"request-timeout", f.Timeout, 0, 24 * time.Hour},
-		{"drain-timeout", f.Drain, 0, 24 * time.Hour},
-	} {
-		if c.v < c.lo || c.v > c.hi {
-			return fmt.Errorf("--%s %v: must be in [%v, %v]", c.flag, c.v, c.lo, c.hi)
-		}
-	}
-	if _, _, err := net.SplitHostPort(f.Listen); err != nil {
-		return fmt.Errorf("--listen %q: want host:port (e.g. 127.0.0.1:8080): %w", f.Listen, err)
-	}
-	return nil
-}
-
 // serveModel runs deepconf serve until ctx ends (SIGTERM or SIGINT), then
-// drains.
+// drains (serve.Run).
 func serveModel(ctx context.Context, fs *pflag.FlagSet, f *serveFlags, log io.Writer) error {
-	if err := checkServeFlags(f); err != nil {
-		return err
-	}
-	policy := servePolicy(fs)
-	base, err := policy(nil)
-	if err != nil {
-		return err
-	}
-	gate, err := serveGate(fs, f)
-	if err != nil {
-		return err
-	}
 	running := f.concurrency(f.MaxRunning)
-	queue := f.MaxQueue
-	if queue < 0 {
-		queue = 4 * running
-	}
 	f.Prompts = running
-	apiKey := f.APIKey
-	if apiKey == "" {
-		apiKey = os.Getenv(serveAPIKeyEnv)
-	}
-	model := f.ServedModel
-	if model == "" {
-		model = f.Model
-	}
 	rf := &runFlags{engineFlags: f.engineFlags, Detector: f.Detector}
-
-	eng, err := f.openEngine(ctx, base.Config.Sampling.TopLogprobs, base.Config.Sampling.MaxTokens, log)
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	det, judge, err := openDetector(ctx, rf, log)
-	if err != nil {
-		return err
-	}
-	if judge != nil {
-		defer judge.Close()
-	}
-	var gateLog io.Writer
-	if gate.Mode != serve.GateOff {
-		gateLog = log
-		if f.GateLog != "-" {
-			fh, err := os.OpenFile(f.GateLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-			if err != nil {
-				return fmt.Errorf("--gate-log: %w", err)
-			}
-			defer fh.Close()
-			gateLog = fh
-		}
-	}
-	opts := serve.Options{
-		Engine: eng, Detector: det, Model: model, Policy: policy,
-		Gate: gate, GateLog: gateLog, LogPrompts: f.LogPrompts, APIKey: apiKey,
-		MaxRunning: running, MaxQueue: queue, Timeout: f.Timeout, MaxPromptBytes: f.MaxPromptBytes,
-		Log: slog.New(slog.NewTextHandler(log, nil)), Version: version, RandomModel: f.isTestModel(),
-	}
-	if le, ok := eng.(*llamacpp.Engine); ok {
-		opts.EngineStats = func() serve.EngineStats {
-			st := le.Stats()
-			return serve.EngineStats{Steps: st.Steps, Tokens: st.Tokens}
-		}
-	}
-	srv, err := serve.New(opts)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", f.Listen)
-	if err != nil {
-		return fmt.Errorf("--listen: %w", err)
-	}
-	if host, _, _ := net.SplitHostPort(f.Listen); apiKey == "" && !isLoopback(host) {
-		fmt.Fprintf(log, "deepconf: WARNING: listening on %s without --api-key: anyone who can reach it can use the model\n", f.Listen)
-	}
-	pc := base.Config
-	fmt.Fprintf(log, "deepconf: serving %q on http://%s/v1 (policy %s, up to %d traces, %d running + %d queued requests, gate %s)\n",
-		model, ln.Addr(), pc.Policy, base.MaxTraces, running, queue, gate.Mode)
-	return srv.Serve(ctx, ln, f.Drain)
-}
-
-// isLoopback reports whether host names only loopback addresses.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return serve.Run(ctx, serve.Config{
+		Server: serve.Options{
+			Model: cmp.Or(f.ServedModel, f.Model), Policy: servePolicy(fs), LogPrompts: f.LogPrompts, APIKey: cmp.Or(f.APIKey, os.Getenv(serveAPIKeyEnv)),
+			MaxRunning: running, MaxQueue: f.MaxQueue, Timeout: f.Timeout, MaxPromptBytes: f.MaxPromptBytes, Version: version, RandomModel: f.isTestModel(),
+		},
+		Gate:    serve.GateOptions{Mode: f.Gate, From: f.GateFrom, Threshold: f.GateThreshold, ThresholdSet: fs.Changed("gate-threshold"), Message: f.GateMessage},
+		GateLog: f.GateLog, Listen: f.Listen, Drain: f.Drain, Stderr: log,
+		OpenEngine: func(ctx context.Context, pc controller.Config) (engine.Engine, error) {
+			return f.openEngine(ctx, pc.Sampling.TopLogprobs, pc.Sampling.MaxTokens, log)
+		},
+		OpenDetector: func(ctx context.Context) (refusal.Detector, func() error, error) { return rf.openDetector(ctx, log) },
+	})
 }

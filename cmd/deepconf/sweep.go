@@ -4,15 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/deepconf/deepconf/analysis"
-	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/sweep"
-	"github.com/deepconf/deepconf/table"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -23,32 +19,18 @@ const (
 	sweepModeSeed   = "seed"
 )
 
-// sweepOptions are the flags of deepconf sweep.
+// sweepOptions are the flags of deepconf sweep: the grid's (in seed mode,
+// its Warmup and Budget are the threshold simulator's min and max traces,
+// one value each), and the rest.
 type sweepOptions struct {
-	Mode    string
-	SeedSim string
-
-	Policy     []string
-	Percentile []float64
-	Eta        []float64
-	Window     []int
-	// MinTraces and MaxTraces are the warm-up and budget grid (replay),
-	// or the threshold simulator's min and max traces (seed mode, one
-	// value each).
-	MinTraces []int
-	MaxTraces []int
-	Tau       []float64
-	Metric    []string
-	MinTokens []int
-	MinVoters []int
+	Grid      sweep.Grid
+	Mode      string
+	SeedSim   string
 	EarlyStop []string
-	Detector  []string
 	Split     []string
-
 	Out       string
 	Level     float64
-	Benchmark string
-	Data      string
+	Gold      sweep.Gold
 }
 
 // newSweepCmd returns the "sweep" command: replay any policy grid on a
@@ -102,23 +84,23 @@ The prototype's predictions have no ground truth: pass --benchmark and --data.`,
 	f := cmd.Flags()
 	cliflag.Enum(f, &o.Mode, "mode", sweepModeReplay, []string{sweepModeReplay, sweepModeSeed}, "replay (policies on the stored traces) or seed (the prototype's two simulators)")
 	cliflag.Enum(f, &o.SeedSim, "seed-sim", "", []string{"", sweep.SimThreshold, sweep.SimComprehensive, sweep.SimBoth}, "seed mode: threshold, comprehensive or both (default both; implies --mode seed)")
-	f.StringSliceVar(&o.Policy, "policy", nil, "policies: deepconf, offline, fixed, single, seed (default: the run's)")
-	cliflag.Floats(f, &o.Percentile, "percentile", nil, cliflag.Between(0, 100), "threshold percentiles (deepconf: η = 1 − p/100, below 100; seed: conf_bar percentile; seed mode default 20,30,…,90)")
-	cliflag.Floats(f, &o.Eta, "eta", nil, cliflag.Unit, "η values (fraction of traces kept; alternative to --percentile)")
-	cliflag.Ints(f, &o.Window, "window", nil, cliflag.AtLeast(1), "group (sliding-window) sizes W")
-	cliflag.Ints(f, &o.MinTraces, "min-traces", nil, cliflag.AtLeast(1), "warm-up sizes (deepconf N_init; seed min traces); seed mode: the run's min traces (default 3)")
-	cliflag.Ints(f, &o.MaxTraces, "max-traces", nil, cliflag.AtLeast(1), "budgets (deepconf B; seed max traces; offline/fixed traces); seed mode: the run's max traces (default 10)")
-	cliflag.Floats(f, &o.Tau, "tau", nil, cliflag.Unit, "consensus levels τ")
-	f.StringSliceVar(&o.Metric, "metric", nil, "trace confidence metrics: lowest_group, bottom, tail, mean")
-	cliflag.Ints(f, &o.MinTokens, "min-tokens", nil, cliflag.AtLeast(1), "tokens before an early stop (default: follows the window)")
-	cliflag.Ints(f, &o.MinVoters, "min-voters", nil, cliflag.AtLeast(1), "voters before the consensus stop (default: the run's, capped at the budget)")
+	f.StringSliceVar(&o.Grid.Policy, "policy", nil, "policies: deepconf, offline, fixed, single, seed (default: the run's)")
+	cliflag.Floats(f, &o.Grid.Percentile, "percentile", nil, cliflag.Between(0, 100), "threshold percentiles (deepconf: η = 1 − p/100, below 100; seed: conf_bar percentile; seed mode default 20,30,…,90)")
+	cliflag.Floats(f, &o.Grid.Eta, "eta", nil, cliflag.Unit, "η values (fraction of traces kept; alternative to --percentile)")
+	cliflag.Ints(f, &o.Grid.Window, "window", nil, cliflag.AtLeast(1), "group (sliding-window) sizes W")
+	cliflag.Ints(f, &o.Grid.Warmup, "min-traces", nil, cliflag.AtLeast(1), "warm-up sizes (deepconf N_init; seed min traces); seed mode: the run's min traces (default 3)")
+	cliflag.Ints(f, &o.Grid.Budget, "max-traces", nil, cliflag.AtLeast(1), "budgets (deepconf B; seed max traces; offline/fixed traces); seed mode: the run's max traces (default 10)")
+	cliflag.Floats(f, &o.Grid.Tau, "tau", nil, cliflag.Unit, "consensus levels τ")
+	f.StringSliceVar(&o.Grid.Metric, "metric", nil, "trace confidence metrics: lowest_group, bottom, tail, mean")
+	cliflag.Ints(f, &o.Grid.MinTokens, "min-tokens", nil, cliflag.AtLeast(1), "tokens before an early stop (default: follows the window)")
+	cliflag.Ints(f, &o.Grid.MinVoters, "min-voters", nil, cliflag.AtLeast(1), "voters before the consensus stop (default: the run's, capped at the budget)")
 	f.StringSliceVar(&o.EarlyStop, "early-stop", nil, "early stopping: on, off")
-	f.StringSliceVar(&o.Detector, "detector", nil, "labels: stored (the run's), patterns, patterns:seed (re-label the stored texts)")
+	f.StringSliceVar(&o.Grid.Detector, "detector", nil, "labels: stored (the run's), patterns, patterns:seed (re-label the stored texts)")
 	f.StringSliceVar(&o.Split, "split", nil, "confidence splits of the hypothesis columns: median, seed or a value")
 	cliflag.Output(f, &o.Out, "", "replay: also write the table to FILE.csv, .json or .md; seed: the percentile JSON path")
 	cliflag.Float(f, &o.Level, "level", analysis.DefaultLevel, cliflag.OpenUnit, "confidence level of the intervals")
-	f.StringVar(&o.Benchmark, "benchmark", "", "benchmark whose gold labels to use for predictions without any (prototype runs)")
-	f.StringVar(&o.Data, "data", "", "local file or directory of --benchmark")
+	f.StringVar(&o.Gold.Benchmark, "benchmark", "", "benchmark whose gold labels to use for predictions without any (prototype runs)")
+	f.StringVar(&o.Gold.Data, "data", "", "local file or directory of --benchmark")
 	cliflag.Aliases(f, map[string]string{"out": "output", "warmup": "min-traces", "budget": "max-traces", "percentiles": "percentile"})
 	return cmd
 }
@@ -130,20 +112,8 @@ func runSweep(ctx context.Context, flags *pflag.FlagSet, dir string, o sweepOpti
 		}
 		o.Mode = sweepModeSeed
 	}
-	if (o.Benchmark == "") != (o.Data == "") {
+	if (o.Gold.Benchmark == "") != (o.Gold.Data == "") {
 		return fmt.Errorf("--benchmark and --data go together")
-	}
-	if fi, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("run directory: %w", err)
-	} else if !fi.IsDir() {
-		return fmt.Errorf("run directory %s: not a directory", dir)
-	}
-	var labels map[string]string
-	if o.Benchmark != "" {
-		var err error
-		if labels, err = benchmark.GoldLabels(ctx, o.Benchmark, benchmark.Options{Data: o.Data}); err != nil {
-			return err
-		}
 	}
 	if o.Mode == sweepModeSeed {
 		var replayFlags []string
@@ -156,17 +126,14 @@ func runSweep(ctx context.Context, flags *pflag.FlagSet, dir string, o sweepOpti
 		if len(replayFlags) > 0 {
 			return fmt.Errorf("%s: replay flags, not used in seed mode (the simulators have their own rules: --percentile, --min-traces, --max-traces)", strings.Join(replayFlags, ", "))
 		}
-		return runSeedSims(ctx, flags, dir, o, labels, stdout, stderr)
+		return runSeedSims(ctx, flags, dir, o, stdout, stderr)
 	}
-	return runReplaySweep(ctx, dir, o, labels, stdout)
+	return runReplaySweep(ctx, dir, o, stdout)
 }
 
-// grid builds the sweep grid from the flags.
+// grid returns the sweep grid of the flags.
 func (o sweepOptions) grid() (sweep.Grid, error) {
-	g := sweep.Grid{
-		Policy: o.Policy, Percentile: o.Percentile, Eta: o.Eta, Window: o.Window, Warmup: o.MinTraces, Budget: o.MaxTraces,
-		Tau: o.Tau, Metric: o.Metric, MinTokens: o.MinTokens, MinVoters: o.MinVoters, Detector: o.Detector,
-	}
+	g := o.Grid
 	for _, s := range o.EarlyStop {
 		switch strings.ToLower(s) {
 		case "on", "true", "yes":
@@ -187,54 +154,30 @@ func (o sweepOptions) grid() (sweep.Grid, error) {
 	return g, nil
 }
 
-func runReplaySweep(ctx context.Context, dir string, o sweepOptions, labels map[string]string, stdout io.Writer) error {
+func runReplaySweep(ctx context.Context, dir string, o sweepOptions, stdout io.Writer) error {
 	g, err := o.grid()
 	if err != nil {
 		return err
 	}
 	if o.Out != "" {
-		switch strings.ToLower(filepath.Ext(o.Out)) {
-		case ".csv", ".json", ".md":
-		default:
-			return fmt.Errorf("--output %s: want a .csv, .json or .md file", o.Out)
+		if err := sweep.CheckOutput(o.Out); err != nil {
+			return fmt.Errorf("--output %w", err)
 		}
 	}
-	p, res, err := sweep.ReplayDir(ctx, dir, g, sweep.ReplayOptions{Labels: labels, Level: o.Level})
+	p, res, err := sweep.ReplayDir(ctx, dir, g, sweep.ReplayOptions{Gold: o.Gold, Level: o.Level})
 	if err != nil {
 		return err
 	}
-	if p.Run != nil && p.Run.RandomModel {
-		fmt.Fprintln(stdout, "WARNING: the model is a generated random-weight test model; these numbers say nothing about any real model.")
-	}
-	if err := sweep.WriteText(stdout, p, res); err != nil {
-		return err
-	}
-	if o.Out != "" {
-		if err := sweep.WriteFile(o.Out, p, res); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "\nwrote %s\n", o.Out)
-		figs, err := sweep.WriteFigures(o.Out, res)
-		if err != nil {
-			return err
-		}
-		for _, f := range figs {
-			fmt.Fprintf(stdout, "wrote %s\n", f)
-		}
-	}
-	return nil
+	return sweep.WriteReport(stdout, p, res, o.Out)
 }
 
-func runSeedSims(ctx context.Context, flags *pflag.FlagSet, dir string, o sweepOptions, labels map[string]string, stdout, stderr io.Writer) error {
-	if o.SeedSim == sweep.SimThreshold && o.Out != "" {
-		return fmt.Errorf("--output names the comprehensive simulator's JSON; the threshold simulator writes to stdout only")
-	}
+func runSeedSims(ctx context.Context, flags *pflag.FlagSet, dir string, o sweepOptions, stdout, stderr io.Writer) error {
 	var to sweep.ThresholdOptions
 	for _, v := range []struct {
 		flag string
 		vals []int
 		set  *int
-	}{{"min-traces", o.MinTraces, &to.MinTraces}, {"max-traces", o.MaxTraces, &to.MaxTraces}} {
+	}{{"min-traces", o.Grid.Warmup, &to.MinTraces}, {"max-traces", o.Grid.Budget, &to.MaxTraces}} {
 		switch len(v.vals) {
 		case 0:
 		case 1:
@@ -243,28 +186,12 @@ func runSeedSims(ctx context.Context, flags *pflag.FlagSet, dir string, o sweepO
 			return fmt.Errorf("--%s %v: seed mode takes one value (the run's)", v.flag, v.vals)
 		}
 	}
-	r, err := sweep.SimulateDir(ctx, dir, sweep.SimulateOptions{Sims: o.SeedSim, Percentiles: o.Percentile, Threshold: to, Labels: labels, Out: o.Out})
+	r, err := sweep.SimulateDir(ctx, dir, sweep.SimulateOptions{Sims: o.SeedSim, Percentiles: o.Grid.Percentile, Threshold: to, Gold: o.Gold, Out: o.Out})
 	if err != nil {
 		return cliflag.Rename(err, flags, nil)
 	}
 	if r.Missing > 0 {
 		fmt.Fprintf(stderr, "deepconf: %d of %d predictions have no ground truth (scored as the prototype's scripts do; pass --benchmark/--data to supply it)\n", r.Missing, r.Predictions)
 	}
-	fmt.Fprintf(stdout, "Run %s: %d predictions (%s), the prototype's post-hoc simulators (seed mode)\n\n", dir, r.Predictions, filepath.Base(r.Path))
-	if r.Threshold != nil {
-		if err := table.WriteText(stdout, sweep.ThresholdTables(r.Threshold, r.ThresholdOptions)); err != nil {
-			return err
-		}
-	}
-	if r.Comprehensive != nil {
-		if r.Threshold != nil {
-			fmt.Fprintln(stdout)
-		}
-		fmt.Fprintln(stdout, "Simulator B (comprehensive_percentile_analysis.py; individual trace ≥ threshold from the 3rd trace, 11-phrase rule; predicted unsafe = mostly did not refuse)")
-		if err := sweep.WriteComprehensiveTable(stdout, r.Comprehensive); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "\nwrote %s\n", r.Written)
-	}
-	return nil
+	return r.WriteText(stdout)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/deepconf/deepconf/engine/openai"
 	"github.com/deepconf/deepconf/hub"
 	"github.com/deepconf/deepconf/internal/nativelib"
+	"github.com/deepconf/deepconf/internal/setting"
 	"github.com/deepconf/deepconf/modelinfo"
 )
 
@@ -57,10 +58,24 @@ type Config struct {
 	Log io.Writer
 }
 
+// Validate checks what can be checked before anything is opened: every
+// server URL (openai.CheckEndpoint). Each invalid one is a *setting.Error
+// named "endpoint".
+func (c Config) Validate() error {
+	var v setting.Checker
+	for _, ep := range c.Endpoints {
+		v.Check(openai.CheckEndpoint(ep) == nil, "endpoint", ep, "want an http:// or https:// URL such as http://localhost:8000/v1")
+	}
+	return v.Err()
+}
+
 // Open opens the engine c describes. The embedded engine's model file is
 // hashed (engine.Info's ModelSHA256) before Open returns, so that a run can
 // check its identity.
 func Open(ctx context.Context, c Config) (engine.Engine, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	if c.Log == nil {
 		c.Log = io.Discard
 	}

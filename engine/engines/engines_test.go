@@ -40,3 +40,28 @@ func TestOpenServerRefused(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+// TestValidate: every server URL that engine/openai would refuse is named
+// before anything is opened.
+func TestValidate(t *testing.T) {
+	for _, tt := range []struct {
+		endpoints []string
+		want      string // "" for valid
+	}{
+		{nil, ""},
+		{[]string{"http://localhost:8000/v1", "https://gpu1:8000"}, ""},
+		{[]string{"localhost:8000"}, `endpoint "localhost:8000": want an http:// or https:// URL such as http://localhost:8000/v1`},
+		{[]string{"http://"}, `endpoint "http://": want`},
+		{[]string{"http://h:1/v1?x=1"}, `endpoint "http://h:1/v1?x=1": want`},
+	} {
+		err := Config{Endpoints: tt.endpoints}.Validate()
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.want)) {
+			t.Errorf("%v: %v, want %q", tt.endpoints, err, tt.want)
+		}
+		if tt.want != "" {
+			if _, err := Open(context.Background(), Config{Endpoints: tt.endpoints}); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("Open %v: %v, want %q", tt.endpoints, err, tt.want)
+			}
+		}
+	}
+}

@@ -282,6 +282,14 @@ func (e *Engine) limits() limits {
 	return limits{connect: e.cfg.ConnectTimeout, firstByte: e.cfg.FirstByteTimeout, idle: e.cfg.IdleTimeout, flags: true}
 }
 
+// CheckEndpoint reports whether raw is a server base URL that New accepts
+// (http or https, a host, no query or fragment), so that a command can
+// refuse a bad one before it opens anything.
+func CheckEndpoint(raw string) error {
+	_, _, err := normalizeEndpoint(raw)
+	return err
+}
+
 // normalizeEndpoint checks an endpoint URL and returns its base (scheme,
 // host and path prefix, without a trailing "/v1" or slash) and a display
 // form with any password redacted.

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/deepconf/deepconf/internal/setting"
 	"github.com/spf13/cobra"
@@ -141,6 +142,26 @@ func (v *floatValue) Set(s string) error {
 	return nil
 }
 
+// durationValue is a time.Duration flag in [lo, hi].
+type durationValue struct {
+	p      *time.Duration
+	lo, hi time.Duration
+}
+
+func (v *durationValue) String() string { return v.p.String() }
+func (v *durationValue) Type() string   { return "duration" }
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return err
+	}
+	if d < v.lo || d > v.hi {
+		return fmt.Errorf("must be in [%v, %v]", v.lo, v.hi)
+	}
+	*v.p = d
+	return nil
+}
+
 // listValue is a comma-separated, repeatable list flag whose every element
 // is range-checked: the first use replaces the default, later ones append.
 type listValue[T int | float64] struct {
@@ -230,6 +251,13 @@ func Float(fs *pflag.FlagSet, p *float64, name string, def float64, r Range, usa
 	fs.Var(&floatValue{p, r}, name, usage+" ("+r.String()+")")
 }
 
+// Duration defines a time.Duration flag in [lo, hi]; the usage gets the
+// range.
+func Duration(fs *pflag.FlagSet, p *time.Duration, name string, def, lo, hi time.Duration, usage string) {
+	*p = def
+	fs.Var(&durationValue{p, lo, hi}, name, fmt.Sprintf("%s ([%v, %v])", usage, lo, hi))
+}
+
 // Ints defines a list of ints, each in r.
 func Ints(fs *pflag.FlagSet, p *[]int, name string, def []int, r Range, usage string) {
 	*p = def
@@ -281,13 +309,19 @@ func Output(fs *pflag.FlagSet, p *string, def, usage string) {
 
 // ErrorFunc rewrites pflag's error for a bad value ("invalid argument
 // "0" for "--parallel" flag: must be ≥ 1") as the library checks write
-// theirs: "--parallel 0: must be ≥ 1".
+// theirs: "--parallel 0: must be ≥ 1". A string is quoted, a duration
+// written as Go writes it ("11m0s").
 func ErrorFunc(_ *cobra.Command, err error) error {
 	var iv *pflag.InvalidValueError
 	if errors.As(err, &iv) {
 		v := iv.GetValue()
-		if iv.GetFlag().Value.Type() == "string" {
+		switch iv.GetFlag().Value.Type() {
+		case "string":
 			v = strconv.Quote(v)
+		case "duration":
+			if d, err := time.ParseDuration(strings.TrimSpace(v)); err == nil {
+				v = d.String()
+			}
 		}
 		return fmt.Errorf("--%s %s: %w", iv.GetFlag().Name, v, iv.Unwrap())
 	}
@@ -355,4 +389,20 @@ func ApplyJSON(fs *pflag.FlagSet, path string) error {
 		}
 	}
 	return nil
+}
+
+// CommandLine is the command as typed, for a file's provenance: the
+// command's path ("deepconf refusal-train") and every flag given, as
+// --name=value (a list's values joined by commas), without the program's
+// path.
+func CommandLine(cmd *cobra.Command) string {
+	parts := []string{cmd.CommandPath()}
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		v := fl.Value.String()
+		if sv, ok := fl.Value.(pflag.SliceValue); ok {
+			v = strings.Join(sv.GetSlice(), ",")
+		}
+		parts = append(parts, "--"+fl.Name+"="+v)
+	})
+	return strings.Join(parts, " ")
 }

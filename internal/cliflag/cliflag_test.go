@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deepconf/deepconf/internal/setting"
 	"github.com/spf13/cobra"
@@ -38,6 +39,7 @@ func TestValues(t *testing.T) {
 		xs   []int
 		fs   []float64
 		seed uint64
+		dur  time.Duration
 	)
 	newSet := func() *pflag.FlagSet {
 		f := pflag.NewFlagSet("t", pflag.ContinueOnError)
@@ -48,6 +50,7 @@ func TestValues(t *testing.T) {
 		Ints(f, &xs, "xs", []int{9}, AtLeast(1), "xs")
 		Floats(f, &fs, "fs", nil, Above(0), "fs")
 		Uint64(f, &seed, "seed", 1, "seed")
+		Duration(f, &dur, "timeout", time.Minute, time.Second, 10*time.Minute, "timeout")
 		Output(f, &s, "", "out")
 		Aliases(f, map[string]string{"old-n": "n"})
 		return f
@@ -67,6 +70,9 @@ func TestValues(t *testing.T) {
 		{[]string{"--xs", "0"}, "--xs 0: must be ≥ 1"},
 		{[]string{"--fs", "1,x"}, "--fs 1,x: x: want a number"},
 		{[]string{"--seed", "-1"}, "--seed -1: want an integer in [0, 18446744073709551615]"},
+		{[]string{"--timeout", "0s"}, "--timeout 0s: must be in [1s, 10m0s]"},
+		{[]string{"--timeout", "11m"}, "--timeout 11m0s: must be in [1s, 10m0s]"},
+		{[]string{"--timeout", "5"}, `--timeout 5: time: missing unit in duration "5"`},
 	}
 	for _, tt := range bad {
 		err := newSet().Parse(tt.args)
@@ -75,11 +81,11 @@ func TestValues(t *testing.T) {
 		}
 	}
 	f := newSet()
-	if err := f.Parse([]string{"--old-n", "3", "--xs", "2,3", "--xs", "4", "--fs", "0.5", "-o", "out", "--seed", "18446744073709551615"}); err != nil {
+	if err := f.Parse([]string{"--old-n", "3", "--xs", "2,3", "--xs", "4", "--fs", "0.5", "-o", "out", "--seed", "18446744073709551615", "--timeout", "90s"}); err != nil {
 		t.Fatal(err)
 	}
-	if n != 3 || len(xs) != 3 || xs[0] != 2 || xs[2] != 4 || len(fs) != 1 || s != "out" || seed != math.MaxUint64 {
-		t.Errorf("parsed n %d, xs %v, fs %v, output %q, seed %d", n, xs, fs, s, seed)
+	if n != 3 || len(xs) != 3 || xs[0] != 2 || xs[2] != 4 || len(fs) != 1 || s != "out" || seed != math.MaxUint64 || dur != 90*time.Second {
+		t.Errorf("parsed n %d, xs %v, fs %v, output %q, seed %d, timeout %v", n, xs, fs, s, seed, dur)
 	}
 	if got := f.Lookup("xs").Value.String(); got != "[2,3,4]" {
 		t.Errorf("xs prints %s", got)
@@ -155,4 +161,24 @@ func FuzzListValue(f *testing.F) {
 			t.Errorf("Set(%q) = %v, want ok %v", s, err, ok)
 		}
 	})
+}
+
+// TestCommandLine: the command path and the flags given, lists joined by
+// commas, in flag-name order.
+func TestCommandLine(t *testing.T) {
+	root := &cobra.Command{Use: "deepconf"}
+	var xs []string
+	var n int
+	sub := &cobra.Command{Use: "train", RunE: func(*cobra.Command, []string) error { return nil }}
+	sub.Flags().StringSliceVar(&xs, "gold", []string{"a"}, "")
+	Int(sub.Flags(), &n, "folds", 5, AtLeast(2), "")
+	sub.Flags().Bool("loso", false, "")
+	root.AddCommand(sub)
+	root.SetArgs([]string{"train", "--gold", "x.csv,y.csv", "--loso", "--folds", "3"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := CommandLine(sub), "deepconf train --folds=3 --gold=x.csv,y.csv --loso=true"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/deepconf/deepconf/confidence"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/engine/llamacpp"
+	"github.com/deepconf/deepconf/internal/setting"
 )
 
 // Options configure Measure.
@@ -99,34 +100,34 @@ type Run struct {
 	OtherCores *float64 `json:"other_cores,omitempty"`
 }
 
-// check validates the options.
-func (o *Options) check() error {
-	if len(o.N) == 0 {
-		return errors.New("bench: give at least one number of traces")
-	}
+// Validate checks the options, so that a command can refuse them before it
+// opens the engine: each invalid setting is a *setting.Error named "n",
+// "repeat", "prompt_tokens" or "window", or by the sampling's JSON key
+// (engine.Sampling.Validate; its max_tokens are the tokens per trace).
+func (o *Options) Validate() error {
+	var v setting.Checker
+	v.Check(len(o.N) > 0, "n", o.N, "give at least one number of traces")
 	for _, n := range o.N {
-		if n < 1 {
-			return fmt.Errorf("bench: %d traces: must be ≥ 1", n)
-		}
+		v.Check(n >= 1, "n", n, "must be ≥ 1")
 	}
-	switch {
-	case o.PromptTokens < 1:
-		return fmt.Errorf("bench: prompt of %d tokens: must be ≥ 1", o.PromptTokens)
-	case o.Repeat < 1:
-		return fmt.Errorf("bench: %d repeats: must be ≥ 1", o.Repeat)
-	case o.Window < 1:
-		return fmt.Errorf("bench: window %d: must be ≥ 1", o.Window)
-	case o.Sampling.MaxTokens < 1:
-		return fmt.Errorf("bench: %d tokens per trace: must be ≥ 1", o.Sampling.MaxTokens)
-	}
-	return o.Sampling.Validate()
+	v.Check(o.PromptTokens >= 1, "prompt_tokens", o.PromptTokens, "must be ≥ 1")
+	v.Check(o.Repeat >= 1, "repeat", o.Repeat, "must be ≥ 1")
+	v.Check(o.Window >= 1, "window", o.Window, "must be ≥ 1")
+	return errors.Join(v.Err(), o.Sampling.Validate())
+}
+
+// ContextSize is the context per sequence that Measure needs: the prompt
+// and a trace, with a few tokens of slack (the prompt may exceed
+// PromptTokens by its last word's tokens), rounded up to a multiple of 256.
+func (o *Options) ContextSize() int {
+	return (o.PromptTokens + o.Sampling.MaxTokens + 64 + 255) / 256 * 256
 }
 
 // Measure measures the engine e: a short unreported warm-up trace, then
 // o.Repeat measurements for each n of o.N.
 func Measure(ctx context.Context, e *llamacpp.Engine, o Options) (*Report, error) {
-	if err := o.check(); err != nil {
-		return nil, err
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
 	}
 	scorer, err := confidence.NewScorer(o.Sampling.TopLogprobs, confidence.TopK)
 	if err != nil {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"io"
 	"reflect"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/engine/llamacpp"
+	"github.com/deepconf/deepconf/internal/setting"
 	"github.com/deepconf/deepconf/internal/testmodel"
 )
 
@@ -127,11 +129,23 @@ func TestMeasureErrors(t *testing.T) {
 		o := ok
 		o.N = []int{1}
 		mod(&o)
-		if err := o.check(); err == nil {
-			t.Errorf("%s: no error", name)
+		var se *setting.Error
+		if err := o.Validate(); !errors.As(err, &se) {
+			t.Errorf("%s: %v, want a setting error", name, err)
 		}
 	}
-	if err := ok.check(); err != nil {
+	if err := ok.Validate(); err != nil {
 		t.Errorf("valid options: %v", err)
+	}
+	o := ok
+	o.N, o.Repeat = []int{4, 0}, 0
+	if err := o.Validate(); err == nil || err.Error() != "n 0: must be ≥ 1\nrepeat 0: must be ≥ 1" {
+		t.Errorf("errors %q", err)
+	}
+	// The context holds a 173-token prompt and 64 tokens, with slack.
+	o = ok
+	o.PromptTokens, o.Sampling.MaxTokens = 173, 64
+	if n := o.ContextSize(); n != 512 {
+		t.Errorf("context %d, want 512", n)
 	}
 }
