@@ -42,15 +42,15 @@ type traceState struct {
 	// counts is the log-probability accounting.
 	counts confidence.Counts
 
-	result  engine.Result
-	early   bool // stopped by the monitor
-	judged  bool // judged online by the head rule (monitor.judged)
+	result engine.Result
+	early  bool // stopped by the monitor
+	judged bool // judged online by the head rule (monitor.judged)
 	// discarded is set when the stop rule discarded the finished trace
 	// (discardAtEnd): it was labelled but does not vote.
 	discarded bool
 	done      bool // finished (naturally, early, or cancelled)
-	labeled bool
-	verdict refusal.Verdict
+	labeled   bool
+	verdict   refusal.Verdict
 	// finish is the stored finish reason (record.Finish*).
 	finish string
 	used   bool
