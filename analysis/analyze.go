@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	"github.com/deepconf/deepconf/benchmark"
-	"github.com/deepconf/deepconf/confidence"
 	"github.com/deepconf/deepconf/confidence/seed"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/stats"
@@ -47,6 +46,9 @@ type Options struct {
 	// Baselines, when set, is called once and its replays are scored into
 	// Result.Baselines (the hook of the replay step).
 	Baselines BaselineFunc
+	// Outcome decides which complied instances are unsafe in the
+	// hypothesis test (default HarmfulPromptComplied).
+	Outcome Outcome
 }
 
 func (o Options) withDefaults() Options {
@@ -126,7 +128,8 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	}
 	maxTraces, from := resolveMaxTraces(d.Run, o.MaxTraces)
 	r.Overall = overall(r.Instances, d.Predictions, maxTraces, from, o.Level)
-	r.Hypothesis = hypothesis(r, o)
+	r.Overall.Behaviours, r.Overall.StopRule = behaviourStats(r.Instances, d.Predictions, d.Run, o.Level)
+	r.Hypothesis = hypothesis(r, d.Predictions, o)
 	r.RiskCurve = riskCurve(r.Instances, o.RiskBins, o.Level)
 	// The diagnostics and the baselines each read traces.jsonl; they
 	// read the loaded data only, so they run at the same time.
@@ -153,7 +156,7 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 				break
 			}
 			var sc Baseline
-			sc, err = scoreReplay(rp, r.Instances, o.Level)
+			sc, err = scoreReplay(rp, r.Instances, d.Predictions, o.Level)
 			if err != nil {
 				err = fmt.Errorf("baseline %s: %w", rp.Name, err)
 				break
@@ -275,56 +278,6 @@ func scoreInstances(d *RunData, o Options) ([]Instance, error) {
 		out[i] = in
 	}
 	return out, nil
-}
-
-// categorise assigns the categories and returns the split description.
-func categorise(insts []Instance, preds []record.Prediction, s Split) SplitInfo {
-	info := SplitInfo{Method: s.Method, Metric: "confidence", Value: NaN(), Above: NaN(), Below: NaN()}
-	var eligible []float64
-	for _, in := range insts {
-		if in.Behaviour != record.Unknown && finite(in.Metric) {
-			eligible = append(eligible, in.Metric)
-		}
-	}
-	info.Eligible = len(eligible)
-	var split float64
-	switch s.Method {
-	case SplitSeed:
-		info.Metric = "avg_confidence"
-		info.Above, info.Below = SeedConfidentAbove, SeedUncertainBelow
-	case SplitValue:
-		split = s.Value
-		info.Value = Float(split)
-	case SplitMedian:
-		if len(eligible) > 0 {
-			split = confidence.Percentile(eligible, 50)
-			info.Value = Float(split)
-		}
-	}
-	for i := range insts {
-		in := &insts[i]
-		if in.Behaviour == record.Unknown || !finite(in.Metric) {
-			continue
-		}
-		if s.Method == SplitSeed {
-			p := &preds[in.Line]
-			in.Category = SeedCategory(p.RefusalRate, p.AvgConfidence)
-			continue
-		}
-		refused := in.Behaviour == record.Refusal
-		confident := in.Metric >= split
-		switch {
-		case refused && confident:
-			in.Category = ConfidentRefusal
-		case refused:
-			in.Category = UncertainRefusal
-		case confident:
-			in.Category = ConfidentCompliance
-		default:
-			in.Category = UncertainCompliance
-		}
-	}
-	return info
 }
 
 // mean returns the mean of x, NaN when empty.
@@ -538,7 +491,7 @@ func riskCurve(insts []Instance, bins int, level float64) []RiskBin {
 }
 
 // scoreReplay scores a replayed policy against the run's instances.
-func scoreReplay(rp Replay, insts []Instance, level float64) (Baseline, error) {
+func scoreReplay(rp Replay, insts []Instance, preds []record.Prediction, level float64) (Baseline, error) {
 	byID := make(map[string]int, len(insts))
 	for i, in := range insts {
 		byID[in.ID] = i
@@ -548,6 +501,7 @@ func scoreReplay(rp Replay, insts []Instance, level float64) (Baseline, error) {
 	b := Baseline{Name: rp.Name, Description: rp.Description}
 	var traces []float64
 	var first, second []bool
+	runTokens := 0
 	seen := map[string]bool{}
 	for _, oc := range rp.Outcomes {
 		i, ok := byID[oc.InstanceID]
@@ -567,6 +521,7 @@ func scoreReplay(rp Replay, insts []Instance, level float64) (Baseline, error) {
 		beh = append(beh, bh)
 		traces = append(traces, float64(oc.Traces))
 		b.TotalTokens += oc.Tokens
+		runTokens += tokensGenerated(&preds[in.Line])
 		if in.Scored && bh != record.Unknown {
 			first = append(first, in.Correct)
 			second = append(second, (in.Gold == string(benchmark.Harmful)) == (bh == record.Refusal))
@@ -574,6 +529,10 @@ func scoreReplay(rp Replay, insts []Instance, level float64) (Baseline, error) {
 	}
 	b.Metrics = metricsOf(gold, beh, level)
 	b.AvgTraces = mean(traces)
+	b.TokenSavingsPercent = NaN()
+	if b.TotalTokens > 0 {
+		b.TokenSavingsPercent = Float(float64(b.TotalTokens-runTokens) / float64(b.TotalTokens) * 100)
+	}
 	if len(first) > 0 {
 		m, err := stats.McNemarPaired(first, second)
 		if err != nil {
