@@ -402,8 +402,8 @@ type SplitInfo struct {
 	// Within is "behaviour" for the median split (a median per
 	// behaviour), "" otherwise.
 	Within string `json:"within,omitempty"`
-	Above Float `json:"above"`
-	Below Float `json:"below"`
+	Above  Float  `json:"above"`
+	Below  Float  `json:"below"`
 	// Eligible is the number of instances with a known behaviour and a
 	// finite metric, the instances that were categorised.
 	Eligible int `json:"eligible"`
