@@ -79,6 +79,26 @@ func RunningLowest[F Float](confs []F, w int) ([]float64, error) {
 // outside (0, 1], when x has fewer than 2 values, or when a value is not
 // finite.
 func PredictionBound(x []float64, keep float64) (float64, error) {
+	return NewPredictor(keep).Bound(x)
+}
+
+// Predictor computes prediction bounds (PredictionBound) for one keep
+// fraction, caching the Student t quantile of each sample size: a stop
+// rule computes a bound per token position, mostly from samples of the same
+// size. A Predictor is not safe for concurrent use.
+type Predictor struct {
+	keep   float64
+	factor map[int]float64
+}
+
+// NewPredictor returns a Predictor for the keep fraction.
+func NewPredictor(keep float64) *Predictor {
+	return &Predictor{keep: keep, factor: map[int]float64{}}
+}
+
+// Bound returns PredictionBound(x, keep).
+func (p *Predictor) Bound(x []float64) (float64, error) {
+	keep := p.keep
 	if !(keep > 0 && keep <= 1) {
 		return 0, fmt.Errorf("confidence: keep fraction %v: must be in (0, 1]", keep)
 	}
@@ -103,6 +123,10 @@ func PredictionBound(x []float64, keep float64) (float64, error) {
 	if keep == 1 {
 		return math.Inf(-1), nil
 	}
-	q := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(n - 1)}.Quantile(1 - keep)
-	return mean + q*sd*math.Sqrt(1+1/float64(n)), nil
+	f, ok := p.factor[n]
+	if !ok {
+		f = distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(n - 1)}.Quantile(1-keep) * math.Sqrt(1+1/float64(n))
+		p.factor[n] = f
+	}
+	return mean + f*sd, nil
 }

@@ -83,20 +83,31 @@ func (th *threshold) reported(w int) *float64 {
 	return &v
 }
 
-// quantile estimates the (1 − keep) quantile of x with the configured
-// estimator; NaN when x is too small for it.
-func quantile(cfg Config, x []float64) (float64, error) {
-	switch cfg.Quantile {
+// estimator estimates the (1 − η) quantile of warm-up values with the
+// configured method.
+type estimator struct {
+	cfg Config
+	pb  *confidence.Predictor
+}
+
+func newEstimator(cfg Config) *estimator {
+	return &estimator{cfg: cfg, pb: confidence.NewPredictor(cfg.Keep)}
+}
+
+// quantile estimates the quantile of x; NaN when x is too small for the
+// method.
+func (e *estimator) quantile(x []float64) (float64, error) {
+	switch e.cfg.Quantile {
 	case QuantileLinear:
 		if len(x) == 0 {
 			return math.NaN(), nil
 		}
-		return confidence.StopThreshold(x, cfg.Keep)
+		return confidence.StopThreshold(x, e.cfg.Keep)
 	default:
 		if len(x) < 2 {
 			return math.NaN(), nil
 		}
-		return confidence.PredictionBound(x, cfg.Keep)
+		return e.pb.Bound(x)
 	}
 }
 
@@ -115,6 +126,7 @@ func learn(cfg Config, warm []*traceState) (*threshold, error) {
 		return nil, nil
 	}
 	th := &threshold{rule: cfg.StopRule}
+	est := newEstimator(cfg)
 	switch cfg.StopRule {
 	case StopPaper:
 		var lows []float64
@@ -127,7 +139,7 @@ func learn(cfg Config, warm []*traceState) (*threshold, error) {
 				lows = append(lows, st.LowestGroup)
 			}
 		}
-		s, err := quantile(cfg, lows)
+		s, err := est.quantile(lows)
 		if err != nil {
 			return nil, err
 		}
@@ -137,11 +149,11 @@ func learn(cfg Config, warm []*traceState) (*threshold, error) {
 		th.s = s
 		return th, nil
 	case StopHead:
-		return th, th.fill(cfg, data, cfg.Window, func(d []float32) ([]float64, error) {
+		return th, th.fill(est, data, cfg.Window, func(d []float32) ([]float64, error) {
 			return confidence.PrefixMeans(d, cfg.Window)
 		})
 	default:
-		return th, th.fill(cfg, data, longest, func(d []float32) ([]float64, error) {
+		return th, th.fill(est, data, longest, func(d []float32) ([]float64, error) {
 			return confidence.RunningLowest(d, cfg.Window)
 		})
 	}
@@ -149,7 +161,7 @@ func learn(cfg Config, warm []*traceState) (*threshold, error) {
 
 // fill sets bounds[t−1], for t = 1…n, to the quantile of the per-position
 // statistic of the warm-up traces that reach t.
-func (th *threshold) fill(cfg Config, data [][]float32, n int, series func([]float32) ([]float64, error)) error {
+func (th *threshold) fill(est *estimator, data [][]float32, n int, series func([]float32) ([]float64, error)) error {
 	all := make([][]float64, len(data))
 	for i, d := range data {
 		s, err := series(d)
@@ -167,7 +179,7 @@ func (th *threshold) fill(cfg Config, data [][]float32, n int, series func([]flo
 				x = append(x, s[t])
 			}
 		}
-		q, err := quantile(cfg, x)
+		q, err := est.quantile(x)
 		if err != nil {
 			return err
 		}
