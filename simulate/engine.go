@@ -87,9 +87,9 @@ type scriptedEngine struct {
 }
 
 func (e *scriptedEngine) Open(context.Context, engine.Prompt) (engine.Session, error) { return e, nil }
-func (e *scriptedEngine) Info() engine.Info                                            { return engine.Info{Name: "simulate"} }
-func (e *scriptedEngine) Close() error                                                 { return nil }
-func (e *scriptedEngine) PromptTokens() int                                            { return 0 }
+func (e *scriptedEngine) Info() engine.Info                                           { return engine.Info{Name: "simulate"} }
+func (e *scriptedEngine) Close() error                                                { return nil }
+func (e *scriptedEngine) PromptTokens() int                                           { return 0 }
 
 // Sample draws the trace whose seed is s.Seed: its behaviour, its natural
 // length, its level and its token confidences, in that order from one
