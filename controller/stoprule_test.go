@@ -294,3 +294,37 @@ func TestHeadRuleIsLengthFairUnderTheNull(t *testing.T) {
 	}
 	t.Logf("head: short %.3f long %.3f; paper: short %.3f long %.3f", hs, hl, ps, pl)
 }
+
+func TestPaperPostHocFilterUsesTheLowestGroup(t *testing.T) {
+	cfg := ruleConfig(StopPaper)
+	cfg.Quantile, cfg.Metric, cfg.PostHoc = QuantileLinear, MetricMean, true
+	cfg.Warmup, cfg.Budget, cfg.MinVoters, cfg.MinTokens = 2, 3, 3, 4
+	// Warm-up lowest groups 10 and 12 (means 15 and 17, the vote metric)
+	// → s = 10.2 from the lowest groups. Trace 2 is shorter than the
+	// window, so the online stop never sees it; its lowest group (its
+	// mean, 9) is below s → the filter discards it at its end.
+	pool := []record.Trace{
+		stored(cfg, 0, append(flat(4, 20), flat(4, 10)...), "compliance"),
+		stored(cfg, 1, append(flat(4, 22), flat(4, 12)...), "compliance"),
+		stored(cfg, 2, flat(3, 9), "refusal"),
+	}
+	out, err := Replay(cfg, ruleInst, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Warm-up trace 0 (lowest group 10 < s) is filtered too, as the
+	// official code excludes warm-up traces below conf_bar.
+	if tr := out.Traces[2]; tr.Finish != record.FinishStop || tr.Used || tr.Label != "refusal" || out.Prediction.Discarded != 2 || out.Traces[0].Used {
+		t.Errorf("trace 2: %s used %v label %q, discarded %d; want a finished, labelled, discarded trace", tr.Finish, tr.Used, tr.Label, out.Prediction.Discarded)
+	}
+	// Without the filter the same short trace votes (the paper's online
+	// stop cannot see a trace shorter than its window).
+	cfg.PostHoc = false
+	out, err = Replay(cfg, ruleInst, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.Traces[2].Used {
+		t.Error("without the post-hoc filter the short trace does not vote")
+	}
+}
