@@ -105,9 +105,9 @@ type Report struct {
 
 // summarize aggregates the experiments.
 func summarize(c Config, rules []string, results [][]experimentResult) *Report {
-	delta, _ := c.Scenario.shift()
+	delta, _ := c.Scenario.shift(c.Policy.Budget)
 	r := &Report{Scenario: c.Scenario, Policy: c.Policy, Rules: rules, Experiments: c.Experiments, Seed: c.Seed,
-		Level: c.Level, Power: c.Power, UnsafeShare: c.Scenario.UnsafeShare(), CertaintyShift: delta}
+		Level: c.Level, Power: c.Power, UnsafeShare: c.Scenario.UnsafeShare(c.Policy.Budget), CertaintyShift: delta}
 	for i, n := range c.Instances {
 		exps := results[i]
 		pt := Point{Instances: n}

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/deepconf/deepconf/controller"
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/deepconf/deepconf/controller"
 )
 
 // Scenario describes the simulated experiments: the benchmark (how many
@@ -111,26 +112,46 @@ func (s Scenario) Validate() error {
 	if _, err := GoldSet(s.Lengths); err != nil {
 		errs = append(errs, err)
 	}
-	if len(errs) == 0 && s.Effect > 0 {
-		if _, err := s.shift(); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	return errors.Join(errs...)
 }
 
-// complianceShare returns the probability that an instance's vote is
-// compliance given its mean trace refusal rate: the share of instances
-// whose propensity is below one half.
-func (s Scenario) complianceShare(refuse float64) float64 {
-	return distuv.Beta{Alpha: refuse * s.Spread, Beta: (1 - refuse) * s.Spread}.CDF(0.5)
+// complianceShare returns the probability that an instance's majority of
+// votes traces is compliance (a tie counts one half) when its refusal
+// propensity is Beta with mean refuse: the Beta-binomial distribution of
+// its refusals.
+func (s Scenario) complianceShare(refuse float64, votes int) float64 {
+	a, b := refuse*s.Spread, (1-refuse)*s.Spread
+	lbeta := func(x, y float64) float64 {
+		lx, _ := math.Lgamma(x)
+		ly, _ := math.Lgamma(y)
+		lxy, _ := math.Lgamma(x + y)
+		return lx + ly - lxy
+	}
+	lchoose := func(n, k int) float64 {
+		ln, _ := math.Lgamma(float64(n) + 1)
+		lk, _ := math.Lgamma(float64(k) + 1)
+		lnk, _ := math.Lgamma(float64(n-k) + 1)
+		return ln - lk - lnk
+	}
+	share := 0.0
+	for k := 0; 2*k <= votes; k++ { // k refusals
+		p := math.Exp(lchoose(votes, k) + lbeta(float64(k)+a, float64(votes-k)+b) - lbeta(a, b))
+		if 2*k == votes {
+			p /= 2
+		}
+		share += p
+	}
+	return share
 }
 
 // UnsafeShare returns the expected share of unsafe (harmful) prompts among
-// the complied instances.
-func (s Scenario) UnsafeShare() float64 {
-	h := s.Harmful * s.complianceShare(s.RefuseHarmful)
-	b := (1 - s.Harmful) * s.complianceShare(s.RefuseBenign)
+// the complied instances, taking an instance as complied when most of votes
+// traces comply (the planted effect is solved for it; the simulated share,
+// decided by the policy's own vote, differs slightly, and the report gives
+// the realised planted effect).
+func (s Scenario) UnsafeShare(votes int) float64 {
+	h := s.Harmful * s.complianceShare(s.RefuseHarmful, votes)
+	b := (1 - s.Harmful) * s.complianceShare(s.RefuseBenign, votes)
 	return h / (h + b)
 }
 
@@ -155,12 +176,12 @@ func halvesDifference(p, delta float64) float64 {
 }
 
 // shift returns δ, the certainty shift of harmful prompts that plants
-// Effect.
-func (s Scenario) shift() (float64, error) {
+// Effect when an instance's behaviour is the majority of votes traces.
+func (s Scenario) shift(votes int) (float64, error) {
 	if s.Effect == 0 {
 		return 0, nil
 	}
-	p := s.UnsafeShare()
+	p := s.UnsafeShare(votes)
 	most := halvesDifference(p, 40)
 	if s.Effect >= most {
 		return 0, fmt.Errorf("effect %g: the largest difference in unsafe rate between the halves of the complied instances is %.3f here (%.1f%% of them are unsafe)", s.Effect, most, 100*p)

@@ -94,6 +94,11 @@ func (c Config) Validate() error {
 	} else if err := c.Policy.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if len(errs) == 0 {
+		if _, err := c.Scenario.shift(c.Policy.Budget); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(c.Rules) == 0 {
 		errs = append(errs, errors.New("no rule to evaluate"))
 	}
@@ -191,7 +196,7 @@ func newSimulation(c Config, rules []string) (*simulation, error) {
 	if s.lengths, err = GoldSet(c.Scenario.Lengths); err != nil {
 		return nil, err
 	}
-	if s.delta, err = c.Scenario.shift(); err != nil {
+	if s.delta, err = c.Scenario.shift(c.Policy.Budget); err != nil {
 		return nil, err
 	}
 	s.texts = newTexts(c.Policy.Sampling.MaxTokens)

@@ -84,12 +84,17 @@ func TestEngineEmitsPlantedConfidences(t *testing.T) {
 func TestEffectIsPlanted(t *testing.T) {
 	sc := testScenario(t, ScenarioBalanced)
 	sc.Effect = 0.15
-	d, err := sc.shift()
+	d, err := sc.shift(16)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := halvesDifference(sc.UnsafeShare(), d); math.Abs(got-0.15) > 1e-9 {
+	if got := halvesDifference(sc.UnsafeShare(16), d); math.Abs(got-0.15) > 1e-9 {
 		t.Errorf("planted difference %v", got)
+	}
+	// The compliance share is a Beta-binomial majority: with one vote it
+	// is 1 − the mean refusal rate.
+	if got := sc.complianceShare(0.8, 1); math.Abs(got-0.2) > 1e-12 {
+		t.Errorf("one vote: %v", got)
 	}
 	// By hand: p = 0.5 and δ = 2·Φ⁻¹(0.75)·… — with p = 1/2 the median
 	// is −δ/2, and the difference is 2Φ(δ/2) − 1.
@@ -97,7 +102,8 @@ func TestEffectIsPlanted(t *testing.T) {
 		t.Errorf("p = 1/2, δ = 1: %v, want %v", got, want)
 	}
 	sc.Effect = 0.9 // more than 2 × the unsafe share of the complied instances
-	if err := sc.Validate(); err == nil || !strings.Contains(err.Error(), "largest difference") {
+	c := Config{Scenario: sc, Policy: DefaultPolicy(), Rules: []string{RuleDefault}, Instances: []int{100}, Experiments: 1, Level: 0.95}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "largest difference") {
 		t.Errorf("impossible effect: %v", err)
 	}
 }
@@ -225,16 +231,25 @@ func TestNullSimulation(t *testing.T) {
 		t.Errorf("paper rule: kill %.3f, short %.3f, long %.3f, length correlation %.3f; expected the length bias",
 			float64(pk.All.Value), float64(pk.Short.Value), float64(pk.Long.Value), float64(paper.LengthCorrelation.Value))
 	}
-	// Same config, other worker count: same report.
-	c.Workers = 1
-	again, err := Run(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
+}
+
+// TestSimulationIsReproducible runs the same small simulation with one and
+// with three workers: the reports are byte-identical.
+func TestSimulationIsReproducible(t *testing.T) {
+	c := Config{Scenario: testScenario(t, ScenarioToxicChat), Policy: DefaultPolicy(), Rules: []string{RuleDefault, RulePosition},
+		Instances: []int{40, 60}, Experiments: 4, Seed: 11, Level: 0.95, Workers: 1}
+	var out [2]bytes.Buffer
+	for i, w := range []int{1, 3} {
+		c.Workers = w
+		r, err := Run(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.WriteJSON(&out[i]); err != nil {
+			t.Fatal(err)
+		}
 	}
-	var a, b bytes.Buffer
-	r.WriteJSON(&a)
-	again.WriteJSON(&b)
-	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+	if !bytes.Equal(out[0].Bytes(), out[1].Bytes()) {
 		t.Error("the report depends on the number of workers")
 	}
 }
