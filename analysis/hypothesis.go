@@ -332,7 +332,7 @@ func verdict(h *Hypothesis, split SplitInfo) (v, reason, text string) {
 	case h.Logistic == nil:
 		reason = "the length-adjusted logistic regression could not be fitted: " + h.Unavailable["logistic"]
 	case !(float64(h.Power) >= MinPower):
-		reason = fmt.Sprintf("too few complied instances: the %s is below %.0f%%", power, 100*MinPower)
+		reason = fmt.Sprintf("too few complied instances: the power to detect a %.0f-point difference is %s, below %.0f%%", 100*PowerDifference, pctOrNA(h.Power), 100*MinPower)
 	}
 	var b strings.Builder
 	if reason != "" {
