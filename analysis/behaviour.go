@@ -40,8 +40,7 @@ type StopRuleStats struct {
 	Rule   string `json:"rule,omitempty"`
 	Warmup int    `json:"warmup"`
 	// Keep is η and NominalKillRate 1 − η, the share of traces after the
-	// warm-up the rule is meant to remove (null for the seed policy,
-	// which stops sampling, not traces).
+	// warm-up the rule is meant to remove.
 	Keep            Float `json:"keep"`
 	NominalKillRate Float `json:"nominal_kill_rate"`
 	// KillRate is the realised share over all instances.
@@ -49,8 +48,8 @@ type StopRuleStats struct {
 }
 
 // runPolicy reads the policy settings the stop-rule statistics need from
-// run.json's config.policy; ok is false when the run has no adaptive
-// policy recorded.
+// run.json's config.policy; ok is false when the run is not a deepconf run
+// (the other policies, the seed policy included, stop no trace).
 func runPolicy(run *record.Run) (policy, rule string, warmup int, keep float64, ok bool) {
 	if run == nil {
 		return "", "", 0, 0, false
@@ -73,9 +72,6 @@ func runPolicy(run *record.Run) (policy, rule string, warmup int, keep float64, 
 			rule = "paper"
 		}
 		return policy, rule, int(w), k, okW && okK && w >= 1
-	case "seed":
-		w, okW := num("seed_min_traces")
-		return policy, "", int(w), 0, okW && w >= 1
 	}
 	return policy, "", 0, 0, false
 }
@@ -126,9 +122,5 @@ func behaviourStats(insts []Instance, preds []record.Prediction, run *record.Run
 	if !ok {
 		return out, nil
 	}
-	s := &StopRuleStats{Policy: policy, Rule: rule, Warmup: warmup, Keep: NaN(), NominalKillRate: NaN(), KillRate: newProp(killed, judged, level)}
-	if policy == "deepconf" {
-		s.Keep, s.NominalKillRate = Float(keep), Float(1-keep)
-	}
-	return out, s
+	return out, &StopRuleStats{Policy: policy, Rule: rule, Warmup: warmup, Keep: Float(keep), NominalKillRate: Float(1 - keep), KillRate: newProp(killed, judged, level)}
 }

@@ -91,8 +91,8 @@
 //	    (FN/(FN+TN)), precision, recall, specificity, f1, confusion {tp, fn, fp, tn},
 //	    behaviours [{behaviour, instances, voting_traces, mean_tokens,
 //	    judged_traces, killed_traces, kill_rate}], stop_rule {policy, rule,
-//	    warmup, keep, nominal_kill_rate, kill_rate} (null without an adaptive
-//	    policy in run.json)
+//	    warmup, keep, nominal_kill_rate, kill_rate} (null unless run.json
+//	    records a deepconf policy)
 //	hypothesis_test        the prototype's uncertain_compliance_accuracy,
 //	    confident_compliance_accuracy, difference (CC − UC accuracy = UC − CC
 //	    unsafe rate), interpretation; then hypothesis (the statement), verdict,

@@ -56,8 +56,8 @@ type threshold struct {
 	s float64
 	// bounds is, for StopHead, the bound of a head of d tokens at
 	// bounds[d−1] (NaN: too few warm-up traces that long, not judged); for
-	// StopPosition, s(t) at bounds[t−1] (NaN: not judged), the last value
-	// holding beyond the end.
+	// StopPosition, s(t) at bounds[t−1], the last estimable value carried
+	// forward to positions too few warm-up traces reach and beyond the end.
 	bounds []float64
 }
 
@@ -153,9 +153,20 @@ func learn(cfg Config, warm []*traceState) (*threshold, error) {
 			return confidence.PrefixMeans(d, cfg.Window)
 		})
 	default:
-		return th, th.fill(est, data, longest, func(d []float32) ([]float64, error) {
+		if err := th.fill(est, data, longest, func(d []float32) ([]float64, error) {
 			return confidence.RunningLowest(d, cfg.Window)
-		})
+		}); err != nil {
+			return nil, err
+		}
+		// Positions that too few warm-up traces reach keep the last
+		// threshold the warm-up could estimate: a trace longer than the
+		// warm-up traces is compared with their deepest position.
+		for t := 1; t < len(th.bounds); t++ {
+			if math.IsNaN(th.bounds[t]) {
+				th.bounds[t] = th.bounds[t-1]
+			}
+		}
+		return th, nil
 	}
 }
 

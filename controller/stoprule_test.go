@@ -328,3 +328,24 @@ func TestPaperPostHocFilterUsesTheLowestGroup(t *testing.T) {
 		t.Error("without the post-hoc filter the short trace does not vote")
 	}
 }
+
+func TestPositionRuleCarriesItsLastThresholdBeyondTheWarmup(t *testing.T) {
+	cfg := ruleConfig(StopPosition)
+	cfg.Quantile = QuantileLinear
+	cfg.Warmup, cfg.Budget, cfg.MinVoters = 2, 3, 3
+	// Warm-up traces of 12 tokens at 10 and 12: s(t) = 10.2 up to t = 12,
+	// carried beyond. The adaptive trace dips to 9 after 20 tokens at 11:
+	// its running lowest group is 10 (< 10.2) at t = 22.
+	pool := []record.Trace{
+		stored(cfg, 0, flat(12, 10), "compliance"),
+		stored(cfg, 1, flat(12, 12), "compliance"),
+		stored(cfg, 2, append(flat(20, 11), flat(10, 9)...), "compliance"),
+	}
+	out, err := Replay(cfg, ruleInst, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := out.Traces[2]; tr.Finish != record.FinishEarlyStop || tr.Tokens != 22 {
+		t.Errorf("trace 2: %s after %d tokens, want early-stopped after 22", tr.Finish, tr.Tokens)
+	}
+}
