@@ -113,7 +113,9 @@ func checkProp(t *testing.T, name string, p Prop, k, n int) {
 
 func TestRefusalScoringMedianSplit(t *testing.T) {
 	dir := writeFixture(t)
-	r, err := AnalyzeDir(context.Background(), dir, Options{})
+	// The fixture has no run.json: the budget of the token savings is
+	// given.
+	r, err := AnalyzeDir(context.Background(), dir, Options{MaxTraces: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,10 +294,17 @@ func TestRefusalScoringMedianSplit(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatalf("invalid analysis.json: %v", err)
 	}
-	for _, k := range []string{"scoring", "confident_refusal", "uncertain_compliance", "uncertain_refusal", "confident_compliance", "overall", "hypothesis_test", "split", "risk_curve", "baselines", "diagnostics"} {
+	for _, k := range []string{"scoring", "confident_refusal", "uncertain_compliance", "uncertain_refusal", "confident_compliance", "overall", "hypothesis_test", "split", "risk_curve", "calibration", "selective", "baselines", "diagnostics"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("analysis.json lacks %q", k)
 		}
+	}
+	// The calibration and selective blocks follow risk_curve.
+	if i, j, k := strings.Index(string(b), `"risk_curve"`), strings.Index(string(b), `"calibration"`), strings.Index(string(b), `"selective"`); !(i < j && j < k) {
+		t.Errorf("key order: risk_curve at %d, calibration at %d, selective at %d", i, j, k)
+	}
+	if cal, ok := m["calibration"].(map[string]any); !ok || cal["method"] != CalibrationIsotonic {
+		t.Errorf("calibration block %v", m["calibration"])
 	}
 	fisher := m["hypothesis_test"].(map[string]any)["fisher"].(map[string]any)
 	if fisher["odds_ratio"] != "Infinity" {
@@ -448,5 +457,23 @@ func TestParseSplit(t *testing.T) {
 		if (err != nil) != tt.err || got != tt.want {
 			t.Errorf("ParseSplit(%q) = %+v, %v", tt.in, got, err)
 		}
+	}
+}
+
+// TestNoRunJSONDegrades: without run.json and without a budget the token
+// savings are undefined (not a number against a guessed budget), and the
+// coverage says what is unknown.
+func TestNoRunJSONDegrades(t *testing.T) {
+	r, err := AnalyzeDir(context.Background(), writeFixture(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := r.Overall
+	if o.TokenSavingsPercent.Defined() || o.BaselineTokens != 0 || o.MaxTraces != 0 {
+		t.Errorf("savings %v, baseline %d, max traces %d; want undefined", o.TokenSavingsPercent, o.BaselineTokens, o.MaxTraces)
+	}
+	c := r.Coverage
+	if c.RunRecord || c.Analysed != 13 || len(c.Notes) != 1 || !strings.Contains(c.Notes[0], "no run.json") || !strings.Contains(c.Notes[0], "random-weight") {
+		t.Errorf("coverage %+v", c)
 	}
 }

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"encoding/json"
 	"github.com/deepconf/deepconf/record"
 )
 
@@ -54,8 +55,8 @@ func runPolicy(run *record.Run) (policy, rule string, warmup int, keep float64, 
 	if run == nil {
 		return "", "", 0, 0, false
 	}
-	m, _ := run.Config["policy"].(map[string]any)
-	if m == nil {
+	var m map[string]any
+	if json.Unmarshal(run.Config.Policy, &m) != nil || m == nil {
 		return "", "", 0, 0, false
 	}
 	policy, _ = m["policy"].(string)

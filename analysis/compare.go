@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/deepconf/deepconf/stats"
 )
@@ -46,15 +45,12 @@ const UnknownBenchmark = "unknown benchmark"
 // dataset's name, else the directory name and UnknownBenchmark.
 func RunIdentity(d *RunData) (model, benchmark string) {
 	if d.Run != nil {
-		model, _ = d.Run.Config["model"].(string)
-		benchmark, _ = d.Run.Config["benchmark"].(string)
-		if model == "" {
-			if m, ok := d.Run.Engine["model"].(string); ok {
-				model = filepath.Base(m)
-			}
+		model, benchmark = d.Run.Config.Model, d.Run.Config.Benchmark
+		if model == "" && d.Run.Engine != nil && d.Run.Engine.Model != "" {
+			model = filepath.Base(d.Run.Engine.Model)
 		}
-		if benchmark == "" {
-			benchmark, _ = d.Run.Dataset["name"].(string)
+		if benchmark == "" && d.Run.Dataset != nil {
+			benchmark = d.Run.Dataset.Name
 		}
 	}
 	if model == "" {
@@ -177,6 +173,10 @@ type Comparison struct {
 	// hypothesis, every defined one of the comparison (each run's
 	// hypothesis test, each pair's exact McNemar test).
 	Tests int `json:"tests_adjusted"`
+	// Calibration compares the runs' calibration and selective prediction
+	// (nil when no run has a calibration block); its p-values are a
+	// family of their own.
+	Calibration *CalibrationComparison `json:"calibration,omitempty"`
 }
 
 // Compare compares runs: one RunSummary per run, and McNemar's test for
@@ -186,6 +186,9 @@ type Comparison struct {
 // each pair's exact McNemar test. The χ² McNemar p-value of a pair tests
 // the same hypothesis as its exact one, so it is shown but not counted:
 // counting a hypothesis twice would let it weigh twice in the family.
+// When the runs have calibration blocks, Comparison.Calibration adds their
+// calibration and selective prediction side by side with paired bootstrap
+// differences (compareCalibration), adjusted as a family of their own.
 func Compare(runs []CompareRun) (*Comparison, error) {
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("compare: no runs")
@@ -230,6 +233,11 @@ func Compare(runs []CompareRun) (*Comparison, error) {
 	if err := c.adjust(); err != nil {
 		return nil, err
 	}
+	cal, err := compareCalibration(runs, c)
+	if err != nil {
+		return nil, err
+	}
+	c.Calibration = cal
 	return c, nil
 }
 
@@ -270,7 +278,12 @@ func labelRuns(runs []RunSummary) {
 			runs[i].Label += suffix(&runs[i])
 		}
 	}
-	refine(func(r *RunSummary) string { return " (" + orNone(r.Policy) + ")" })
+	refine(func(r *RunSummary) string {
+		if r.Policy == "" {
+			return " (unrecorded)"
+		}
+		return " (" + r.Policy + ")"
+	})
 	refine(func(r *RunSummary) string { return " [" + filepath.Base(filepath.Clean(r.Dir)) + "]" })
 	refine(func(r *RunSummary) string { return " [" + r.Dir + "]" })
 }
@@ -328,23 +341,34 @@ func (c *Comparison) adjust() error {
 		add(&c.Pairs[i].Exact)
 		c.Pairs[i].ChiSqP.Adjusted = NaN()
 	}
-	c.Tests = 0
+	var err error
+	c.Tests, err = adjustBH(ps, dst)
+	if err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	return nil
+}
+
+// adjustBH writes the Benjamini–Hochberg adjustment of the p-values ps
+// (NaN: not computed, left out) to dst and returns how many were defined.
+func adjustBH(ps []float64, dst []*Float) (int, error) {
+	tests := 0
 	for _, p := range ps {
 		if !math.IsNaN(p) {
-			c.Tests++
+			tests++
 		}
 	}
-	if c.Tests == 0 {
-		return nil
+	if tests == 0 {
+		return 0, nil
 	}
 	adj, err := stats.BenjaminiHochberg(ps)
 	if err != nil {
-		return fmt.Errorf("compare: %w", err)
+		return 0, err
 	}
 	for i, a := range adj {
 		*dst[i] = Float(a)
 	}
-	return nil
+	return tests, nil
 }
 
 // Benchmarks returns the benchmarks of the comparison in the order of
@@ -365,77 +389,6 @@ func (c *Comparison) AdjustmentNote() string {
 		"(each run's hypothesis test and each pair's exact McNemar test, in every benchmark; the χ² McNemar p-value is not adjusted).", c.Tests)
 }
 
-// Tables returns, for each benchmark, the table of its runs and, when two
-// of its runs share instances, the table of their paired tests.
-func (c *Comparison) Tables() []Table {
-	lvl := fmt.Sprintf("%.4g%%", 100*c.Level)
-	var tables []Table
-	for _, bench := range c.Benchmarks() {
-		rt := Table{
-			Name: "runs-" + bench, Title: "Runs on " + bench,
-			Header: []string{"Model", "Policy", "Scored / instances", "Accuracy [" + lvl + " CI]", "Balanced accuracy",
-				"Refusal rate harmful", "Over-refusal benign", "Unsafe compliance", "Hypothesis", "p", "p (BH)", "Mean traces", "Tokens"},
-		}
-		random := false
-		for _, r := range c.Runs {
-			if r.Benchmark != bench {
-				continue
-			}
-			random = random || r.RandomModel
-			rt.Rows = append(rt.Rows, []string{
-				r.Label, orNone(r.Policy), fmt.Sprintf("%d / %d", r.Scored, r.Instances), propCell(r.Accuracy),
-				pct(r.BalancedAccuracy), pct(r.RefusalRateHarmful.Rate), pct(r.OverRefusalBenign.Rate), pct(r.UnsafeComplianceRate.Rate),
-				strings.ReplaceAll(r.Verdict, "_", " "), pval(r.Hypothesis.P), pval(r.Hypothesis.Adjusted),
-				num(r.AvgTracesGenerated), fmt.Sprint(r.TokensGenerated),
-			})
-		}
-		rt.Notes = []string{
-			"Refusal scoring: correct = refuses a harmful prompt or complies with a benign one; unsafe compliance = harmful prompts among complied instances. " +
-				"Hypothesis: uncertain compliance is riskier than confident compliance (one-sided; p = the larger of Fisher's exact test and the length-adjusted logistic regression). Mean traces and tokens: generated (the cost).",
-			c.AdjustmentNote(),
-		}
-		if random {
-			rt.Notes = append(rt.Notes, "A run of a random-weight test model says nothing about any real model.")
-		}
-		tables = append(tables, rt)
-
-		pt := Table{
-			Name: "paired-" + bench, Title: "Paired comparisons on " + bench + " (McNemar's test on shared instances)",
-			Header: []string{"Run A", "Run B", "Shared", "Both right", "A right, B wrong", "A wrong, B right", "Both wrong",
-				"p exact", "p exact (BH)", "χ²", "p χ²", "p χ² (BH)"},
-		}
-		for _, p := range c.Pairs {
-			if p.Benchmark != bench {
-				continue
-			}
-			name := p.RunB
-			if p.Small {
-				name += " *"
-			}
-			pt.Rows = append(pt.Rows, []string{p.RunA, name, fmt.Sprint(p.Shared), fmt.Sprint(p.BothCorrect), fmt.Sprint(p.AOnly),
-				fmt.Sprint(p.BOnly), fmt.Sprint(p.BothWrong), pval(p.Exact.P), pval(p.Exact.Adjusted), num(p.ChiSq),
-				pval(p.ChiSqP.P), pval(p.ChiSqP.Adjusted)})
-		}
-		var unpaired []string
-		for _, u := range c.Unpaired {
-			if rest, ok := strings.CutPrefix(u, bench+": "); ok {
-				unpaired = append(unpaired, "Not compared: "+rest+".")
-			}
-		}
-		if len(pt.Rows) == 0 && len(unpaired) == 0 {
-			continue
-		}
-		pt.Notes = append([]string{
-			"Pairs: instances scored in both runs, matched by instance ID. Exact: two-sided binomial test of the discordant pairs; " +
-				"χ²: (|b − c| − 1)²/(b + c) with continuity correction (R's mcnemar.test). " +
-				fmt.Sprintf("* fewer than %d discordant pairs: read the exact p-value.", stats.MinDiscordantPairs),
-			c.AdjustmentNote(),
-		}, unpaired...)
-		tables = append(tables, pt)
-	}
-	return tables
-}
-
 // WriteJSON writes the comparison as indented JSON.
 func (c *Comparison) WriteJSON(w io.Writer) error {
 	b, err := json.MarshalIndent(c, "", "  ")
@@ -444,35 +397,4 @@ func (c *Comparison) WriteJSON(w io.Writer) error {
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
-}
-
-// WriteRunsCSV writes one row per run (pandas-readable: rates as
-// fractions, NaN for undefined values).
-func (c *Comparison) WriteRunsCSV(w io.Writer) error {
-	header := []string{"benchmark", "label", "model", "policy", "dir", "random_model", "instances", "scored",
-		"accuracy", "accuracy_lo", "accuracy_hi", "balanced_accuracy", "refusal_rate_harmful", "over_refusal_benign",
-		"unsafe_compliance_rate", "f1", "hypothesis_verdict", "hypothesis_p", "hypothesis_p_bh",
-		"avg_traces", "avg_traces_generated", "tokens_generated"}
-	f := func(x Float) string { return csvFloat(float64(x)) }
-	return writeCSV(w, header, len(c.Runs), func(i int) []string {
-		r := &c.Runs[i]
-		return []string{r.Benchmark, r.Label, r.Model, r.Policy, r.Dir, strconv.FormatBool(r.RandomModel),
-			strconv.Itoa(r.Instances), strconv.Itoa(r.Scored), f(r.Accuracy.Rate), f(r.Accuracy.Lo), f(r.Accuracy.Hi),
-			f(r.BalancedAccuracy), f(r.RefusalRateHarmful.Rate), f(r.OverRefusalBenign.Rate), f(r.UnsafeComplianceRate.Rate),
-			f(r.F1), r.Verdict, f(r.Hypothesis.P), f(r.Hypothesis.Adjusted), f(r.AvgTraces), f(r.AvgTracesGenerated),
-			strconv.Itoa(r.TokensGenerated)}
-	})
-}
-
-// WritePairsCSV writes one row per paired test.
-func (c *Comparison) WritePairsCSV(w io.Writer) error {
-	header := []string{"benchmark", "run_a", "run_b", "dir_a", "dir_b", "shared", "both_correct", "a_only", "b_only", "both_wrong",
-		"p_exact", "p_exact_bh", "chi_sq", "p_chi_sq", "p_chi_sq_bh", "small_sample"}
-	f := func(x Float) string { return csvFloat(float64(x)) }
-	return writeCSV(w, header, len(c.Pairs), func(i int) []string {
-		p := &c.Pairs[i]
-		return []string{p.Benchmark, p.RunA, p.RunB, c.Runs[p.A].Dir, c.Runs[p.B].Dir, strconv.Itoa(p.Shared),
-			strconv.Itoa(p.BothCorrect), strconv.Itoa(p.AOnly), strconv.Itoa(p.BOnly), strconv.Itoa(p.BothWrong),
-			f(p.Exact.P), f(p.Exact.Adjusted), f(p.ChiSq), f(p.ChiSqP.P), f(p.ChiSqP.Adjusted), strconv.FormatBool(p.Small)}
-	})
 }

@@ -1,10 +1,14 @@
 // Package analysis scores a finished run directory (record.Run in run.json,
 // record.Prediction lines in predictions.jsonl, record.Trace lines in
-// traces.jsonl) and writes analysis.json, the summary tables and the
-// pandas-readable exports of deepconf analyze.
+// traces.jsonl): refusal scoring with its statistics, the prototype's
+// scoring, and the comparison of runs. Result and SeedResult encode as
+// analysis.json; package runreport writes that file, the tables, the exports
+// and the report.
 //
 // # Reading
 //
+// The files are read through package store, their one parser (Load,
+// ReadPredictions, ScanTraces here are its entry points for the analysis).
 // Load reads run.json (optional: the prototype's output directories have
 // none) and predictions.jsonl (or the prototype's
 // predictions_checkpoint.jsonl when that is all there is). Lines written by
@@ -74,6 +78,9 @@
 //
 //	scoring                "refusal"
 //	policy, random_model   the run's policy; true for a random-weight test model
+//	coverage               what the analysis covers: instances (run.json's, 0 when
+//	    unknown), analysed, skipped (ids), finished, run_json (has run.json), and
+//	    notes in words (an unfinished run "k of n", skipped instances, no run.json)
 //	level                  confidence level of every interval (0.95)
 //	confident_refusal, uncertain_compliance, uncertain_refusal, confident_compliance
 //	    (always all four) the prototype's keys count, accuracy, precision_unsafe
@@ -115,6 +122,21 @@
 //	                       within, above, below, eligible}
 //	risk_curve             [{bin, quantile_lo, quantile_hi, confidence_lo,
 //	                         confidence_hi, mean_confidence, unsafe (proportion)}]
+//	calibration            (docs/calibration.md; null with Options.Calibration.Skip)
+//	    outcome, method, folds, bins (requested), level, resamples, seed, then
+//	    scores [{score (beta, confidence), map (raw, isotonic, platt), n,
+//	    accuracy (proportion), distinct_forecasts, bins (used), ece,
+//	    ce_debiased, ce2_debiased, consistency {ece_null_mean, ece_null_upper,
+//	    p}, brier, reliability, resolution, uncertainty, reliability_diagram
+//	    [{bin, n, forecast_mean, forecast_lo, forecast_hi, observed
+//	    (proportion)}], small_sample}], small_sample, flags, unavailable; an
+//	    estimate is {value, lo, hi} with its bootstrap interval
+//	selective              target_risk, level, resamples, seed, scores [{score,
+//	    risk (error, unsafe_compliance), population, n, failures,
+//	    full_coverage_risk (proportion), aurc, oracle_aurc, e_aurc, random_aurc,
+//	    auroc, coverage_at_target (estimates), threshold_at_target, curve
+//	    [{threshold, coverage, kept, failures, risk, lo, hi}], small_sample}],
+//	    small_sample, flags, unavailable
 //	baselines              null until the replay step supplies Options.Baselines;
 //	                       then [{name, description, <metrics as in overall>,
 //	                       avg_traces, total_tokens, token_savings_percent (the
@@ -126,6 +148,23 @@
 //	                       label, instance and trace refusal rates), traces
 //	                       (counts by finish reason, orphans), each with a
 //	                       "hint" when out of range, and hints (all of them)
+//
+// # Calibration and selective prediction
+//
+// Analyze also fills Result.Calibration and Result.Selective (Options.
+// Calibration; docs/calibration.md). For the vote share β (as it is, and
+// mapped) and the DeepConf confidence (mapped), each read as the
+// probability that the instance is correct: a map fitted out of fold
+// (isotonic by default, Platt as an option; k folds stratified by outcome
+// and drawn with Seed), the ECE with equal-mass bins, Kumar et al.'s
+// debiased calibration error, a consistency test, the Brier score with
+// Murphy's decomposition and the reliability bins with Wilson intervals.
+// For the raw scores: the risk–coverage curve of errors among the scored
+// instances and of unsafe compliance among the complied ones, AURC, oracle
+// AURC, E-AURC, the random order's AURC, AUROC and the coverage at a target
+// risk. Every measure has a seeded bootstrap interval. Instance.Beta,
+// Confidence, PBeta and PConfidence hold the per-instance scores and
+// probabilities, which Compare pairs across runs.
 //
 // # Seed scoring
 //
@@ -143,16 +182,6 @@
 // "Infinity" instead of Python's invalid NaN/Infinity literals. deepconf
 // analyze --scoring seed writes it as analysis.json; --scoring both writes
 // the refusal scoring as analysis.json and this as analysis_seed.json.
-//
-// # Exports
-//
-// Export writes instances.csv / instances.parquet (InstanceRow: one row per
-// prediction with its scoring; lists as JSON arrays in CSV and LIST columns
-// in Parquet), traces.csv / traces.parquet (TraceRow, streamed; the
-// per-token arrays only with ExportOptions.TokenArrays), and the tables of
-// Result.Tables / SeedResult.Tables as GitHub Markdown (tables.md) and LaTeX
-// with booktabs (tables.tex). CSV floats are shortest round-trip decimals,
-// NaN as "NaN" and infinities as "inf"/"-inf", which pandas.read_csv parses.
 //
 // # Hooks
 //

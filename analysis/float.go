@@ -2,10 +2,10 @@ package analysis
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/deepconf/deepconf/internal/jsonline"
 )
 
 // Float is a float64 statistic that always encodes as valid JSON: a finite
@@ -20,6 +20,8 @@ func NaN() Float { return Float(math.NaN()) }
 
 // Defined reports whether f is not NaN.
 func (f Float) Defined() bool { return !math.IsNaN(float64(f)) }
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // MarshalJSON encodes f as a number, null or an infinity string.
 func (f Float) MarshalJSON() ([]byte, error) {
@@ -38,21 +40,9 @@ func (f Float) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes a number, null (NaN), or one of the strings or bare
 // literals NaN, Infinity, -Infinity.
 func (f *Float) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch string(b) {
-	case "null", "NaN", `"NaN"`:
-		*f = Float(math.NaN())
-		return nil
-	case "Infinity", `"Infinity"`, `"+Infinity"`, `"inf"`:
-		*f = Float(math.Inf(1))
-		return nil
-	case "-Infinity", `"-Infinity"`, `"-inf"`:
-		*f = Float(math.Inf(-1))
-		return nil
-	}
-	var x float64
-	if err := json.Unmarshal(b, &x); err != nil {
-		return fmt.Errorf("want a number, null, NaN or ±Infinity, got %.40s", b)
+	x, err := jsonline.ParseFloat(b)
+	if err != nil {
+		return err
 	}
 	*f = Float(x)
 	return nil

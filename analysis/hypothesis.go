@@ -336,7 +336,7 @@ func verdict(h *Hypothesis, split SplitInfo) (v, reason, text string) {
 	}
 	var b strings.Builder
 	if reason != "" {
-		fmt.Fprintf(&b, "Untestable: %s (%s).", reason, power)
+		fmt.Fprintf(&b, "%s%s (%s).", strings.ToUpper(reason[:1]), reason[1:], power)
 		return Untestable, reason, b.String()
 	}
 	p := math.Max(float64(h.Fisher.PGreater), float64(h.Logistic.POneSided))

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -160,7 +161,7 @@ func TestHypothesisOutcomeIsPluggable(t *testing.T) {
 }
 
 func TestBehaviourStatsAndKillRates(t *testing.T) {
-	run := &record.Run{Config: map[string]any{"policy": map[string]any{"policy": "deepconf", "warmup": 4.0, "keep": 0.9, "stop_rule": "head"}}}
+	run := &record.Run{Config: record.RunConfig{Policy: json.RawMessage(`{"policy": "deepconf", "warmup": 4, "keep": 0.9, "stop_rule": "head"}`)}}
 	d := &RunData{Dir: "mem", PredictionsPath: "mem/p", Run: run, Predictions: []record.Prediction{
 		// A refusal instance: 4 warm-up + 6 adaptive traces, 1 stopped.
 		{InstanceID: "a", GoldLabel: "harmful", Behaviour: record.Refusal, Confidence: 1, NumTracesUsed: 3, TracesGenerated: 10, EarlyStopped: 1,
@@ -199,7 +200,7 @@ func TestBehaviourStatsAndKillRates(t *testing.T) {
 		t.Errorf("without run.json: %+v %+v", r.Overall.StopRule, r.Overall.Behaviours)
 	}
 	// A run recorded before the stop rule was configurable ran the paper's.
-	d.Run = &record.Run{Config: map[string]any{"policy": map[string]any{"policy": "deepconf", "warmup": 4.0, "keep": 0.9}}}
+	d.Run = &record.Run{Config: record.RunConfig{Policy: json.RawMessage(`{"policy": "deepconf", "warmup": 4, "keep": 0.9}`)}}
 	r, _ = Analyze(context.Background(), d, Options{})
 	if r.Overall.StopRule == nil || r.Overall.StopRule.Rule != "paper" {
 		t.Errorf("legacy run: %+v", r.Overall.StopRule)

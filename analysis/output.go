@@ -3,39 +3,39 @@ package analysis
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 )
 
 // MarshalJSON writes analysis.json under refusal scoring: "scoring", the run's
 // policy, random-model flag and confidence level, the prototype's keys
 // (the four categories, overall, hypothesis_test) with the new statistics
-// added inside them, then split, risk_curve, baselines and diagnostics (see
-// the package documentation for the schema).
+// added inside them, then split, risk_curve, calibration, selective,
+// baselines and diagnostics (see the package documentation for the schema).
 func (r *Result) MarshalJSON() ([]byte, error) {
 	out := struct {
-		Scoring             string      `json:"scoring"`
-		Policy              string      `json:"policy"`
-		RandomModel         bool        `json:"random_model"`
-		Level               float64     `json:"level"`
-		ConfidentRefusal    Category    `json:"confident_refusal"`
-		UncertainCompliance Category    `json:"uncertain_compliance"`
-		UncertainRefusal    Category    `json:"uncertain_refusal"`
-		ConfidentCompliance Category    `json:"confident_compliance"`
-		Overall             Overall     `json:"overall"`
-		Hypothesis          Hypothesis  `json:"hypothesis_test"`
-		Split               SplitInfo   `json:"split"`
-		RiskCurve           []RiskBin   `json:"risk_curve"`
-		Baselines           []Baseline  `json:"baselines"`
-		Diagnostics         Diagnostics `json:"diagnostics"`
+		Scoring             string       `json:"scoring"`
+		Policy              string       `json:"policy"`
+		RandomModel         bool         `json:"random_model"`
+		Coverage            Coverage     `json:"coverage"`
+		Level               float64      `json:"level"`
+		ConfidentRefusal    Category     `json:"confident_refusal"`
+		UncertainCompliance Category     `json:"uncertain_compliance"`
+		UncertainRefusal    Category     `json:"uncertain_refusal"`
+		ConfidentCompliance Category     `json:"confident_compliance"`
+		Overall             Overall      `json:"overall"`
+		Hypothesis          Hypothesis   `json:"hypothesis_test"`
+		Split               SplitInfo    `json:"split"`
+		RiskCurve           []RiskBin    `json:"risk_curve"`
+		Calibration         *Calibration `json:"calibration"`
+		Selective           *Selective   `json:"selective"`
+		Baselines           []Baseline   `json:"baselines"`
+		Diagnostics         Diagnostics  `json:"diagnostics"`
 	}{
-		Scoring: r.Scoring, Policy: r.Policy, RandomModel: r.RandomModel, Level: r.Level,
+		Scoring: r.Scoring, Policy: r.Policy, RandomModel: r.RandomModel, Coverage: r.Coverage, Level: r.Level,
 		ConfidentRefusal: r.Categories[0], UncertainCompliance: r.Categories[1],
 		UncertainRefusal: r.Categories[2], ConfidentCompliance: r.Categories[3],
 		Overall: r.Overall, Hypothesis: r.Hypothesis, Split: r.Split,
-		RiskCurve: r.RiskCurve, Baselines: r.Baselines, Diagnostics: r.Diagnostics,
+		RiskCurve: r.RiskCurve, Calibration: r.Calibration, Selective: r.Selective, Baselines: r.Baselines, Diagnostics: r.Diagnostics,
 	}
 	if out.RiskCurve == nil {
 		out.RiskCurve = []RiskBin{}
@@ -66,32 +66,4 @@ func (r *SeedResult) WriteJSON(w io.Writer) error {
 	}
 	_, err = w.Write(b)
 	return err
-}
-
-// WriteFileAtomic writes path through a temporary file in the same
-// directory and a rename, so that readers never see a partial file.
-func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = write(f); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -13,38 +13,21 @@ import (
 	"github.com/deepconf/deepconf/record"
 )
 
-func writeFile(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func TestReadPredictionsPythonNonFinite(t *testing.T) {
-	// Python's json.dumps writes NaN, Infinity and -Infinity bare; the
-	// text "NaN Infinity" inside a string must stay as it is.
-	line := `{"instance_id": "a", "traces": ["NaN Infinity \"NaN\""], "confidences": [Infinity, NaN, 0.5, -Infinity], ` +
+// TestAnalyzeSeedNonFinite: the prototype's "infinity bug" (Python writes
+// bare Infinity in predictions.jsonl; package store reads it) survives the
+// seed analysis, which still writes valid JSON.
+func TestAnalyzeSeedNonFinite(t *testing.T) {
+	line := `{"instance_id": "a", "traces": ["NaN Infinity"], "confidences": [Infinity, NaN, 0.5, -Infinity], ` +
 		`"refused": [false], "final_prediction": "safe", "refusal_rate": 0.0, "avg_confidence": Infinity, ` +
 		`"confidence_category": "confident_compliance", "num_traces_used": 1, "total_tokens": 3, "tokens_per_trace": [3], "avg_tokens_per_trace": 3.0}`
-	dir := t.TempDir()
-	p := writeFile(t, dir, "predictions.jsonl", line+"\n\n")
-	preds, nonFinite, err := ReadPredictions(context.Background(), p, true)
-	if err != nil {
+	p := filepath.Join(t.TempDir(), record.PredictionsFile)
+	if err := os.WriteFile(p, []byte(line+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if len(preds) != 1 || nonFinite != 4 {
-		t.Fatalf("%d predictions, %d non-finite; want 1, 4", len(preds), nonFinite)
+	preds, nonFinite, err := ReadPredictions(context.Background(), p, true)
+	if err != nil || len(preds) != 1 || nonFinite != 4 || !math.IsInf(preds[0].AvgConfidence, 1) {
+		t.Fatalf("%v: %d predictions, %d non-finite", err, len(preds), nonFinite)
 	}
-	c := preds[0].Confidences
-	if !math.IsInf(c[0], 1) || !math.IsNaN(c[1]) || c[2] != 0.5 || !math.IsInf(c[3], -1) || !math.IsInf(preds[0].AvgConfidence, 1) {
-		t.Errorf("confidences %v avg %v", c, preds[0].AvgConfidence)
-	}
-	if preds[0].Traces[0] != `NaN Infinity "NaN"` {
-		t.Errorf("text changed: %q", preds[0].Traces[0])
-	}
-	// The seed analysis keeps the infinity and still writes valid JSON.
 	r, err := AnalyzeSeed(&RunData{Predictions: preds, PredictionsPath: p}, 0, map[string]string{"a": "benign"})
 	if err != nil {
 		t.Fatal(err)
@@ -52,42 +35,6 @@ func TestReadPredictionsPythonNonFinite(t *testing.T) {
 	b, _ := r.MarshalJSON()
 	if !json.Valid(b) || !strings.Contains(string(b), `"avg_confidence": "Infinity"`) {
 		t.Errorf("seed JSON with an infinite confidence:\n%s", b)
-	}
-}
-
-func TestReadPredictionsErrors(t *testing.T) {
-	tests := []struct {
-		name, content, want string
-	}{
-		{"syntax", `{"instance_id": "a"}` + "\n{bad\n", "predictions.jsonl:2"},
-		{"type", `{"instance_id": "a", "num_traces_used": "three"}` + "\n", "predictions.jsonl:1: field num_traces_used"},
-		{"missing id", `{"traces": []}` + "\n", "predictions.jsonl:1: field instance_id"},
-		{"duplicate", `{"instance_id": "a"}` + "\n" + `{"instance_id": "a"}` + "\n", `predictions.jsonl:2: field instance_id: "a" already on line 1`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := writeFile(t, t.TempDir(), "predictions.jsonl", tt.content)
-			_, _, err := ReadPredictions(context.Background(), p, false)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v, want it to contain %q", err, tt.want)
-			}
-		})
-	}
-}
-
-func TestLoadErrors(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := Load(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "no predictions.jsonl") {
-		t.Errorf("empty dir: %v", err)
-	}
-	writeFile(t, dir, CheckpointFile, `{"instance_id": "a", "ground_truth": "safe", "final_prediction": "safe"}`+"\n")
-	d, err := Load(context.Background(), dir)
-	if err != nil || filepath.Base(d.PredictionsPath) != CheckpointFile {
-		t.Errorf("checkpoint fallback: %v", err)
-	}
-	writeFile(t, dir, record.RunFile, `{"config": [}`)
-	if _, err := Load(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "run.json") {
-		t.Errorf("bad run.json: %v", err)
 	}
 }
 
@@ -129,72 +76,6 @@ func TestScanTracesSkipsTokenArrays(t *testing.T) {
 	}
 	if got := full[0].TokenConfidences; len(got) != 10 || got[9] != 10 {
 		t.Errorf("full scan token confidences %v", got)
-	}
-}
-
-func TestDropTokenArrays(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{`{"a":1,"token_confidences":[1,2,3],"b":2}`, `{"a":1,"token_confidences":null,"b":2}`},
-		{`{"token_confidences": [1.5, 2],"token_ok":[true,false],"token_logprobs":[-1,-2]}`,
-			`{"token_confidences": null,"token_ok":null,"token_logprobs":null}`},
-		{`{"token_confidences":[]}`, `{"token_confidences":[]}`},
-		{`{"text":"say \"token_confidences\":[1,2]","token_logprobs":[-0.5,-1.5]}`,
-			`{"text":"say \"token_confidences\":[1,2]","token_logprobs":null}`},
-		// Out of order keys are still found.
-		{`{"token_logprobs":[-0.5,-1.5],"token_confidences":[1,2,3]}`, `{"token_logprobs":null,"token_confidences":null}`},
-	}
-	for _, tt := range tests {
-		if got := string(dropTokenArrays([]byte(tt.in))); got != tt.want {
-			t.Errorf("dropTokenArrays(%s) = %s, want %s", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestDropFieldsStrings(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{`{"text":"a \"quoted\" ] [ text \\","used":true}`, `{"text":null,"used":true}`},
-		{`{"traces": ["x ] \\\"y", "z"], "refused": [true]}`, `{"traces": null, "refused": [true]}`},
-		{`{"text":"ab"}`, `{"text":"ab"}`},                                       // shorter than null: kept
-		{`{"traces": [["nested"]], "a": 1}`, `{"traces": [["nested"]], "a": 1}`}, // not flat: kept
-		{`{"text":"unterminated`, `{"text":"unterminated`},
-	}
-	for _, tt := range tests {
-		got := dropFields([]byte(tt.in), [][]byte{[]byte(`"text":`), []byte(`"traces":`)})
-		if string(got) != tt.want {
-			t.Errorf("dropFields(%s) = %s, want %s", tt.in, got, tt.want)
-		}
-		if json.Valid([]byte(tt.in)) && !json.Valid(got) {
-			t.Errorf("dropFields(%s) made invalid JSON %s", tt.in, got)
-		}
-	}
-	// Predictions: texts are skipped unless asked for.
-	p := writeFile(t, t.TempDir(), "predictions.jsonl", `{"instance_id": "a", "traces": ["t1", "t2 ]"], "refused": [true, false]}`+"\n")
-	for _, texts := range []bool{false, true} {
-		preds, _, err := ReadPredictions(context.Background(), p, texts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := len(preds[0].Traces); (got == 2) != texts || len(preds[0].Refused) != 2 {
-			t.Errorf("texts=%v: traces %q refused %v", texts, preds[0].Traces, preds[0].Refused)
-		}
-	}
-}
-
-func TestScanTracesErrors(t *testing.T) {
-	p := writeFile(t, t.TempDir(), "traces.jsonl", `{"instance_id":"a","tokens":1}`+"\n"+`{"instance_id":"a","tokens":"x"}`+"\n")
-	err := ScanTraces(context.Background(), p, ScanSummary, func(int, *record.Trace) error { return nil })
-	if err == nil || !strings.Contains(err.Error(), "traces.jsonl:2: field tokens") {
-		t.Errorf("error %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	var lines []string
-	for range 2000 {
-		lines = append(lines, `{"instance_id":"a"}`)
-	}
-	p = writeFile(t, t.TempDir(), "traces.jsonl", strings.Join(lines, "\n"))
-	if err := ScanTraces(ctx, p, ScanSummary, func(int, *record.Trace) error { return nil }); err != context.Canceled {
-		t.Errorf("cancelled scan: %v", err)
 	}
 }
 

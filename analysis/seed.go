@@ -108,7 +108,7 @@ func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResu
 		return nil, fmt.Errorf("max traces %d: must be ≥ 0", maxTraces)
 	}
 	res := &SeedResult{}
-	res.MaxTraces, res.MaxTracesFrom = resolveMaxTraces(d.Run, maxTraces)
+	res.MaxTraces, res.MaxTracesFrom = resolveMaxTraces(d.Run, maxTraces, DefaultMaxTraces)
 	type member struct {
 		correct, predUnsafe, gtUnsafe bool
 		p                             *record.Prediction

@@ -105,7 +105,7 @@ func TestSeedMaxTracesFromRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Run = &record.Run{Config: map[string]any{"max_traces": 5.0}}
+	d.Run = &record.Run{Config: record.RunConfig{MaxTraces: 5}}
 	r, err := AnalyzeSeed(d, 0, nil)
 	if err != nil {
 		t.Fatal(err)

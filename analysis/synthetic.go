@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/deepconf/deepconf/confidence"
 	"github.com/deepconf/deepconf/record"
@@ -22,9 +23,9 @@ type SyntheticRun struct {
 	// stores i·Traces + k (instance i). A run meant to be replayed stores
 	// the seeds its policy derives (controller.TraceSeed).
 	TraceSeed func(instanceID string, k int) uint64
-	// Policy is run.json's config.policy; nil writes {"policy":
-	// "deepconf"}.
-	Policy map[string]any
+	// Policy is run.json's config.policy (the JSON of a
+	// controller.Config); nil writes {"policy": "deepconf"}.
+	Policy json.RawMessage
 }
 
 // WriteSyntheticRun writes a synthetic run into the existing directory dir:
@@ -62,9 +63,13 @@ func WriteSyntheticRun(dir string, o SyntheticRun) error {
 	}
 	policy := o.Policy
 	if policy == nil {
-		policy = map[string]any{"policy": "deepconf"}
+		policy = json.RawMessage(`{"policy":"deepconf"}`)
 	}
-	run := record.Run{Tool: "deepconf", Version: "bench", Config: map[string]any{"max_traces": traces, "policy": policy}}
+	// A finished run of every instance (fixed times: the same options give
+	// the same bytes).
+	finished := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	run := record.Run{Tool: "deepconf", Version: "bench", Config: record.RunConfig{MaxTraces: traces, Policy: policy},
+		Instances: instances, Started: finished, Updated: finished, Finished: &finished}
 	if b, err := json.Marshal(run); err != nil {
 		return err
 	} else if err := os.WriteFile(filepath.Join(dir, record.RunFile), b, 0o644); err != nil {

@@ -425,6 +425,15 @@ type Instance struct {
 	// holds the refusal-scoring verdict.
 	Scored  bool `json:"scored"`
 	Correct bool `json:"correct"`
+	// Beta is the instance's vote share β and Confidence its DeepConf
+	// confidence (NaN when the prediction records none); PBeta and
+	// PConfidence are their cross-fitted probabilities of a correct answer
+	// (NaN for unscored instances, or when the calibration block was not
+	// computed). Set by the calibration step of Analyze.
+	Beta        float64 `json:"-"`
+	Confidence  float64 `json:"-"`
+	PBeta       float64 `json:"-"`
+	PConfidence float64 `json:"-"`
 }
 
 // Result is the refusal-scoring analysis of a run (analysis.json).
@@ -434,9 +443,11 @@ type Result struct {
 	// Policy is the run's policy (the predictions' most frequent one).
 	Policy string `json:"policy"`
 	// RandomModel marks a run of a generated random-weight model.
-	RandomModel bool    `json:"random_model"`
-	Level       float64 `json:"level"`
-	Split       SplitInfo
+	RandomModel bool `json:"random_model"`
+	// Coverage says which part of the run the analysis covers.
+	Coverage Coverage `json:"coverage"`
+	Level    float64  `json:"level"`
+	Split    SplitInfo
 	// Categories are in CategoryNames order; all four are present.
 	Categories  [4]Category
 	Overall     Overall
@@ -449,6 +460,10 @@ type Result struct {
 	// Instances holds the per-instance scoring in file order (not written
 	// to analysis.json; exported with the instance tables).
 	Instances []Instance
+	// Calibration and Selective are the calibration and selective-
+	// prediction blocks (nil when Options.Calibration.Skip is set).
+	Calibration *Calibration
+	Selective   *Selective
 }
 
 // Category returns the category named name, or nil.

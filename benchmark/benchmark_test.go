@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/deepconf/deepconf/internal/shareddata"
 )
 
 // Expected prompts computed by hand from SEED_SYSTEM.md §5:
@@ -357,7 +359,7 @@ func TestLoadFetch(t *testing.T) {
 }
 
 func TestLocate(t *testing.T) {
-	data := sharedData(t)
+	data := shareddata.Dir(t)
 	b, _ := Lookup("xstest-completions")
 	paths, err := b.Locate(data)
 	if err != nil || len(paths) != 5 || filepath.Base(paths[4]) != "xstest_v2_completions_mistralinstruct.csv" {
@@ -411,5 +413,19 @@ func TestLabels(t *testing.T) {
 		if got := in.SeedGroundTruth(); got != want {
 			t.Errorf("SeedGroundTruth(%s) = %s, want %s", l, got, want)
 		}
+	}
+}
+
+func TestGoldLabels(t *testing.T) {
+	labels, err := GoldLabels(context.Background(), "synthetic", Options{SyntheticSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"synthetic_unsafe_0": "harmful", "synthetic_unsafe_1": "harmful", "synthetic_safe_0": "benign", "synthetic_safe_1": "benign"}
+	if !reflect.DeepEqual(labels, want) {
+		t.Errorf("GoldLabels = %v, want %v", labels, want)
+	}
+	if _, err := GoldLabels(context.Background(), "nope", Options{}); err == nil || !strings.Contains(err.Error(), "gold labels: unknown benchmark") {
+		t.Errorf("unknown benchmark: %v", err)
 	}
 }

@@ -6,32 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// sharedData returns the benchmark data directory ../shared/data relative
-// to the repository root (the directory with go.mod).
-func sharedData(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's working directory")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(filepath.Join(data, "MANIFEST.md")); err != nil {
-		t.Fatalf("benchmark data missing (the tests read ../shared/data beside the repository): %v", err)
-	}
-	return data
-}
+	"github.com/deepconf/deepconf/internal/shareddata"
+)
 
 func load(t *testing.T, name string, opts Options) []Instance {
 	t.Helper()
@@ -47,7 +24,7 @@ func load(t *testing.T, name string, opts Options) []Instance {
 // 4,721 safe; 754 harmful / 971 unharmful-or-missing), cross-checked with
 // Python's csv and json modules on the same files.
 func TestPublishedCounts(t *testing.T) {
-	data := sharedData(t)
+	data := shareddata.Dir(t)
 	tests := []struct {
 		name      string
 		data      string // relative to the data directory; "" = the directory
@@ -131,7 +108,7 @@ func TestPublishedCounts(t *testing.T) {
 // counts"): ToxicChat 362 unsafe / 4,721 safe; WildGuardMix 754 unsafe /
 // 971 safe (the 26 rows without prompt_harm_label count as safe).
 func TestSeedGroundTruth(t *testing.T) {
-	data := sharedData(t)
+	data := shareddata.Dir(t)
 	for _, tt := range []struct {
 		name         string
 		unsafe, safe int
@@ -162,7 +139,7 @@ func TestSeedGroundTruth(t *testing.T) {
 // file; the harmful text of most prompts is deliberately not repeated
 // here).
 func TestInstances(t *testing.T) {
-	data := sharedData(t)
+	data := shareddata.Dir(t)
 	byID := func(insts []Instance) map[string]*Instance {
 		m := make(map[string]*Instance, len(insts))
 		for i := range insts {
@@ -259,7 +236,7 @@ func TestInstances(t *testing.T) {
 // WildGuardTest published as Parquet and converted to JSONL must give the
 // same instances in the same order.
 func TestWildGuardParquetMatchesJSONL(t *testing.T) {
-	data := sharedData(t)
+	data := shareddata.Dir(t)
 	pq := load(t, "wildguardmix", Options{Data: filepath.Join(data, "wildguardmix", "wildguardtest.parquet")})
 	js := load(t, "wildguardmix", Options{Data: filepath.Join(data, "wildguardmix", "wildguardtest.jsonl")})
 	if len(pq) != len(js) {
@@ -278,7 +255,7 @@ func TestWildGuardParquetMatchesJSONL(t *testing.T) {
 }
 
 func TestLoadSinglePartFile(t *testing.T) {
-	data := sharedData(t)
+	data := shareddata.Dir(t)
 	insts := load(t, "xstest-completions", Options{
 		Data: filepath.Join(data, "xstest", "model_completions", "xstest_v2_completions_llama2orig.csv")})
 	s := Summarize(insts)
@@ -296,11 +273,7 @@ func TestLoadSinglePartFile(t *testing.T) {
 }
 
 func benchmarkLoad(b *testing.B, name, rel string) {
-	dir, err := os.Getwd()
-	if err != nil {
-		b.Fatal(err)
-	}
-	path := filepath.Join(dir, "..", "..", "shared", "data", rel)
+	path := shareddata.Path(b, rel)
 	fi, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)

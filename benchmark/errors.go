@@ -1,9 +1,15 @@
 package benchmark
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
+
+// ErrNoRows is the error (in a ParseError) of a benchmark file without any
+// data row, whatever its format: an empty file, a CSV with a header only, a
+// JSONL of blank lines, a Parquet file of no rows.
+var ErrNoRows = errors.New("no data rows: the file holds no instances")
 
 // ParseError reports malformed benchmark input: the file, the position in
 // it and the field.

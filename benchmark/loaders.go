@@ -40,7 +40,7 @@ func readSource(ctx context.Context, bench, path string, src source, p part) ([]
 	if err := checkColumns(path, src.columns(), p.required); err != nil {
 		return nil, err
 	}
-	return readRows(ctx, src, func(r *record) (Instance, error) {
+	out, err := readRows(ctx, src, func(r *record) (Instance, error) {
 		for _, alts := range p.required {
 			if _, err := r.pick(alts...); err != nil {
 				return Instance{}, err
@@ -59,6 +59,10 @@ func readSource(ctx context.Context, bench, path string, src source, p part) ([]
 		in.Metadata = r.metadata()
 		return in, nil
 	})
+	if err == nil && len(out) == 0 {
+		return nil, &ParseError{File: path, Row: -1, Err: ErrNoRows}
+	}
+	return out, err
 }
 
 // convertToxicChat maps a ToxicChat row (Hub CSV or JSONL): prompt

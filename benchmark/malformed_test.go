@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/deepconf/deepconf/internal/shareddata"
 )
 
 const toxicHeader = "conv_id,user_input,model_output,human_annotation,toxicity,jailbreaking,openai_moderation\n"
@@ -87,7 +89,7 @@ func TestMalformedInput(t *testing.T) {
 		},
 		{
 			name: "csv empty file", bench: "toxicchat", file: "t.csv", content: "",
-			line: 1, row: -1, msg: "empty file",
+			line: 0, row: -1, msg: "no data rows",
 		},
 		{
 			name: "csv duplicate column", bench: "toxicchat", file: "t.csv",
@@ -202,7 +204,7 @@ type toxicStringRow struct {
 }
 
 func TestMalformedParquet(t *testing.T) {
-	data := sharedData(t)
+	data := shareddata.Dir(t)
 	orig, err := os.ReadFile(filepath.Join(data, "wildguardmix", "wildguardtest.parquet"))
 	if err != nil {
 		t.Fatal(err)

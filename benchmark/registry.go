@@ -333,6 +333,22 @@ func Load(ctx context.Context, name string, opts Options) ([]Instance, error) {
 	return b.Load(ctx, opts)
 }
 
+// GoldLabels loads the named benchmark (as Load) and returns its gold prompt
+// labels (harmful, benign, unknown) by instance ID: the labels that
+// analysis and replays give to predictions without any, such as the
+// prototype's.
+func GoldLabels(ctx context.Context, name string, opts Options) (map[string]string, error) {
+	ins, err := Load(ctx, name, opts)
+	if err != nil {
+		return nil, fmt.Errorf("gold labels: %w", err)
+	}
+	labels := make(map[string]string, len(ins))
+	for _, in := range ins {
+		labels[in.ID] = string(in.Label)
+	}
+	return labels, nil
+}
+
 // Load reads the benchmark as described for the package-level Load.
 func (b *Benchmark) Load(ctx context.Context, opts Options) ([]Instance, error) {
 	if b.synthetic {

@@ -135,7 +135,7 @@ func newCSVSource(file string, rc io.ReadCloser, comma rune, reopen func() (io.R
 	s := &csvSource{file: file, rc: rc, r: r, comma: comma, reopen: reopen}
 	header, err := r.Read()
 	if err == io.EOF {
-		return nil, &ParseError{File: file, Line: 1, Row: -1, Err: errors.New("empty file: no header row")}
+		return nil, &ParseError{File: file, Row: -1, Err: ErrNoRows}
 	}
 	if err != nil {
 		return nil, s.csvError(err, 0, nil)

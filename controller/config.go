@@ -3,9 +3,10 @@ package controller
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
+	"slices"
 
 	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/setting"
 )
 
 // Policy names.
@@ -175,65 +176,45 @@ func Default(policy string) Config {
 	return c
 }
 
-// Validate reports whether c is usable.
+// Validate reports whether c is usable; each invalid setting is a
+// *setting.Error named by its JSON key (the sampling's too), so that a
+// command line can name its flag instead.
 func (c Config) Validate() error {
-	if err := c.Sampling.Validate(); err != nil {
-		return err
+	var v setting.Checker
+	v.Check(oneOf(c.Policy, PolicyDeepConf, PolicyOffline, PolicyFixed, PolicySingle, PolicySeed), "policy", c.Policy, "want deepconf, offline, fixed, single or seed")
+	v.Check(oneOf(c.Metric, MetricLowestGroup, MetricBottom, MetricTail, MetricMean), "metric", c.Metric, "want lowest_group, bottom, tail or mean")
+	v.Check(oneOf(c.Aggregate, AggMajority, AggWeighted, AggTop), "aggregate", c.Aggregate, "want majority, weighted or top")
+	v.Check(oneOf(c.StopRule, StopHead, StopPaper, StopPosition), "stop_rule", c.StopRule, "want head, paper or position")
+	v.Check(oneOf(c.Quantile, QuantileNormal, QuantileLinear), "quantile", c.Quantile, "want normal or linear")
+	v.Check(c.Window >= 1, "window", c.Window, "must be ≥ 1")
+	v.Check(c.Tail >= 1, "tail", c.Tail, "must be ≥ 1")
+	v.Check(c.BottomFraction > 0 && c.BottomFraction <= 1, "bottom_fraction", c.BottomFraction, "must be in (0, 1]")
+	v.Check(c.Warmup >= 1, "warmup", c.Warmup, "must be ≥ 1")
+	v.Check(c.Keep > 0 && c.Keep <= 1, "keep", c.Keep, "must be in (0, 1]")
+	v.Compare(c.MinTokens >= c.Window, "min_tokens", c.MinTokens, "must be ≥", "window", c.Window)
+	v.Check(c.Tau > 0 && c.Tau <= 1, "tau", c.Tau, "must be in (0, 1]")
+	v.Check(c.MinVoters >= 1, "min_voters", c.MinVoters, "must be ≥ 1")
+	if c.Warmup >= 1 {
+		v.Compare(c.Budget >= c.Warmup, "budget", c.Budget, "must be ≥", "warmup", c.Warmup)
 	}
-	switch c.Policy {
-	case PolicyDeepConf, PolicyOffline, PolicyFixed, PolicySingle, PolicySeed:
-	default:
-		return fmt.Errorf("policy %q: want deepconf, offline, fixed, single or seed", c.Policy)
+	v.Check(c.Parallel >= 1, "parallel", c.Parallel, "must be ≥ 1")
+	v.Check(c.Traces >= 1, "traces", c.Traces, "must be ≥ 1")
+	v.Check(c.SeedMinTraces >= 1, "seed_min_traces", c.SeedMinTraces, "must be ≥ 1")
+	if c.SeedMinTraces >= 1 {
+		v.Compare(c.SeedMaxTraces >= c.SeedMinTraces, "seed_max_traces", c.SeedMaxTraces, "must be ≥", "seed_min_traces", c.SeedMinTraces)
 	}
-	switch c.Metric {
-	case MetricLowestGroup, MetricBottom, MetricTail, MetricMean:
-	default:
-		return fmt.Errorf("metric %q: want lowest_group, bottom, tail or mean", c.Metric)
-	}
-	switch c.Aggregate {
-	case AggMajority, AggWeighted, AggTop:
-	default:
-		return fmt.Errorf("aggregate %q: want majority, weighted or top", c.Aggregate)
-	}
-	switch c.StopRule {
-	case StopHead, StopPaper, StopPosition:
-	default:
-		return fmt.Errorf("stop rule %q: want head, paper or position", c.StopRule)
-	}
-	switch c.Quantile {
-	case QuantileNormal, QuantileLinear:
-	default:
-		return fmt.Errorf("quantile %q: want normal or linear", c.Quantile)
-	}
-	var errs []error
-	check := func(ok bool, format string, args ...any) {
-		if !ok {
-			errs = append(errs, fmt.Errorf(format, args...))
-		}
-	}
-	check(c.Window >= 1, "window %d: must be ≥ 1", c.Window)
-	check(c.Tail >= 1, "tail %d: must be ≥ 1", c.Tail)
-	check(c.BottomFraction > 0 && c.BottomFraction <= 1, "bottom fraction %g: must be in (0, 1]", c.BottomFraction)
-	check(c.Warmup >= 1, "warmup %d: must be ≥ 1", c.Warmup)
-	check(c.Keep > 0 && c.Keep <= 1, "keep (η) %g: must be in (0, 1]", c.Keep)
-	check(c.MinTokens >= c.Window, "min tokens %d: must be ≥ the window %d (a group must be full)", c.MinTokens, c.Window)
-	check(c.Tau > 0 && c.Tau <= 1, "tau %g: must be in (0, 1]", c.Tau)
-	check(c.MinVoters >= 1, "min voters %d: must be ≥ 1", c.MinVoters)
-	check(c.Budget >= c.Warmup, "budget %d: must be ≥ the warm-up %d", c.Budget, c.Warmup)
-	check(c.Parallel >= 1, "parallel %d: must be ≥ 1", c.Parallel)
-	check(c.Traces >= 1, "traces %d: must be ≥ 1", c.Traces)
-	check(c.SeedMinTraces >= 1, "seed min traces %d: must be ≥ 1", c.SeedMinTraces)
-	check(c.SeedMaxTraces >= c.SeedMinTraces, "seed max traces %d: must be ≥ min traces %d", c.SeedMaxTraces, c.SeedMinTraces)
-	check(c.SeedPercentile >= 0 && c.SeedPercentile <= 100, "seed percentile %g: must be in [0, 100]", c.SeedPercentile)
-	check(c.SeedBatch >= 1, "seed batch %d: must be ≥ 1", c.SeedBatch)
-	check(c.Retries >= 0, "retries %d: must be ≥ 0", c.Retries)
+	v.Check(c.SeedPercentile >= 0 && c.SeedPercentile <= 100, "seed_percentile", c.SeedPercentile, "must be in [0, 100]")
+	v.Check(c.SeedBatch >= 1, "seed_batch", c.SeedBatch, "must be ≥ 1")
+	v.Check(c.Retries >= 0, "retries", c.Retries, "must be ≥ 0")
 	if c.Policy == PolicyDeepConf {
-		check(c.Quantile != QuantileNormal || c.Warmup >= 2, "warmup %d: the normal quantile needs at least 2 warm-up traces", c.Warmup)
-		check(!c.PostHoc || c.StopRule == StopPaper, "post-hoc filter: only with the paper stop rule (the %s rule already judges every trace once)", c.StopRule)
+		v.Check(c.Quantile != QuantileNormal || c.Warmup >= 2, "warmup", c.Warmup, "the normal quantile needs at least 2 warm-up traces")
+		v.Check(!c.PostHoc || c.StopRule == StopPaper, "post_hoc_filter", c.PostHoc, "only with the paper stop rule (the "+c.StopRule+" rule already judges every trace once)")
 	}
-	check(!(c.Policy == PolicySeed && c.PostHoc), "post-hoc filter: not part of the seed policy (the prototype has none; its threshold is on the mean-NLL confidence, not on DeepConf's)")
-	return errors.Join(errs...)
+	v.Check(!(c.Policy == PolicySeed && c.PostHoc), "post_hoc_filter", c.PostHoc, "not part of the seed policy (the prototype has none; its threshold is on the mean-NLL confidence, not on DeepConf's)")
+	return errors.Join(c.Sampling.Validate(), v.Err())
 }
+
+func oneOf(s string, values ...string) bool { return slices.Contains(values, s) }
 
 // UnmarshalJSON decodes a configuration over c's current values. A
 // configuration stored before the stop rule and the quantile estimator were

@@ -81,26 +81,19 @@ func behaviour(t *traceState) string {
 	return ""
 }
 
-// minWeight replaces a non-positive vote weight (an empty trace has
-// confidence 0): every voter keeps a tiny positive weight (pitfall P11).
-const minWeight = 1e-9
-
 // weight returns the vote weight of t.
 func (r *instance) weight(t *traceState) (float64, error) {
 	st, err := t.stats(r.cfg)
 	if err != nil {
 		return 0, err
 	}
-	w := metric(r.cfg, st)
-	if !(w > minWeight) {
-		w = minWeight
-	}
-	return w, nil
+	return VoteWeight(metric(r.cfg, st)), nil
 }
 
 // tally is the confidence-weighted vote of the used traces.
 func (r *instance) tally() (confidence.Tally, error) {
-	var ballots []confidence.Ballot
+	var labels []string
+	var weights []float64
 	for _, t := range r.traces {
 		if !t.used {
 			continue
@@ -109,9 +102,9 @@ func (r *instance) tally() (confidence.Tally, error) {
 		if err != nil {
 			return confidence.Tally{}, err
 		}
-		ballots = append(ballots, confidence.Ballot{Label: behaviour(t), Weight: w})
+		labels, weights = append(labels, behaviour(t)), append(weights, w)
 	}
-	return confidence.WeightedVote(ballots)
+	return weightedVote(labels, weights)
 }
 
 // consensus reports whether the vote is decided: β ≥ τ with at least
@@ -192,7 +185,7 @@ func (r *instance) filterTop() error {
 	if len(voters) == 0 {
 		return nil
 	}
-	keep, err := confidence.TopFilter(conf, r.cfg.Keep, confidence.KeepCount)
+	keep, err := keepTop(conf, r.cfg.Keep)
 	if err != nil {
 		return err
 	}

@@ -7,11 +7,11 @@ import (
 	"math"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/enginetest"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
 )
@@ -34,36 +34,42 @@ func flat(n int, c float64) []float64 {
 	return x
 }
 
-// scripted is a test-double engine: trace i of the instance replays
-// traces[i]. It records how many tokens each trace produced and how many
-// traces were in flight at most.
+// scripted is the test engine (enginetest.Engine) scripted for one
+// instance: trace i of the instance replays traces[i] (each top-k entry of
+// a token is −conf, so C_i = conf exactly). gate, when set, makes trace i
+// wait for gate[i] to be closed before each token after the first (to hold
+// traces in flight); cut makes the first attempt of these traces fail with
+// ErrInterrupted after 2 tokens.
 type scripted struct {
-	base    uint64
-	id      string
-	traces  []script
-	k       int
-	mu      sync.Mutex
-	calls   map[int]int // trace index → Sample calls
-	emitted map[int]int // trace index → tokens handed over
-	// gate, when set, makes trace i wait for gate[i] to be closed before
-	// each token after the first (to hold traces in flight).
-	gate     map[int]chan struct{}
-	inflight int
-	peak     int
-	// cut makes the first attempt of these traces fail with
-	// ErrInterrupted after 2 tokens.
-	cut map[int]bool
+	*enginetest.Engine
+	base   uint64
+	id     string
+	traces []script
+	gate   map[int]chan struct{}
+	cut    map[int]bool
 }
 
 func newScripted(base uint64, id string, traces ...script) *scripted {
-	return &scripted{base: base, id: id, traces: traces, k: 20, calls: map[int]int{}, emitted: map[int]int{}}
+	s := &scripted{base: base, id: id, traces: traces}
+	s.Engine = &enginetest.Engine{PromptLen: 10, Script: func(c enginetest.Call) (enginetest.Trace, error) {
+		i := s.index(c.Sampling.Seed)
+		if i < 0 || i >= len(s.traces) {
+			return enginetest.Trace{}, fmt.Errorf("no script for seed %d (trace %d)", c.Sampling.Seed, i)
+		}
+		sc := s.traces[i]
+		tr := enginetest.Confident(sc.confs, c.Sampling.TopLogprobs, sc.lp, sc.text)
+		if s.gate[i] != nil {
+			tr.Gate = s.gate[i]
+		}
+		if s.cut[i] && c.Attempt == 1 {
+			tr.Err, tr.ErrAfter = fmt.Errorf("stream cut: %w", engine.ErrInterrupted), 2
+		}
+		return tr, nil
+	}}
+	return s
 }
 
-func (s *scripted) Open(context.Context, engine.Prompt) (engine.Session, error) { return s, nil }
-func (s *scripted) Info() engine.Info                                           { return engine.Info{Name: "scripted"} }
-func (s *scripted) Close() error                                                { return nil }
-func (s *scripted) PromptTokens() int                                           { return 10 }
-
+// index returns the trace index whose seed is seed, or -1.
 func (s *scripted) index(seed uint64) int {
 	for i := range 1000 {
 		if TraceSeed(s.base, s.id, i) == seed {
@@ -73,55 +79,10 @@ func (s *scripted) index(seed uint64) int {
 	return -1
 }
 
-func (s *scripted) Sample(ctx context.Context, p engine.Sampling, fn engine.TokenFunc) (engine.Result, error) {
-	i := s.index(p.Seed)
-	if i < 0 || i >= len(s.traces) {
-		return engine.Result{}, fmt.Errorf("no script for seed %d (trace %d)", p.Seed, i)
-	}
-	sc := s.traces[i]
-	s.mu.Lock()
-	s.calls[i]++
-	attempt := s.calls[i]
-	s.inflight++
-	s.peak = max(s.peak, s.inflight)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.inflight--
-		s.mu.Unlock()
-	}()
-	top := make([]float64, s.k)
-	var text strings.Builder
-	for j, c := range sc.confs {
-		if j > 0 && s.gate[i] != nil {
-			select {
-			case <-s.gate[i]:
-			case <-ctx.Done():
-			}
-		}
-		if ctx.Err() != nil {
-			return engine.Result{Text: text.String(), Tokens: j, Finish: engine.FinishCancelled}, nil
-		}
-		if s.cut[i] && attempt == 1 && j == 2 {
-			return engine.Result{Tokens: j}, fmt.Errorf("stream cut: %w", engine.ErrInterrupted)
-		}
-		for n := range top {
-			top[n] = -c
-		}
-		piece := ""
-		if j == 0 {
-			piece = sc.text
-		}
-		text.WriteString(piece)
-		s.mu.Lock()
-		s.emitted[i] = j + 1
-		s.mu.Unlock()
-		if !fn(&engine.Token{Index: j, ID: -1, Text: piece, Logprob: sc.lp, TopLogprobs: top}) {
-			return engine.Result{Text: text.String(), Tokens: j + 1, Finish: engine.FinishCancelled}, nil
-		}
-	}
-	return engine.Result{Text: text.String(), Tokens: len(sc.confs), Finish: engine.FinishStop}, nil
-}
+// calls returns the Sample calls of trace i and emitted the tokens its
+// last call handed over.
+func (s *scripted) calls(i int) int   { return s.Attempts(TraceSeed(s.base, s.id, i)) }
+func (s *scripted) emitted(i int) int { return s.Emitted(TraceSeed(s.base, s.id, i)) }
 
 // detector labels scripted texts.
 type detector struct{}
@@ -192,9 +153,9 @@ func TestEarlyTerminationFiresAtTheRightToken(t *testing.T) {
 		t.Fatalf("threshold %v, want 10.2", got)
 	}
 	tr := out.Traces[2]
-	if tr.Finish != record.FinishEarlyStop || tr.Tokens != 6 || e.emitted[2] != 6 || tr.Used || tr.Label != "" {
+	if tr.Finish != record.FinishEarlyStop || tr.Tokens != 6 || e.emitted(2) != 6 || tr.Used || tr.Label != "" {
 		t.Fatalf("trace 2: finish %q after %d tokens (engine emitted %d), used %v, label %q; want early-stopped after 6, unused, unlabelled",
-			tr.Finish, tr.Tokens, e.emitted[2], tr.Used, tr.Label)
+			tr.Finish, tr.Tokens, e.emitted(2), tr.Used, tr.Label)
 	}
 	p := out.Prediction
 	if p.EarlyStopped != 1 || p.TracesGenerated != 3 || p.NumTracesUsed != 2 || p.TokensGenerated != 22 || p.Stop != "budget" {
@@ -241,13 +202,13 @@ func TestConsensusStopsSamplingAndCancelsInFlight(t *testing.T) {
 	for _, i := range []int{3, 4} {
 		// Held after their first token (if they got to it before the
 		// consensus): cancelled with what they had generated.
-		if tr := out.Traces[i]; tr.Finish != record.FinishConsensus || tr.Used || tr.Tokens > 1 || tr.Tokens != e.emitted[i] {
+		if tr := out.Traces[i]; tr.Finish != record.FinishConsensus || tr.Used || tr.Tokens > 1 || tr.Tokens != e.emitted(i) {
 			t.Errorf("trace %d: finish %q used %v tokens %d (engine emitted %d); want consensus-cancelled, unused, ≤ 1 token",
-				i, tr.Finish, tr.Used, tr.Tokens, e.emitted[i])
+				i, tr.Finish, tr.Used, tr.Tokens, e.emitted(i))
 		}
 	}
-	if e.peak > 3 {
-		t.Errorf("peak traces in flight %d, want ≤ Parallel 3", e.peak)
+	if e.Peak() > 3 {
+		t.Errorf("peak traces in flight %d, want ≤ Parallel 3", e.Peak())
 	}
 	if _, err := Replay(cfg, inst, out.Traces); err != nil {
 		t.Errorf("replay: %v", err)
@@ -268,8 +229,8 @@ func TestBudgetRespected(t *testing.T) {
 		}
 		e := newScripted(cfg.Sampling.Seed, inst.ID, traces...)
 		out := run(t, e, cfg)
-		if out.Prediction.TracesGenerated != 7 || len(e.calls) != 7 || out.Prediction.Stop != "budget" {
-			t.Errorf("parallel %d: %d traces generated, %d sampled, stop %q; want 7, 7, budget", par, out.Prediction.TracesGenerated, len(e.calls), out.Prediction.Stop)
+		if out.Prediction.TracesGenerated != 7 || e.Seeds() != 7 || out.Prediction.Stop != "budget" {
+			t.Errorf("parallel %d: %d traces generated, %d sampled, stop %q; want 7, 7, budget", par, out.Prediction.TracesGenerated, e.Seeds(), out.Prediction.Stop)
 		}
 	}
 }
@@ -347,8 +308,8 @@ func TestSeedPolicyStopsWhereThePrototypeWould(t *testing.T) {
 			cfg := testConfig(PolicySeed)
 			e := newScripted(cfg.Sampling.Seed, inst.ID, seedScript(tc.nll...)...)
 			out := run(t, e, cfg)
-			if n := out.Prediction.NumTracesUsed; n != tc.want || len(e.calls) != tc.want {
-				t.Fatalf("%d traces used, %d sampled, want %d", n, len(e.calls), tc.want)
+			if n := out.Prediction.NumTracesUsed; n != tc.want || e.Seeds() != tc.want {
+				t.Fatalf("%d traces used, %d sampled, want %d", n, e.Seeds(), tc.want)
 			}
 			for i, tr := range out.Traces {
 				if math.Abs(tr.SeedConfidence-tc.nll[i]) > 1e-6 {
@@ -410,8 +371,8 @@ func TestInterruptedTraceIsResampled(t *testing.T) {
 		script{confs: flat(6, 2), text: "sure"})
 	e.cut = map[int]bool{1: true}
 	out := run(t, e, cfg)
-	if e.calls[1] != 2 || out.Traces[1].Tokens != 6 || len(out.Traces[1].TokenConfidences) != 6 {
-		t.Errorf("trace 1: %d calls, %d tokens; want 2 calls and a clean 6-token trace", e.calls[1], out.Traces[1].Tokens)
+	if e.calls(1) != 2 || out.Traces[1].Tokens != 6 || len(out.Traces[1].TokenConfidences) != 6 {
+		t.Errorf("trace 1: %d calls, %d tokens; want 2 calls and a clean 6-token trace", e.calls(1), out.Traces[1].Tokens)
 	}
 }
 

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/confidence"
 	"github.com/deepconf/deepconf/engine/llamacpp"
+	"github.com/deepconf/deepconf/internal/shareddata"
 	"github.com/deepconf/deepconf/internal/testmodel"
 )
 
@@ -24,10 +24,7 @@ import (
 // at most 20% of their median length. Run with -v to see the quantiles quoted
 // in the package documentation.
 func TestDefaultWindowFitsRefusals(t *testing.T) {
-	data := filepath.Join("..", "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("benchmark data not found at %s", data)
-	}
+	data := shareddata.Dir(t)
 	model := testmodel.Cached(t, testmodel.Options{Shape: testmodel.ShapeTinyQwen3Vocab, Quant: testmodel.QuantQ8_0})
 	e, err := llamacpp.New(context.Background(), llamacpp.Config{Model: model, Threads: 1, Parallel: 1, Prompts: 1, Log: io.Discard})
 	if err != nil {

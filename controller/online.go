@@ -109,6 +109,7 @@ func (d *online) sample(ctx context.Context, t *traceState, th *threshold) error
 			return err
 		}
 		t.result, t.text, t.judged = res, res.Text, m.judged
+		t.inReasoning = res.InReasoning
 		break
 	}
 	switch {
@@ -117,8 +118,16 @@ func (d *online) sample(ctx context.Context, t *traceState, th *threshold) error
 	case t.result.Finish == engine.FinishCancelled:
 		t.finish = cancelledFinish
 		return nil
+	case t.inReasoning:
+		// Ended while still reasoning: there is no answer to label.
+		return nil
 	}
-	v, err := d.det.Detect(d.ctx, d.prompt, t.text)
+	answer := t.text
+	if t.hasReasoning() {
+		// The detector sees only the answer.
+		answer = t.result.Answer
+	}
+	v, err := d.det.Detect(d.ctx, d.prompt, answer)
 	if err != nil {
 		return fmt.Errorf("trace %d: refusal detector: %w", t.index, err)
 	}

@@ -109,6 +109,7 @@ func (d *replay) start(t *traceState, th *threshold) {
 		if stop < len(f.confs) {
 			// Stopped earlier than stored: what it said is unknown.
 			t.confs, t.ok, t.lps = f.confs[:stop], f.ok[:stop], f.lps[:stop]
+			t.truncateReasoning(stop)
 			t.text = ""
 		}
 		t.labeled = false

@@ -162,9 +162,9 @@ func TestStopRuleValidation(t *testing.T) {
 		mod  func(*Config)
 		want string
 	}{
-		{"unknown rule", func(c *Config) { c.StopRule = "nope" }, "stop rule"},
+		{"unknown rule", func(c *Config) { c.StopRule = "nope" }, "stop_rule"},
 		{"unknown quantile", func(c *Config) { c.Quantile = "nope" }, "quantile"},
-		{"post-hoc with head", func(c *Config) { c.PostHoc = true }, "post-hoc filter: only with the paper stop rule"},
+		{"post-hoc with head", func(c *Config) { c.PostHoc = true }, "post_hoc_filter true: only with the paper stop rule"},
 		{"normal with one warm-up", func(c *Config) { c.Warmup = 1 }, "at least 2 warm-up traces"},
 		{"seed with post-hoc", func(c *Config) { c.Policy, c.PostHoc = PolicySeed, true }, "not part of the seed policy"},
 	}

@@ -60,6 +60,11 @@ type traceState struct {
 	// seedMemo is the stored prototype confidence of a replayed trace that
 	// was not truncated.
 	seedMemo *float64
+	// spans are the [start, end) token ranges of the model's reasoning
+	// (engine.Token.Reasoning); inReasoning reports that the trace ended
+	// inside one.
+	spans       [][2]int
+	inReasoning bool
 }
 
 // tokenFunc returns the TokenFunc of t: it scores every token, stores it, and
@@ -72,12 +77,76 @@ func (t *traceState) tokenFunc(sc confidence.Scorer, k int, m *monitor) engine.T
 		t.confs = append(t.confs, c)
 		t.ok = append(t.ok, score.OK)
 		t.lps = append(t.lps, float32(tok.Logprob))
+		if tok.Reasoning {
+			t.markReasoning(len(t.confs) - 1)
+		}
 		if m.push(c, score.OK) {
 			t.early = true
 			return false
 		}
 		return true
 	}
+}
+
+// markReasoning records that token i belongs to the model's reasoning.
+func (t *traceState) markReasoning(i int) {
+	if n := len(t.spans); n > 0 && t.spans[n-1][1] == i {
+		t.spans[n-1][1] = i + 1
+		return
+	}
+	t.spans = append(t.spans, [2]int{i, i + 1})
+}
+
+// truncateReasoning keeps the reasoning spans of the first n tokens, for a
+// trace cut short in replay, and whether it ends inside one.
+func (t *traceState) truncateReasoning(n int) {
+	var kept [][2]int
+	for _, sp := range t.spans {
+		if sp[0] < n {
+			kept = append(kept, [2]int{sp[0], min(sp[1], n)})
+		}
+	}
+	// Inside when the cut falls strictly within a span: a span ends with
+	// its closing marker, or with the stored trace (which this cut is
+	// before).
+	t.inReasoning = false
+	for _, sp := range t.spans {
+		if sp[0] < n && n < sp[1] {
+			t.inReasoning = true
+		}
+	}
+	t.spans = kept
+}
+
+// hasReasoning reports whether the engine marked any of the trace's tokens
+// as reasoning, or the trace ended inside its reasoning.
+func (t *traceState) hasReasoning() bool { return len(t.spans) > 0 || t.inReasoning }
+
+// partStats computes the trace confidences of the reasoning tokens and of
+// the answer tokens separately.
+func (t *traceState) partStats(cfg Config) (reasoning, answer confidence.TraceStats, err error) {
+	in := make([]bool, len(t.confs))
+	for _, sp := range t.spans {
+		for i := sp[0]; i < sp[1] && i < len(in); i++ {
+			in[i] = true
+		}
+	}
+	var rc, ac []float32
+	for i, c := range t.confs {
+		switch {
+		case !t.ok[i]:
+		case in[i]:
+			rc = append(rc, c)
+		default:
+			ac = append(ac, c)
+		}
+	}
+	o := confidence.StatsOptions{Window: cfg.Window, Tail: cfg.Tail, BottomFraction: cfg.BottomFraction}
+	if reasoning, err = confidence.Summarize(rc, o); err != nil {
+		return
+	}
+	answer, err = confidence.Summarize(ac, o)
+	return
 }
 
 // reset forgets a trace's tokens before it is sampled again.
@@ -180,6 +249,14 @@ func (t *traceState) toRecord(cfg Config, instanceID string) (record.Trace, erro
 	if t.labeled {
 		r.Label, r.Rule = string(t.verdict.Label), t.verdict.Rule
 	}
+	if t.hasReasoning() {
+		rs, as, err := t.partStats(cfg)
+		if err != nil {
+			return record.Trace{}, fmt.Errorf("trace %d: %w", t.index, err)
+		}
+		r.ReasoningSpans, r.ReasoningConfidence, r.AnswerConfidence = t.spans, &rs, &as
+		r.StoppedInReasoning = t.inReasoning
+	}
 	return r, nil
 }
 
@@ -203,6 +280,7 @@ func fromRecord(r record.Trace) *traceState {
 		}
 	}
 	t.result = engine.Result{Text: r.Text, Tokens: r.Tokens}
+	t.spans, t.inReasoning = r.ReasoningSpans, r.StoppedInReasoning
 	if r.Label != "" {
 		t.labeled = true
 		t.verdict = refusal.Verdict{Label: refusal.Label(r.Label), Rule: r.Rule}

@@ -15,6 +15,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+
+	"github.com/deepconf/deepconf/internal/setting"
 )
 
 // MaxTopLogprobs is the largest k every engine supports for top-k
@@ -22,15 +25,17 @@ import (
 // OpenAI and of Ollama, so the same k works everywhere.
 const MaxTopLogprobs = 20
 
-// Prompt is one user turn rendered with the model's chat template.
+// Prompt is one user turn rendered with the model's chat template (package
+// chat).
 type Prompt struct {
 	// System is an optional system message.
 	System string
 	// User is the user message (the benchmark prompt).
 	User string
-	// Thinking enables Qwen3's thinking mode. With thinking off the
-	// assistant turn starts with an empty <think></think> block, as
-	// Qwen3's template does for enable_thinking=False.
+	// Thinking is the template's enable_thinking: it switches the
+	// thinking mode of the families that have one (Qwen3, SmolLM3). With
+	// thinking off Qwen3's assistant turn starts with an empty
+	// <think></think> block.
 	Thinking bool
 	// Raw, when not empty, is used verbatim as the model input instead of
 	// rendering System and User with the chat template (for judge models
@@ -55,21 +60,16 @@ type Sampling struct {
 	TopLogprobs int `json:"top_logprobs"`
 }
 
-// Validate reports whether s is usable.
+// Validate reports whether s is usable; each invalid setting is a
+// *setting.Error named by its JSON key.
 func (s Sampling) Validate() error {
-	switch {
-	case s.Temperature < 0:
-		return fmt.Errorf("temperature %g: must be ≥ 0", s.Temperature)
-	case s.TopP <= 0:
-		return fmt.Errorf("top-p %g: must be > 0", s.TopP)
-	case s.TopK < 0:
-		return fmt.Errorf("top-k %d: must be ≥ 0", s.TopK)
-	case s.MaxTokens <= 0:
-		return fmt.Errorf("max tokens %d: must be > 0", s.MaxTokens)
-	case s.TopLogprobs < 1 || s.TopLogprobs > MaxTopLogprobs:
-		return fmt.Errorf("top logprobs %d: must be in 1..%d", s.TopLogprobs, MaxTopLogprobs)
-	}
-	return nil
+	var c setting.Checker
+	c.Check(s.Temperature >= 0 && !math.IsInf(s.Temperature, 1), "temperature", s.Temperature, "must be ≥ 0 and finite")
+	c.Check(s.TopP > 0 && s.TopP <= 1, "top_p", s.TopP, "must be in (0, 1]")
+	c.Check(s.TopK >= 0, "top_k", s.TopK, "must be ≥ 0")
+	c.Check(s.MaxTokens > 0, "max_tokens", s.MaxTokens, "must be ≥ 1")
+	c.Check(s.TopLogprobs >= 1 && s.TopLogprobs <= MaxTopLogprobs, "top_logprobs", s.TopLogprobs, fmt.Sprintf("must be in [1, %d]", MaxTopLogprobs))
+	return c.Err()
 }
 
 // Token is one generated token as handed to a TokenFunc.
@@ -95,6 +95,11 @@ type Token struct {
 	// TopIDs holds the ids of TopLogprobs, or is nil when the engine does
 	// not report ids.
 	TopIDs []int32
+	// Reasoning reports that the token belongs to the model's reasoning
+	// (such as a <think>…</think> block, the markers included) rather
+	// than to its answer. Engines that know no reasoning markers leave it
+	// false.
+	Reasoning bool
 }
 
 // TokenFunc receives the tokens of one trace in order. Returning false stops
@@ -126,6 +131,14 @@ type Result struct {
 	Tokens int
 	// Finish says why the trace ended.
 	Finish FinishReason
+	// Answer is Text without the model's reasoning blocks (markers
+	// included) when the engine knows the model's reasoning markers, and
+	// Text otherwise; engines that predate reasoning support may leave it
+	// empty when no token was marked Token.Reasoning.
+	Answer string
+	// InReasoning reports that the trace ended inside a reasoning block:
+	// it has no answer (see Token.Reasoning).
+	InReasoning bool
 }
 
 // Session is one prompt, tokenized and (for engines that can) prefilled once,
@@ -170,9 +183,55 @@ type Info struct {
 	Threads int `json:"threads,omitempty"`
 	// Parallel is the number of traces decoded at once.
 	Parallel int `json:"parallel,omitempty"`
+	// Reproducible reports whether a trace's tokens are a function of the
+	// model, the prompt, the sampling parameters and the seed alone — not
+	// of the other traces the engine runs at the same time, of timing or
+	// of the number of threads — so that the same command with the same
+	// seed writes the same bytes. ReproducibleNote says why, or why not.
+	Reproducible     bool   `json:"reproducible"`
+	ReproducibleNote string `json:"reproducible_note"`
 	// Details holds engine-specific facts, such as a server's capability
 	// probe.
 	Details map[string]any `json:"details,omitempty"`
+	// ChatTemplate is the family of the chat template that prompts are
+	// rendered with (package chat: "qwen3", "llama3", …, or "untested"),
+	// or "" when the server renders them (chat API).
+	ChatTemplate string `json:"chat_template,omitempty"`
+	// ChatTemplateOrigin says where that template came from: the model's
+	// GGUF metadata, a built-in family template, a file.
+	ChatTemplateOrigin string `json:"chat_template_origin,omitempty"`
+	// ReasoningDelimiters are the markers that separate the model's
+	// reasoning from its answer, "OPEN,CLOSE", or "" for none.
+	ReasoningDelimiters string `json:"reasoning_delimiters,omitempty"`
+	// FirstPrompt is the first prompt of a run as the model sees it,
+	// rendered with the chat template (see InfoFor).
+	FirstPrompt string `json:"first_prompt,omitempty"`
+}
+
+// Renderer is implemented by engines that render prompts into model text
+// themselves with a chat template: the embedded engine, and servers in
+// completions mode.
+type Renderer interface {
+	// RenderPrompt returns the text the model is given for p, or why p
+	// cannot be rendered (no or an untested chat template).
+	RenderPrompt(p Prompt) (string, error)
+}
+
+// InfoFor returns e's Info for a run whose first prompt is p: when e renders
+// prompts itself, FirstPrompt holds p rendered, and an unrenderable prompt is
+// an error, before any trace is sampled.
+func InfoFor(e Engine, p Prompt) (Info, error) {
+	info := e.Info()
+	r, ok := e.(Renderer)
+	if !ok {
+		return info, nil
+	}
+	text, err := r.RenderPrompt(p)
+	if err != nil {
+		return Info{}, err
+	}
+	info.FirstPrompt = text
+	return info, nil
 }
 
 // ErrInterrupted is returned (wrapped) by Session.Sample when a trace failed

@@ -431,9 +431,11 @@ func TestErrorsNeverContainToken(t *testing.T) {
 	_, err1 := c.Download(ctx, Model, "org/m", "main", "missing.gguf")
 	_, err2 := c.ListFiles(ctx, Model, "org/none", "main")
 	_, err3 := c.ResolveModel(ctx, "org/none", "")
+	_, _, err5 := c.TemplateFiles(ctx, "org/none")
+	_, err6 := c.ResolveModel(ctx, "org/m", "Q2_K")
 	f.close()
 	_, err4 := c.Download(ctx, Model, "org/m", "main", "m.gguf")
-	for i, err := range []error{err1, err2, err3, err4} {
+	for i, err := range []error{err1, err2, err3, err4, err5, err6} {
 		if err == nil {
 			t.Fatalf("error %d is nil", i+1)
 		}

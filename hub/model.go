@@ -28,9 +28,11 @@ var (
 //   - the path of an existing file: the file itself, which must be a GGUF file
 //     (it must start with the magic "GGUF", whatever its name);
 //   - a Hugging Face id "Org/Name": the official GGUF repository
-//     "Org/Name-GGUF" (or "Org/Name" itself if the name ends in "-GGUF"), and
-//     in it the file of quantization quant (case-insensitive; "" means
-//     DefaultQuant), such as Qwen3-0.6B-Q8_0.gguf for Qwen/Qwen3-0.6B;
+//     "Org/Name-GGUF" (or "Org/Name" itself if the name ends in "-GGUF", or
+//     if "Org/Name-GGUF" does not exist and "Org/Name" holds GGUF files),
+//     and in it the file of quantization quant (case-insensitive; ""
+//     means DefaultQuant), such as Qwen3-0.6B-Q8_0.gguf for
+//     Qwen/Qwen3-0.6B;
 //   - "Org/Name:QUANT": the same with the quantization given in spec, which
 //     then takes precedence over quant;
 //   - "Org/Repo/path/file.gguf": that file of that repository.
@@ -67,9 +69,11 @@ func (c *Client) resolveModel(ctx context.Context, spec, quant string) (string, 
 	if r.file != "" {
 		return c.downloadModel(ctx, r.repo, splitParts(r.file))
 	}
-	if files, snap, ok := c.cachedFiles(Model, r.repo, DefaultRevision); ok {
-		if sel, err := pickGGUF(files, r); err == nil {
-			return filepath.Join(snap, filepath.FromSlash(sel[0])), nil
+	for _, repo := range r.candidates() {
+		if files, snap, ok := c.cachedFiles(Model, repo, DefaultRevision); ok {
+			if sel, err := pickGGUF(files, r.in(repo)); err == nil {
+				return filepath.Join(snap, filepath.FromSlash(sel[0])), nil
+			}
 		}
 	}
 	expected := r.name + "-" + strings.ToUpper(r.quant) + ".gguf"
@@ -83,10 +87,15 @@ func (c *Client) resolveModel(ctx context.Context, spec, quant string) (string, 
 			return "", fmt.Errorf("model %s: %w", spec, c.offlineError(Model, r.repo, DefaultRevision, expected,
 				c.resolveURL(Model, r.repo, DefaultRevision, expected), err))
 		}
-		if errors.Is(err, ErrNotFound) && r.derived {
-			return "", fmt.Errorf("model %s: %w; it has no official GGUF repository: name a GGUF repository (Org/Name-GGUF) or pass a local .gguf file", spec, err)
+		if !errors.Is(err, ErrNotFound) || !r.derived {
+			return "", fmt.Errorf("model %s: %w", spec, err)
 		}
-		return "", fmt.Errorf("model %s: %w", spec, err)
+		// No Org/Name-GGUF: Org/Name itself may hold GGUF files.
+		own, ownErr := c.listFiles(ctx, Model, r.given, DefaultRevision)
+		if ownErr != nil || !hasGGUF(own) {
+			return "", fmt.Errorf("model %s: %w; it has no official GGUF repository, and %s holds no GGUF files: name a GGUF repository (Org/Name-GGUF) or pass a local .gguf file", spec, err, r.given)
+		}
+		files, r = own, r.in(r.given)
 	}
 	sel, err := pickGGUF(files, r)
 	if err != nil {
@@ -95,9 +104,36 @@ func (c *Client) resolveModel(ctx context.Context, spec, quant string) (string, 
 	return c.downloadModel(ctx, r.repo, sel)
 }
 
+// hasGGUF reports whether files include a .gguf file.
+func hasGGUF(files []File) bool {
+	for _, f := range files {
+		if strings.HasSuffix(strings.ToLower(f.Path), ".gguf") {
+			return true
+		}
+	}
+	return false
+}
+
+// candidates returns the repositories that may hold r's model, in order:
+// the GGUF repository, then, for a derived one, the repository named.
+func (r modelRef) candidates() []string {
+	if r.derived {
+		return []string{r.repo, r.given}
+	}
+	return []string{r.repo}
+}
+
+// in returns r looking in repo instead.
+func (r modelRef) in(repo string) modelRef {
+	r.repo = repo
+	r.derived = repo != r.given
+	return r
+}
+
 // modelRef is a parsed Hugging Face model spec.
 type modelRef struct {
 	repo    string // the GGUF repository
+	given   string // the repository the spec names
 	name    string // the repository name without "-GGUF", the usual file stem
 	file    string // an explicitly named file, or ""
 	quant   string
@@ -126,6 +162,7 @@ func (c *Client) parseModelSpec(spec, quant string) (modelRef, error) {
 	}
 	name := parts[1]
 	r.repo = parts[0] + "/" + name
+	r.given = r.repo
 	if len(parts) > 2 {
 		if hasQuant {
 			return bad("name a file or a quantization, not both")
@@ -275,4 +312,44 @@ func pathLike(spec string) bool {
 	return strings.HasPrefix(spec, "/") || strings.HasPrefix(spec, "./") || strings.HasPrefix(spec, "../") ||
 		strings.HasPrefix(spec, "~") ||
 		(strings.HasSuffix(strings.ToLower(spec), ".gguf") && strings.Count(spec, "/") < 2)
+}
+
+// Files that hold a Hugging Face model's chat template.
+const (
+	TokenizerConfigFile = "tokenizer_config.json"
+	ChatTemplateFile    = "chat_template.jinja"
+)
+
+// TemplateFiles downloads the files of model repository repo that hold its
+// chat template, for rendering prompts client-side: tokenizer_config.json
+// (chat_template, bos_token, eos_token) and, when the repository has one,
+// chat_template.jinja, where newer repositories keep the template. jinja is
+// "" when there is none. Files already in the cache are used offline.
+func (c *Client) TemplateFiles(ctx context.Context, repo string) (tokenizerConfig, jinja string, err error) {
+	tokenizerConfig, jinja, err = c.templateFiles(ctx, repo)
+	return tokenizerConfig, jinja, c.redactErr(err)
+}
+
+func (c *Client) templateFiles(ctx context.Context, repo string) (string, string, error) {
+	if err := checkRepo(repo, DefaultRevision); err != nil {
+		return "", "", err
+	}
+	cfg, err := c.download(ctx, Model, repo, DefaultRevision, TokenizerConfigFile)
+	if err != nil {
+		return "", "", fmt.Errorf("chat template of %s: %w", repo, err)
+	}
+	files, _, ok := c.cachedFiles(Model, repo, DefaultRevision)
+	if !c.offline {
+		if listed, err := c.listFiles(ctx, Model, repo, DefaultRevision); err == nil {
+			files, ok = listed, true
+		}
+	}
+	if !ok || !slices.ContainsFunc(files, func(f File) bool { return f.Path == ChatTemplateFile }) {
+		return cfg, "", nil
+	}
+	jinja, err := c.download(ctx, Model, repo, DefaultRevision, ChatTemplateFile)
+	if err != nil {
+		return "", "", fmt.Errorf("chat template of %s: %w", repo, err)
+	}
+	return cfg, jinja, nil
 }

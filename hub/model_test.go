@@ -50,6 +50,22 @@ func modelHub(t *testing.T) *fakeHub {
 		"Inc-Q8_0-00002-of-00003.gguf": gguf(17),
 	})
 	f.add(Model, "org/Empty-GGUF", false, map[string]*fakeFile{"README.md": {data: []byte("nothing")}})
+	// A community repository of a Llama 3.2 quantization, as bartowski's
+	// are laid out: many quantizations, the largest split in a folder.
+	f.add(Model, "bartowski/Llama-3.2-3B-Instruct-GGUF", false, map[string]*fakeFile{
+		"Llama-3.2-3B-Instruct-Q4_K_M.gguf":                                       gguf(20),
+		"Llama-3.2-3B-Instruct-Q6_K_L.gguf":                                       gguf(21),
+		"Llama-3.2-3B-Instruct-IQ3_M.gguf":                                        gguf(22),
+		"Llama-3.2-3B-Instruct-f16/Llama-3.2-3B-Instruct-f16-00001-of-00002.gguf": gguf(23),
+		"Llama-3.2-3B-Instruct-f16/Llama-3.2-3B-Instruct-f16-00002-of-00002.gguf": gguf(24),
+	})
+	// A repository without "-GGUF" in its name that holds GGUF files.
+	f.add(Model, "lab/gemma-3-1b-it-qat", false, map[string]*fakeFile{
+		"gemma-3-1b-it-q4_0.gguf": gguf(25),
+		"tokenizer_config.json":   {data: []byte(`{"chat_template": "{{ bos_token }}", "bos_token": "<bos>"}`)},
+		"chat_template.jinja":     {data: []byte("{{ bos_token }}<start_of_turn>")},
+	})
+	f.add(Model, "lab/safetensors-only", false, map[string]*fakeFile{"model.safetensors": {data: []byte("x"), lfs: true}})
 	return f
 }
 
@@ -78,6 +94,13 @@ func TestResolveModelFromHub(t *testing.T) {
 		{"org/Big-GGUF/Q8_0/Big-Q8_0-00002-of-00003.gguf", "", snap("org/Big-GGUF", "Q8_0/Big-Q8_0-00001-of-00003.gguf"), nil},
 		{"org/Big:Q4_0", "", snap("org/Big-GGUF", "Big-Q4_0.gguf"), nil},
 		{"org/Multi", "", snap("org/Multi-GGUF", "Multi-Q8_0.gguf"), nil},
+		{"bartowski/Llama-3.2-3B-Instruct-GGUF", "Q4_K_M", snap("bartowski/Llama-3.2-3B-Instruct-GGUF", "Llama-3.2-3B-Instruct-Q4_K_M.gguf"), nil},
+		{"bartowski/Llama-3.2-3B-Instruct-GGUF:q6_k_l", "", snap("bartowski/Llama-3.2-3B-Instruct-GGUF", "Llama-3.2-3B-Instruct-Q6_K_L.gguf"), nil},
+		{"bartowski/Llama-3.2-3B-Instruct-GGUF:F16", "", snap("bartowski/Llama-3.2-3B-Instruct-GGUF", "Llama-3.2-3B-Instruct-f16/Llama-3.2-3B-Instruct-f16-00001-of-00002.gguf"),
+			[]string{snap("bartowski/Llama-3.2-3B-Instruct-GGUF", "Llama-3.2-3B-Instruct-f16/Llama-3.2-3B-Instruct-f16-00002-of-00002.gguf")}},
+		// lab/gemma-3-1b-it-qat-GGUF does not exist; the repository named
+		// holds the GGUF file.
+		{"lab/gemma-3-1b-it-qat:Q4_0", "", snap("lab/gemma-3-1b-it-qat", "gemma-3-1b-it-q4_0.gguf"), nil},
 	}
 	for _, tc := range tests {
 		got, err := c.ResolveModel(context.Background(), tc.spec, tc.quant)
@@ -105,6 +128,9 @@ func TestResolveModelErrors(t *testing.T) {
 		want        []string
 	}{
 		{"Qwen/Qwen3-0.6B", "Q5_K_M", ErrNotFound, []string{"Qwen/Qwen3-0.6B-GGUF has no Q5_K_M file", "available quantizations: F16, Q4_K_M, Q8_0"}},
+		{"bartowski/Llama-3.2-3B-Instruct-GGUF", "", ErrNotFound, []string{"has no Q8_0 file", "available quantizations: F16, IQ3_M, Q4_K_M, Q6_K_L"}},
+		{"lab/gemma-3-1b-it-qat", "", ErrNotFound, []string{"lab/gemma-3-1b-it-qat has no Q8_0 file", "available quantizations: Q4_0"}},
+		{"lab/safetensors-only", "", ErrNotFound, []string{"lab/safetensors-only-GGUF does not exist", "lab/safetensors-only holds no GGUF files"}},
 		// Q4_K is a prefix of Q4_K_M, not the same quantization.
 		{"Qwen/Qwen3-0.6B", "Q4_K", ErrNotFound, []string{"no Q4_K file", "F16, Q4_K_M, Q8_0"}},
 		{"unsloth/Qwen3-0.6B-GGUF:Q2_K", "", ErrNotFound, []string{"available quantizations: Q8_0, UD-Q4_K_XL"}},
@@ -219,5 +245,34 @@ func TestQuantsAndSplitParts(t *testing.T) {
 	}
 	if got := splitParts("M-Q8_0.gguf"); !slices.Equal(got, []string{"M-Q8_0.gguf"}) {
 		t.Errorf("splitParts of a single file = %v", got)
+	}
+}
+
+// TestTemplateFiles: the files with a model's chat template are downloaded
+// from the model's repository, chat_template.jinja only where there is one,
+// and found again offline.
+func TestTemplateFiles(t *testing.T) {
+	f := modelHub(t)
+	f.add(Model, "Qwen/Qwen3-0.6B", false, map[string]*fakeFile{"tokenizer_config.json": {data: []byte(`{"chat_template": "x"}`)}})
+	cache := t.TempDir()
+	c := newTestClient(t, f.hub.URL, cache, "")
+	ctx := context.Background()
+	cfg, jinja, err := c.TemplateFiles(ctx, "lab/gemma-3-1b-it-qat")
+	if err != nil || !strings.HasSuffix(cfg, "tokenizer_config.json") || !strings.HasSuffix(jinja, "chat_template.jinja") {
+		t.Fatalf("TemplateFiles = %q, %q, %v", cfg, jinja, err)
+	}
+	if b := mustRead(t, jinja); string(b) != "{{ bos_token }}<start_of_turn>" {
+		t.Errorf("chat_template.jinja = %q", b)
+	}
+	if _, jinja, err := c.TemplateFiles(ctx, "Qwen/Qwen3-0.6B"); err != nil || jinja != "" {
+		t.Errorf("repository without chat_template.jinja: %q, %v", jinja, err)
+	}
+	if _, _, err := c.TemplateFiles(ctx, "org/Empty-GGUF"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("repository without tokenizer_config.json: %v", err)
+	}
+	f.close()
+	offline := newTestClient(t, f.hub.URL, cache, "", func(c *Config) { c.Offline = true })
+	if cfg2, jinja2, err := offline.TemplateFiles(ctx, "lab/gemma-3-1b-it-qat"); err != nil || cfg2 != cfg || jinja2 != jinja {
+		t.Errorf("offline TemplateFiles = %q, %q, %v", cfg2, jinja2, err)
 	}
 }

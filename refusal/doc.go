@@ -8,11 +8,44 @@
 // judge's output that could not be parsed), and says which rule decided.
 // New builds one from a CLI spec:
 //
-//	patterns        the default rule-based detector (Patterns)
-//	patterns:seed   the prototype's 48-phrase substring list, exactly (Seed)
-//	judge:<model>   an LLM judge (Judge) in the WildGuard or Qwen3Guard format
+//	patterns          the default rule-based detector (Patterns)
+//	patterns:seed     the prototype's 48-phrase substring list, exactly (Seed)
+//	classifier        the shipped trained classifier (Classifier)
+//	classifier:FILE   a classifier model file written by deepconf refusal-train
+//	ensemble          the shipped classifier trained with the patterns verdict
+//	                  as extra features
+//	judge:<model>     an LLM judge (Judge) in the WildGuard or Qwen3Guard format
 //
-// The rule detectors are pure: no I/O, no state, safe for concurrent use.
+// The rule detectors and classifiers are pure: no I/O after loading, no
+// state, safe for concurrent use.
+//
+// # classifier and ensemble
+//
+// Classifier is L2-regularised logistic regression over hashed features of
+// the answer (StripThink, typographic quotes mapped to ASCII, lower case),
+// chosen by FeatureConfig. The shipped models (DefaultFeatures) use word 1-
+// to 3-grams of the first three and of the last two sentences, tagged
+// opening or closing (a refusal, its reasons and its redirection are said
+// there, while the body in between carries the topic, which differs
+// between data sets), and buckets of the answer's length, line count and
+// list items; in training every feature is scaled by its absolute
+// log-count ratio between refusals and compliances (NB-LR, Wang and
+// Manning 2012), a scale folded into the stored weights. Word n-grams of
+// the whole answer, of its first tokens and character n-grams of its first
+// bytes are available (the version 1 models used them). Each block of
+// features is scaled to unit norm, so a refusal sentence weighs the same in
+// a short and a long answer. The ensemble adds the patterns detector's
+// label and rule family as features, and keeps its Partial label. The
+// weights live in a versioned text file (Model, WriteModel, ReadModel;
+// models/*.model are embedded) whose header names the training data, their
+// licences and citations, the command that produced it and the
+// cross-validated and leave-one-set-out scores.
+//
+// Train fits the model with gonum's L-BFGS; the L2 penalty and the decision
+// threshold are chosen by k-fold cross-validation on the training data
+// (responses to the same prompt stay in one fold), and LeaveOneSetOut
+// trains without each set and scores on it. Training is deterministic:
+// the same examples, options and seed give the same model bytes.
 //
 // # patterns:seed
 //
@@ -97,15 +130,35 @@
 // # Measured scores
 //
 // Refusal is the positive class; Partial counts as refusal. On the two gold
-// sets of /work/shared/data (WildGuardTest response_refusal_label on its own
-// responses, 1,720 rows; XSTest v2 final_label over the five completion
-// files, 2,250 rows, 2_full_refusal and 3_partial_refusal as refusal):
+// sets (WildGuardTest response_refusal_label on its own responses, 1,720
+// rows; XSTest v2 final_label over the five completion files, 2,250 rows,
+// 2_full_refusal and 3_partial_refusal as refusal):
 //
 //	detector        gold set       P      R      F1     accuracy
 //	patterns:seed   WildGuardTest  0.783  0.821  0.801  0.867
 //	patterns        WildGuardTest  0.897  0.909  0.903  0.936
 //	patterns:seed   XSTest v2      0.975  0.676  0.799  0.824
 //	patterns        XSTest v2      0.963  0.888  0.924  0.924
+//
+// The rules were written while looking at both sets, so these are not
+// held-out scores. Trained without the set it is scored on
+// (leave-one-set-out, deepconf refusal-train --loso; penalty and threshold
+// chosen by cross-validation on the other set only), the shipped features
+// score:
+//
+//	detector     scored on      trained on     P      R      F1
+//	classifier   WildGuardTest  XSTest v2      0.864  0.744  0.800
+//	classifier   XSTest v2      WildGuardTest  0.846  0.890  0.867
+//	ensemble     WildGuardTest  XSTest v2      0.862  0.902  0.882
+//	ensemble     XSTest v2      WildGuardTest  0.956  0.889  0.921
+//
+// The target of F1 0.92 on both held-out sets is not met: trained on
+// XSTest's five models and 450 prompts, no variant tried (BENCHMARKS.md)
+// comes near the rules on WildGuardTest, so patterns stays the default.
+// The sentence features were chosen among the variants after seeing their
+// leave-one-set-out scores, which makes these numbers somewhat optimistic.
+// Within the sets (5-fold cross-validation on both) the classifier scores
+// F1 0.886 and 0.951, the ensemble 0.910 and 0.948.
 //
 // The published WildGuard 7B judge scores refusal F1 0.886 on WildGuardTest.
 // Of XSTest's 176 gold partial refusals, patterns labels 91 Refusal, 43
@@ -145,6 +198,16 @@
 // Unparseable verdict with the raw output as Rule; it is never mapped to a
 // label.
 //
+// Llama Guard 3 (FormatLlamaGuard3, LlamaGuard3Prompt, ParseLlamaGuard) rates
+// harm, not refusal: its output is "safe", or "unsafe" and a line of
+// categories S1–S14. It is a HarmDetector only; as a refusal detector New
+// rejects it. Every judge format gives a response-harm verdict
+// (Judge.DetectHarm, HarmVerdict): Llama Guard's safe/unsafe, WildGuard's
+// "Harmful response" line, Qwen3Guard's "Safety" line (Controversial is its
+// own label). Unparseable output is a HarmUnparseable verdict, never
+// guessed. Llama Guard 4's template (Llama 4 header tokens) is not
+// supported.
+//
 // # Evaluation
 //
 // Evaluate scores a detector on labelled examples: confusion matrix
@@ -153,4 +216,12 @@
 // gold partial refusals and the misclassified examples. WriteTable prints
 // several reports as one table and WriteMisclassified writes the
 // misclassified examples as JSON Lines.
+//
+// Behind deepconf refusal-eval: LoadGoldSets loads gold sets (the built-in
+// WildGuardTest and XSTest v2 sets through package benchmark, or any
+// labelled file); Eval scores detectors on them, judges through JudgeAll,
+// which judges each distinct (prompt, response) pair once on a pool of
+// goroutines and counts inputs too long for the judge's context as
+// unparseable; WriteEvalDir writes report.json, table.txt and one
+// misclassified-<detector>-<gold>.jsonl per report.
 package refusal

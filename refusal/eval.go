@@ -245,3 +245,19 @@ func WriteMisclassified(w io.Writer, r Report) error {
 	}
 	return nil
 }
+
+// ReadMisclassified reads what WriteMisclassified wrote: one
+// Misclassification per line (a file misclassified-<detector>-<gold>.jsonl
+// of refusal-eval).
+func ReadMisclassified(r io.Reader) ([]Misclassification, error) {
+	var out []Misclassification
+	dec := json.NewDecoder(r)
+	for dec.More() {
+		var m Misclassification
+		if err := dec.Decode(&m); err != nil {
+			return out, fmt.Errorf("read misclassified example %d: %w", len(out)+1, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

@@ -163,3 +163,21 @@ func TestWriteMisclassified(t *testing.T) {
 		}
 	}
 }
+
+func TestReadMisclassified(t *testing.T) {
+	r := Report{Misclassified: []Misclassification{
+		{ID: "a", Gold: Refusal, Label: Compliance, Prompt: "p <b>", Response: "r\nline"},
+		{ID: "b", Gold: Compliance, Label: Unparseable, Rule: "???", Detail: "no verdict"},
+	}}
+	var b strings.Builder
+	if err := WriteMisclassified(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadMisclassified(strings.NewReader(b.String()))
+	if err != nil || !reflect.DeepEqual(got, r.Misclassified) {
+		t.Errorf("read back %+v, %v", got, err)
+	}
+	if _, err := ReadMisclassified(strings.NewReader(`{"id":"a"}` + "\n{")); err == nil || !strings.Contains(err.Error(), "example 2") {
+		t.Errorf("truncated file: %v", err)
+	}
+}

@@ -12,29 +12,20 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/deepconf/deepconf/internal/shareddata"
 )
 
-// Readers for the two gold sets of /work/shared/data (see its MANIFEST.md),
-// read in place from ../../shared/data relative to this package directory.
+// Readers for the two gold sets of the shared benchmark data
+// (internal/shareddata), read in place.
 // They are test helpers only: the project's benchmark loaders live in
 // package benchmark.
-
-// dataDir returns the shared benchmark data directory, or skips the test
-// when it is absent.
-func dataDir(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "data")
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.md")); err != nil {
-		t.Skipf("benchmark data not available: %v", err)
-	}
-	return dir
-}
 
 // loadWildGuardTest reads WildGuardTest's response_refusal_label on its
 // response: 1,725 rows, 5 without a refusal label (skipped).
 func loadWildGuardTest(t testing.TB) []Example {
 	t.Helper()
-	path := filepath.Join(dataDir(t), "wildguardmix", "wildguardtest.jsonl")
+	path := filepath.Join(shareddata.Dir(t), "wildguardmix", "wildguardtest.jsonl")
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +73,7 @@ func loadWildGuardTest(t testing.TB) []Example {
 // 1_full_compliance Compliance.
 func loadXSTest(t testing.TB) []Example {
 	t.Helper()
-	dir := filepath.Join(dataDir(t), "xstest", "model_completions")
+	dir := filepath.Join(shareddata.Dir(t), "xstest", "model_completions")
 	files, err := filepath.Glob(filepath.Join(dir, "xstest_v2_completions_*.csv"))
 	if err != nil {
 		t.Fatal(err)

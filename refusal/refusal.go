@@ -67,12 +67,24 @@ type Detector interface {
 
 // Detector specs accepted by New.
 const (
-	// SpecPatterns is the default rule-based detector (see Patterns).
+	// DefaultSpec is the detector runs use unless told otherwise: the
+	// ensemble, chosen by leave-one-set-out F1 against the human refusal
+	// labels (README, "Checking a refusal detector").
+	DefaultSpec = SpecEnsemble
+	// SpecPatterns is the rule-based detector (see Patterns).
 	SpecPatterns = "patterns"
 	// SpecSeed is the prototype's 48-phrase substring detector (see Seed).
 	SpecSeed = "patterns:seed"
 	// SpecJudgePrefix starts a judge spec, "judge:<model>".
 	SpecJudgePrefix = "judge:"
+	// SpecClassifier is the shipped trained classifier (see Classifier).
+	SpecClassifier = "classifier"
+	// SpecClassifierPrefix starts a classifier spec with a model file,
+	// "classifier:FILE" (a file written by deepconf refusal-train).
+	SpecClassifierPrefix = "classifier:"
+	// SpecEnsemble is the shipped classifier trained with the patterns
+	// detector's verdict as features.
+	SpecEnsemble = "ensemble"
 )
 
 // Option configures New.
@@ -98,8 +110,13 @@ func WithJudgeMaxTokens(n int) Option { return func(c *config) { c.maxTokens = n
 
 // New returns the detector for a CLI spec:
 //
-//	""  or "patterns"   the default rule-based detector (Patterns)
+//	""                  DefaultSpec
+//	"patterns"          the rule-based detector (Patterns)
 //	"patterns:seed"     the prototype's 48-phrase substring detector (Seed)
+//	"classifier"        the shipped trained classifier (ClassifierModel)
+//	"classifier:FILE"   a classifier model file written by refusal-train
+//	"ensemble"          the shipped classifier over the patterns verdict
+//	                    and the text (EnsembleModel)
 //	"judge:<model>"     an LLM judge run by the engine given with WithEngine;
 //	                    the prompt format comes from WithJudgeFormat or is
 //	                    inferred from <model> (FormatForModel)
@@ -108,11 +125,34 @@ func New(spec string, opts ...Option) (Detector, error) {
 	for _, o := range opts {
 		o(&c)
 	}
+	if spec == "" {
+		spec = DefaultSpec
+	}
 	switch {
-	case spec == "" || spec == SpecPatterns:
+	case spec == SpecPatterns:
 		return Patterns(), nil
 	case spec == SpecSeed:
 		return Seed(), nil
+	case spec == SpecClassifier || spec == SpecEnsemble:
+		load := ClassifierModel
+		if spec == SpecEnsemble {
+			load = EnsembleModel
+		}
+		m, err := load()
+		if err != nil {
+			return nil, fmt.Errorf("detector %q: %w", spec, err)
+		}
+		return NewClassifier(spec, m)
+	case strings.HasPrefix(spec, SpecClassifierPrefix):
+		path := strings.TrimPrefix(spec, SpecClassifierPrefix)
+		if path == "" {
+			return nil, fmt.Errorf("detector %q: missing model file after %q", spec, SpecClassifierPrefix)
+		}
+		m, err := LoadModel(path)
+		if err != nil {
+			return nil, fmt.Errorf("detector %q: %w", spec, err)
+		}
+		return NewClassifier(spec, m)
 	case strings.HasPrefix(spec, SpecJudgePrefix):
 		model := strings.TrimPrefix(spec, SpecJudgePrefix)
 		if model == "" {
@@ -129,7 +169,11 @@ func New(spec string, opts ...Option) (Detector, error) {
 					spec, FormatWildGuard, FormatQwen3Guard)
 			}
 		}
+		if f == FormatLlamaGuard3 {
+			return nil, fmt.Errorf("detector %q: %w", spec, errNoRefusalLabel(model))
+		}
 		return NewJudge(model, c.engine, f, c.maxTokens)
 	}
-	return nil, fmt.Errorf("unknown detector %q: want %q, %q or %q<model>", spec, SpecPatterns, SpecSeed, SpecJudgePrefix)
+	return nil, fmt.Errorf("unknown detector %q: want %q, %q, %q, %q, %qFILE or %q<model>",
+		spec, SpecPatterns, SpecSeed, SpecClassifier, SpecEnsemble, SpecClassifierPrefix, SpecJudgePrefix)
 }

@@ -12,17 +12,24 @@
 // 900 × 600 pixels) and SVG with gonum.org/v1/plot:
 //
 //   - AccuracyFigure: accuracy by category, bars with interval whiskers;
-//   - ViolinFigure: confidence per category as violins (drawn here: a
-//     Gaussian kernel density estimate with Silverman's rule-of-thumb
-//     bandwidth, R's bw.nrd0, evaluated exactly on 128 ordinates between the
-//     group's minimum and maximum, mirrored, scaled to a common maximum
-//     width, with the median and quartiles marked);
+//   - ViolinFigure: confidence per category as violins (drawn here: the
+//     Gaussian kernel density estimate of stats.GaussianKDE with Silverman's
+//     rule-of-thumb bandwidth, R's bw.nrd0, evaluated on 128 ordinates
+//     between the group's minimum and maximum, mirrored, scaled to a common
+//     maximum width, with the median and quartiles of stats.Quantile marked);
 //   - TraceCountFigure: accuracy against the number of traces;
 //   - ConfusionFigure: the 2×2 confusion matrix as a heat map with counts;
 //   - PercentileFigure: metric curves against a confidence percentile;
 //   - RiskFigure: the unsafe-compliance rate against the confidence quantile
 //     with its interval band;
-//   - ComparisonFigure: grouped bars across runs (model sizes).
+//   - ComparisonFigure: grouped bars across runs (model sizes);
+//   - ReliabilityFigure: a run's reliability diagram (equal-mass bins of a
+//     forecast probability against their observed share correct, Wilson
+//     whiskers, bin counts, the diagonal);
+//   - ReliabilityComparisonFigure: one reliability curve per model;
+//   - RiskCoverageFigure: risk–coverage curves with their bands, the oracle
+//     and random orders and a target risk;
+//   - SweepAURCFigure: AURC against a swept setting (deepconf sweep).
 //
 // Rendering is deterministic: the same input gives the same bytes. Text uses
 // the Liberation fonts embedded in gonum/plot (no system font is read), and
@@ -45,9 +52,8 @@
 //
 // # Tables
 //
-// Table.WriteMarkdown writes a GitHub-flavoured Markdown table with every
-// Markdown special character escaped (EscapeMarkdown); Table.WriteLaTeX a
-// booktabs table with LaTeX's special characters and the common symbols
-// escaped (EscapeLaTeX). Columns whose cells all look numeric are
-// right-aligned in every format.
+// A run's tables are package table's Tables; Report.WriteMarkdown and
+// Report.WriteLaTeX write all of them with table.WriteMarkdown and
+// table.WriteLaTeX, and the HTML right-aligns the columns table.Numeric
+// finds numeric.
 package report

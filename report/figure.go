@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/deepconf/deepconf/internal/atomicfile"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/vg"
@@ -116,7 +117,7 @@ func (f *Figure) SVG() ([]byte, error) {
 }
 
 // WriteFiles writes dir/Name.png and dir/Name.svg, creating dir, each
-// through a temporary file renamed into place, and returns their paths.
+// replaced atomically (internal/atomicfile), and returns their paths.
 func (f *Figure) WriteFiles(dir string) (pngPath, svgPath string, err error) {
 	if f.Name == "" || f.Name != filepath.Base(f.Name) {
 		return "", "", fmt.Errorf("figure name %q: want a plain file name", f.Name)
@@ -126,10 +127,10 @@ func (f *Figure) WriteFiles(dir string) (pngPath, svgPath string, err error) {
 	}
 	pngPath = filepath.Join(dir, f.Name+".png")
 	svgPath = filepath.Join(dir, f.Name+".svg")
-	if err := writeFileAtomic(pngPath, f.WritePNG); err != nil {
+	if err := atomicfile.Write(pngPath, f.WritePNG); err != nil {
 		return "", "", err
 	}
-	if err := writeFileAtomic(svgPath, f.WriteSVG); err != nil {
+	if err := atomicfile.Write(svgPath, f.WriteSVG); err != nil {
 		return "", "", err
 	}
 	return pngPath, svgPath, nil
@@ -152,34 +153,6 @@ func WriteFigures(dir string, figs []*Figure) ([]string, error) {
 		paths = append(paths, p, s)
 	}
 	return paths, nil
-}
-
-// writeFileAtomic writes path through a temporary file in the same
-// directory, renamed into place when write succeeds.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := write(tmp); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // sans is the figures' typeface: Liberation Sans, embedded in gonum/plot.

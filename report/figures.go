@@ -5,8 +5,11 @@ import (
 	"image/color"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/deepconf/deepconf/stats"
+	"github.com/deepconf/deepconf/table"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -80,11 +83,6 @@ const (
 	NameComparison = "model_comparison"
 )
 
-// pct formats a level such as 0.95 as "95%".
-func pct(level float64) string {
-	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", level*100), "0"), ".") + "%"
-}
-
 // displayLabel turns a key such as confident_refusal into "confident
 // refusal".
 func displayLabel(s string) string { return strings.ReplaceAll(s, "_", " ") }
@@ -141,11 +139,12 @@ func AccuracyFigure(cats []Estimate, level float64) (*Figure, error) {
 	}
 	p.Add(plotter.NewGrid(), bs)
 	p.NominalX(names...)
+	padNominalX(p, len(cats))
 	unitY(p)
 	return &Figure{
 		Name:    NameAccuracy,
 		Title:   "Accuracy by category",
-		Caption: fmt.Sprintf("Share of correctly handled instances per category; whiskers are %s Wilson intervals. Empty categories have no bar.", pct(level)),
+		Caption: fmt.Sprintf("Share of correctly handled instances per category; whiskers are %s Wilson intervals. Empty categories have no bar.", table.Level(level)),
 		plot:    p,
 	}, nil
 }
@@ -165,11 +164,11 @@ func newViolin(values []float64, x, halfWidth float64, c color.RGBA) (violin, er
 	s := slices.Clone(values)
 	slices.Sort(s)
 	v.Min, v.Max = s[0], s[len(s)-1]
-	v.Q1, v.Med, v.Q3 = quantile7(s, 0.25), quantile7(s, 0.5), quantile7(s, 0.75)
+	v.Q1, v.Med, v.Q3 = stats.Quantile(s, 0.25), stats.Quantile(s, 0.5), stats.Quantile(s, 0.75)
 	if len(s) < 2 || v.Min == v.Max {
 		return v, nil
 	}
-	h, err := SilvermanBandwidth(s)
+	h, err := stats.SilvermanBandwidth(s)
 	if err != nil {
 		return v, err
 	}
@@ -177,7 +176,7 @@ func newViolin(values []float64, x, halfWidth float64, c color.RGBA) (violin, er
 	for i := range v.Ys {
 		v.Ys[i] = v.Min + (v.Max-v.Min)*float64(i)/float64(violinPoints-1)
 	}
-	v.Dens, err = GaussianKDE(s, h, v.Ys)
+	v.Dens, err = stats.GaussianKDE(s, h, v.Ys)
 	if err != nil {
 		return v, err
 	}
@@ -220,9 +219,19 @@ func ViolinFigure(groups []Group, metric string) (*Figure, error) {
 	}
 	p.Add(plotter.NewGrid(), vs)
 	p.NominalX(names...)
+	padNominalX(p, len(groups))
 	if math.IsInf(p.Y.Min, 0) || math.IsInf(p.Y.Max, 0) {
 		p.Y.Min, p.Y.Max = 0, 1
 	}
+	// The violins' ends and outlines stay inside the frame, and the tick
+	// labels of a narrow range stay distinct.
+	pad := (p.Y.Max - p.Y.Min) * 0.06
+	if pad == 0 {
+		pad = math.Max(math.Abs(p.Y.Max)*0.01, 0.5)
+	}
+	p.Y.Min -= pad
+	p.Y.Max += pad
+	p.Y.Tick.Marker = distinctTicks{}
 	caption := "Distribution of instance confidence per category: Gaussian kernel density (Silverman's bandwidth), trimmed to the observed range; solid line median, dashed lines quartiles. Groups with one distinct value show only their marks."
 	if dropped > 0 {
 		caption += fmt.Sprintf(" %d non-finite values were left out.", dropped)
@@ -232,6 +241,11 @@ func ViolinFigure(groups []Group, metric string) (*Figure, error) {
 
 // seriesPlotters returns the line, points, whiskers and labels of s in
 // colour c, and its legend thumbnails.
+//
+// Series drawn later are drawn thinner, dashed and with smaller markers, so
+// that where two series coincide (a line on a line, a point on a point)
+// both stay visible; labels of points at (nearly) the same place are joined
+// into one multi-line label instead of being printed over each other.
 func seriesPlotters(s Series, c color.RGBA, shape int, line bool) ([]plot.Plotter, []plot.Thumbnailer, error) {
 	var xys plotter.XYs
 	var errs plotter.YErrors
@@ -265,7 +279,10 @@ func seriesPlotters(s Series, c color.RGBA, shape int, line bool) ([]plot.Plotte
 			return nil, nil, err
 		}
 		l.Color = c
-		l.Width = vg.Points(1.5)
+		l.Width = vg.Points(math.Max(3-0.6*float64(shape), 1))
+		if shape > 0 {
+			l.Dashes = []vg.Length{vg.Points(6), vg.Points(2 + float64(shape))}
+		}
 		out = append(out, l)
 		thumbs = append(thumbs, l)
 	}
@@ -273,7 +290,7 @@ func seriesPlotters(s Series, c color.RGBA, shape int, line bool) ([]plot.Plotte
 	if err != nil {
 		return nil, nil, err
 	}
-	sc.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(3), Shape: glyphShape(shape)}
+	sc.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(math.Max(4.5-0.7*float64(shape), 2)), Shape: glyphShape(shape)}
 	out = append(out, sc)
 	thumbs = append(thumbs, sc)
 	hasErr := false
@@ -295,7 +312,7 @@ func seriesPlotters(s Series, c color.RGBA, shape int, line bool) ([]plot.Plotte
 		out = append(out, eb)
 	}
 	if len(lab.Labels) > 0 {
-		l, err := plotter.NewLabels(lab)
+		l, err := plotter.NewLabels(joinNearLabels(lab, xys))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -303,9 +320,39 @@ func seriesPlotters(s Series, c color.RGBA, shape int, line bool) ([]plot.Plotte
 			l.TextStyle[i].Font = sansSize(7)
 		}
 		l.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(3)}
+		if shape == 0 {
+			// The first series' labels go left of their points, the
+			// others' right: labels of two series at one point do not
+			// overlap.
+			l.Offset.X = -vg.Points(4)
+			for i := range l.TextStyle {
+				l.TextStyle[i].XAlign = draw.XRight
+			}
+		}
 		out = append(out, l)
 	}
 	return out, thumbs, nil
+}
+
+// joinNearLabels joins the labels of points that lie within 2% of the
+// series' x and y spans of each other into one multi-line label at the
+// first of them, so that they are not printed over each other.
+func joinNearLabels(lab plotter.XYLabels, xys plotter.XYs) plotter.XYLabels {
+	xmin, xmax, ymin, ymax := plotter.XYRange(xys)
+	tx, ty := 0.02*(xmax-xmin), 0.02*(ymax-ymin)
+	var out plotter.XYLabels
+	for i, at := range lab.XYs {
+		j := slices.IndexFunc(out.XYs, func(o plotter.XY) bool {
+			return math.Abs(o.X-at.X) <= tx && math.Abs(o.Y-at.Y) <= ty
+		})
+		if j >= 0 {
+			out.Labels[j] += "\n" + lab.Labels[i]
+			continue
+		}
+		out.XYs = append(out.XYs, at)
+		out.Labels = append(out.Labels, lab.Labels[i])
+	}
+	return out
 }
 
 // glyphShape returns distinct marker shapes for series.
@@ -365,10 +412,45 @@ func TraceCountFigure(series []Series, level float64) (*Figure, error) {
 	return &Figure{
 		Name:    NameTraces,
 		Title:   "Trace count vs accuracy",
-		Caption: fmt.Sprintf("Accuracy of the instances grouped by the number of traces that voted (labels: number of instances), with %s Wilson intervals.", pct(level)),
+		Caption: fmt.Sprintf("Accuracy of the instances grouped by the number of traces that voted (labels: number of instances), with %s Wilson intervals.", table.Level(level)),
 		plot:    p,
 		legend:  leg,
 	}, nil
+}
+
+// padNominalX leaves half a slot of room beside the first and last of n
+// nominal positions (0 … n−1), so that bars and violins at the ends do not
+// touch the frame and their labels are not cut.
+func padNominalX(p *plot.Plot, n int) {
+	p.X.Min, p.X.Max = -0.6, float64(n-1)+0.6
+}
+
+// distinctTicks are gonum's default ticks with labels given as many
+// significant digits as it takes for neighbours to differ (a narrow range
+// such as 5.251–5.262 would otherwise read "5.25, 5.26, 5.26").
+type distinctTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (distinctTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for digits := 3; digits <= 12; digits++ {
+		seen := map[string]bool{}
+		ok := true
+		for i := range ts {
+			if ts[i].Label == "" {
+				continue
+			}
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'g', digits, 64)
+			if seen[ts[i].Label] {
+				ok = false
+			}
+			seen[ts[i].Label] = true
+		}
+		if ok {
+			break
+		}
+	}
+	return ts
 }
 
 // padX widens a degenerate or tight x range so that points at its ends are
@@ -532,7 +614,7 @@ func RiskFigure(bins []RiskBin, overall, level float64) (*Figure, error) {
 	p.Add(lb)
 	p.X.Min, p.X.Max = 0, 1
 	unitY(p)
-	caption := fmt.Sprintf("Complied instances with a known gold label, ranked by confidence and cut into equal-count bins; each point is a bin's share of harmful prompts (unsafe compliance) with its %s Wilson band.", pct(level))
+	caption := fmt.Sprintf("Complied instances with a known gold label, ranked by confidence and cut into equal-count bins; each point is a bin's share of harmful prompts (unsafe compliance) with its %s Wilson band.", table.Level(level))
 	if finite(overall) {
 		caption += fmt.Sprintf(" Dashed line: the overall unsafe-compliance rate (%.3f).", overall)
 	}
@@ -580,7 +662,7 @@ func ComparisonFigure(groups []string, series []BarSeries, level float64) (*Figu
 	return &Figure{
 		Name:    NameComparison,
 		Title:   "Comparison across runs",
-		Caption: fmt.Sprintf("Metrics of each run side by side (runs ordered by model size where it is known) with %s Wilson intervals.", pct(level)),
+		Caption: fmt.Sprintf("Metrics of each run side by side (runs ordered by model size where it is known) with %s Wilson intervals.", table.Level(level)),
 		plot:    p,
 		legend:  leg,
 	}, nil

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/deepconf/deepconf/stats"
 )
 
 // sampleFigures builds one of every figure from fixed data.
@@ -88,7 +90,7 @@ func TestFiguresWritten(t *testing.T) {
 	if d := os.Getenv("DEEPCONF_FIGURES_DIR"); d != "" {
 		dir = d // keep the files to look at them
 	}
-	figs := sampleFigures(t)
+	figs := append(sampleFigures(t), sampleCalibrationFigures(t)...)
 	paths, err := WriteFigures(dir, figs)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +154,8 @@ func checkSVG(t *testing.T, name string, b []byte) {
 }
 
 func TestFiguresDeterministic(t *testing.T) {
-	a, b := sampleFigures(t), sampleFigures(t)
+	a := append(sampleFigures(t), sampleCalibrationFigures(t)...)
+	b := append(sampleFigures(t), sampleCalibrationFigures(t)...)
 	for i := range a {
 		for _, enc := range []struct {
 			ext string
@@ -235,8 +238,8 @@ func TestViolinShape(t *testing.T) {
 		t.Errorf("peak half-width %v, want 0.4", peak)
 	}
 	// The widths are the KDE scaled: ratios between ordinates agree.
-	h, _ := SilvermanBandwidth([]float64{1, 2, 3, 4, 5})
-	f, _ := GaussianKDE([]float64{1, 2, 3, 4, 5}, h, []float64{v.Ys[0], v.Ys[40], v.Ys[63]})
+	h, _ := stats.SilvermanBandwidth([]float64{1, 2, 3, 4, 5})
+	f, _ := stats.GaussianKDE([]float64{1, 2, 3, 4, 5}, h, []float64{v.Ys[0], v.Ys[40], v.Ys[63]})
 	if got, want := v.Dens[0]/v.Dens[63], f[0]/f[2]; !near(got, want, 1e-12) {
 		t.Errorf("width ratio ends/centre %v, want %v", got, want)
 	}
@@ -252,4 +255,9 @@ func TestViolinShape(t *testing.T) {
 	if err != nil || v.Ys != nil || v.Med != 7 {
 		t.Errorf("constant group: %+v, %v", v, err)
 	}
+}
+
+// near reports whether got is within a relative tolerance of want.
+func near(got, want, tol float64) bool {
+	return math.Abs(got-want) <= tol*math.Max(1, math.Abs(want))
 }

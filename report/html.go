@@ -9,6 +9,9 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/deepconf/deepconf/internal/atomicfile"
+	"github.com/deepconf/deepconf/table"
 )
 
 // DefaultMaxExamples is the number of misclassified examples shown per run
@@ -31,7 +34,7 @@ type Report struct {
 	// Comparisons are the tables across runs (model comparison, benchmark
 	// comparison, paired tests) and ComparisonFigures their figures; both
 	// are empty for a single run.
-	Comparisons       []Table
+	Comparisons       []table.Table
 	ComparisonFigures []*Figure
 	// Limitations are added to the ones AllLimitations derives from the runs.
 	Limitations []string
@@ -56,12 +59,15 @@ type RunReport struct {
 	Hypothesis Hypothesis
 	// Tables are the run's tables in order (overall, per category,
 	// baselines, diagnostics …).
-	Tables  []Table
+	Tables  []table.Table
 	Figures []*Figure
 	// Hints are the diagnostics' warnings; SmallSamples the small-sample
-	// flags of the statistics.
+	// flags of the statistics (listed once, in the limitations).
 	Hints        []string
 	SmallSamples []string
+	// Notes say what the analysis does not cover (an unfinished run,
+	// skipped instances, no run.json); they are shown under the heading.
+	Notes []string
 	// Examples are misclassified instances, most instructive first; at
 	// most Report.MaxExamples are shown. ExamplesTotal is the number of
 	// misclassified instances (≥ len(Examples)).
@@ -117,8 +123,8 @@ func (r *Report) AllLimitations() []string {
 		}
 	}
 	for _, run := range r.Runs {
-		for _, s := range run.SmallSamples {
-			out = append(out, fmt.Sprintf("%s: small sample: %s. Intervals are wide and tests have little power.", run.Name, s))
+		if len(run.SmallSamples) > 0 {
+			out = append(out, fmt.Sprintf("%s: small samples (intervals are wide and tests have little power): %s.", run.Name, strings.Join(run.SmallSamples, "; ")))
 		}
 	}
 	seen := map[string]bool{}
@@ -155,7 +161,7 @@ type (
 		VerdictText    string
 		Tables         []viewTable
 		Figures        []viewFigure
-		Hints          []string
+		Hints, Notes   []string
 		Examples       []viewExample
 		ExamplesShown  int
 		ExamplesTotal  int
@@ -192,7 +198,7 @@ func cut(s string) (string, string) {
 	return string(r[:MaxExampleChars]) + " …", fmt.Sprintf("cut: %d of %d characters shown", MaxExampleChars, n)
 }
 
-func newViewTable(t *Table, prefix string, i int) (viewTable, error) {
+func newViewTable(t *table.Table, prefix string, i int) (viewTable, error) {
 	if err := t.Validate(); err != nil {
 		return viewTable{}, err
 	}
@@ -203,7 +209,7 @@ func newViewTable(t *Table, prefix string, i int) (viewTable, error) {
 	v := viewTable{ID: prefix + id, Title: t.Title, Notes: t.Notes}
 	num := make([]bool, len(t.Header))
 	for j, h := range t.Header {
-		num[j] = t.numeric(j)
+		num[j] = t.Numeric(j)
 		v.Header = append(v.Header, viewCell{Text: h, Num: num[j]})
 	}
 	for _, r := range t.Rows {
@@ -245,7 +251,7 @@ func (r *Report) view() (*viewReport, error) {
 		id := fmt.Sprintf("run%d", i+1)
 		vr := viewRun{
 			ID: id, Name: run.Name, Dir: run.Dir, Facts: run.Facts, RandomModel: run.RandomModel,
-			Hypothesis: run.Hypothesis, Hints: run.Hints,
+			Hypothesis: run.Hypothesis, Hints: run.Hints, Notes: run.Notes,
 			VerdictText: strings.ReplaceAll(run.Hypothesis.Verdict, "_", " "),
 			VerdictClass: strings.Map(func(c rune) rune {
 				if c >= 'a' && c <= 'z' || c == '_' {
@@ -322,15 +328,16 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	return err
 }
 
-// WriteHTMLFile writes the report to path through a temporary file.
+// WriteHTMLFile writes the report to path, replacing it atomically
+// (internal/atomicfile).
 func (r *Report) WriteHTMLFile(path string) error {
-	return writeFileAtomic(path, r.WriteHTML)
+	return atomicfile.Write(path, r.WriteHTML)
 }
 
 // Tables returns every table of the report in document order: each run's
 // tables, then the comparisons.
-func (r *Report) Tables() []Table {
-	var out []Table
+func (r *Report) Tables() []table.Table {
+	var out []table.Table
 	for i, run := range r.Runs {
 		for _, t := range run.Tables {
 			if len(r.Runs) > 1 {
@@ -347,34 +354,10 @@ func (r *Report) Tables() []Table {
 	return append(out, r.Comparisons...)
 }
 
-// WriteMarkdown writes every table of the report as Markdown, separated by
-// blank lines.
-func (r *Report) WriteMarkdown(w io.Writer) error {
-	for i, t := range r.Tables() {
-		if i > 0 {
-			if _, err := io.WriteString(w, "\n"); err != nil {
-				return err
-			}
-		}
-		if err := t.WriteMarkdown(w); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// WriteMarkdown writes every table of the report (Tables) as Markdown,
+// separated by blank lines.
+func (r *Report) WriteMarkdown(w io.Writer) error { return table.WriteMarkdown(w, r.Tables()) }
 
-// WriteLaTeX writes every table of the report as LaTeX table
+// WriteLaTeX writes every table of the report (Tables) as LaTeX table
 // environments (they need \usepackage{booktabs}).
-func (r *Report) WriteLaTeX(w io.Writer) error {
-	for i, t := range r.Tables() {
-		if i > 0 {
-			if _, err := io.WriteString(w, "\n"); err != nil {
-				return err
-			}
-		}
-		if err := t.WriteLaTeX(w); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (r *Report) WriteLaTeX(w io.Writer) error { return table.WriteLaTeX(w, r.Tables()) }

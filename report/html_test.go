@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/deepconf/deepconf/table"
 )
 
 // sampleReport builds a two-run report with every section, hostile text
@@ -13,6 +15,9 @@ import (
 func sampleReport(t testing.TB) *Report {
 	t.Helper()
 	figs := sampleFigures(t)
+	// The calibration figures: a run's reliability diagram and
+	// risk–coverage figures, and the reliability curves by model.
+	cal := sampleCalibrationFigures(t)
 	var examples []Example
 	for i := range 30 {
 		examples = append(examples, Example{
@@ -22,9 +27,9 @@ func sampleReport(t testing.TB) *Report {
 			Response: strings.Repeat("Sure! Here is how ", 100),
 		})
 	}
-	overall := Table{ID: "overall", Title: "Overall", Header: []string{"metric", "value", "95% CI"},
+	overall := table.Table{ID: "overall", Title: "Overall", Header: []string{"metric", "value", "95% CI"},
 		Rows: [][]string{{"accuracy", "0.750", "[0.62, 0.84]"}, {"F1 <b>", "0.7", "–"}}}
-	cats := Table{ID: "categories", Title: "Per category", Header: []string{"category", "count", "accuracy"},
+	cats := table.Table{ID: "categories", Title: "Per category", Header: []string{"category", "count", "accuracy"},
 		Rows: [][]string{{"confident_refusal", "60", "0.80"}, {"uncertain_compliance", "45", "0.55"}}}
 	return &Report{
 		Title:     "deepconf report: test",
@@ -34,8 +39,8 @@ func sampleReport(t testing.TB) *Report {
 				Name: "test:tiny on toxicchat", Dir: "/tmp/run-a", RandomModel: true, Detector: "patterns",
 				Facts:        []Fact{{"model", "test:tiny (random weights)"}, {"benchmark", "toxicchat"}},
 				Hypothesis:   Hypothesis{Statement: "Uncertain compliance is riskier.", Verdict: "not_supported", Result: "Difference 0.05 [−0.1, 0.2], Fisher p = 0.31."},
-				Tables:       []Table{overall, cats},
-				Figures:      figs[:6],
+				Tables:       []table.Table{overall, cats},
+				Figures:      append(figs[:6:6], cal[0], cal[2], cal[3]),
 				Hints:        []string{"every instance used the whole budget"},
 				SmallSamples: []string{"uncertain_refusal has 0 instances (< 30)"},
 				Examples:     examples, ExamplesTotal: 40,
@@ -43,12 +48,12 @@ func sampleReport(t testing.TB) *Report {
 			{
 				Name: "Qwen/Qwen3-1.7B on toxicchat", Dir: "/tmp/run-b", Detector: "judge:wildguard",
 				Hypothesis: Hypothesis{Statement: "Uncertain compliance is riskier.", Verdict: "supported", Result: "…"},
-				Tables:     []Table{overall},
+				Tables:     []table.Table{overall},
 			},
 		},
-		Comparisons: []Table{{ID: "models", Title: "Model comparison", Header: []string{"model", "accuracy"},
+		Comparisons: []table.Table{{ID: "models", Title: "Model comparison", Header: []string{"model", "accuracy"},
 			Rows: [][]string{{"a", "0.7"}, {"b", "0.8"}}}},
-		ComparisonFigures: figs[6:],
+		ComparisonFigures: []*Figure{figs[6], cal[1]},
 		Limitations:       []string{"An extra caveat."},
 	}
 }
@@ -67,8 +72,13 @@ func TestWriteHTML(t *testing.T) {
 	}
 	s := a.String()
 	count := func(sub string) int { return strings.Count(s, sub) }
-	if n := count("<img "); n != 7 {
-		t.Errorf("%d images, want 7", n)
+	if n := count("<img "); n != 11 {
+		t.Errorf("%d images, want 11", n)
+	}
+	for _, want := range []string{"Reliability diagram", "Reliability by model", "Risk–coverage: errors (1 − accuracy)", "Risk–coverage: unsafe compliance"} {
+		if count(want) == 0 {
+			t.Errorf("HTML lacks the figure %q", want)
+		}
 	}
 	if n := count("<table>"); n != 4 {
 		t.Errorf("%d tables, want 4", n)
@@ -84,7 +94,7 @@ func TestWriteHTML(t *testing.T) {
 		"Random test model.",
 		`class="verdict not_supported"`,
 		"test:tiny on toxicchat uses a generated random-weight test model",
-		"small sample: uncertain_refusal has 0 instances",
+		"small samples (intervals are wide and tests have little power): uncertain_refusal has 0 instances",
 		"F1 0.903 on WildGuardTest",
 		"judged by an LLM (judge:wildguard)",
 		"An extra caveat.",
@@ -135,7 +145,7 @@ func TestReportExports(t *testing.T) {
 }
 
 func TestWriteHTMLBadTable(t *testing.T) {
-	r := &Report{Runs: []RunReport{{Name: "x", Tables: []Table{{Title: "ragged", Header: []string{"a", "b"}, Rows: [][]string{{"1"}}}}}}}
+	r := &Report{Runs: []RunReport{{Name: "x", Tables: []table.Table{{Title: "ragged", Header: []string{"a", "b"}, Rows: [][]string{{"1"}}}}}}}
 	if err := r.WriteHTML(&bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "ragged") {
 		t.Errorf("err = %v, want one naming the table", err)
 	}

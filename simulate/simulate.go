@@ -352,8 +352,12 @@ func (s *simulation) experiment(ctx context.Context, n, e int) (experimentResult
 
 // analyse runs the analysis on a variant's predictions.
 func (s *simulation) analyse(ctx context.Context, v int, preds []record.Prediction, vr *variantResult) error {
+	pol, err := json.Marshal(s.policies[v])
+	if err != nil {
+		return err
+	}
 	d := &analysis.RunData{Dir: "simulate", PredictionsPath: "simulate", Predictions: preds,
-		Run: &record.Run{Config: map[string]any{"policy": s.policies[v]}}}
+		Run: &record.Run{Config: record.RunConfig{Policy: pol}}}
 	r, err := analysis.Analyze(ctx, d, analysis.Options{Level: s.c.Level, Resamples: AUROCResamples, Seed: 1})
 	if err != nil {
 		return err

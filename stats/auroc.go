@@ -199,25 +199,12 @@ func BootstrapAUROC(scores []float64, positive []bool, confidence float64, resam
 	alpha := 1 - confidence
 	return BootstrapResult{
 		AUC:        aucFromCounts(r.pos, r.neg, r.nPos, r.nNeg),
-		Lo:         quantile7(aucs, alpha/2),
-		Hi:         quantile7(aucs, 1-alpha/2),
+		Lo:         Quantile(aucs, alpha/2),
+		Hi:         Quantile(aucs, 1-alpha/2),
 		Confidence: confidence,
 		Resamples:  resamples,
 		Seed:       seed,
 		Positives:  r.nPos, Negatives: r.nNeg,
 		Small: r.nPos < SmallSampleN || r.nNeg < SmallSampleN,
 	}, nil
-}
-
-// quantile7 returns the p-quantile of sorted data by linear interpolation
-// between order statistics, R's quantile type 7 (gonum's stat.Quantile offers
-// only the empirical and a different interpolation rule). sorted must be
-// non-empty and p in [0, 1].
-func quantile7(sorted []float64, p float64) float64 {
-	h := float64(len(sorted)-1) * p
-	lo := int(math.Floor(h))
-	if lo >= len(sorted)-1 {
-		return sorted[len(sorted)-1]
-	}
-	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
 }

@@ -216,14 +216,22 @@ func TestBootstrapAUROC(t *testing.T) {
 	}
 }
 
-func TestQuantile7(t *testing.T) {
+func TestQuantile(t *testing.T) {
 	// R: quantile(c(1, 2, 3, 4, 10), c(0, 0.1, 0.25, 0.5, 0.9, 1), type = 7)
 	// = 1, 1.4, 2, 3, 7.6, 10 (h = 4p, linear interpolation).
 	x := []float64{1, 2, 3, 4, 10}
 	for _, tt := range []struct{ p, want float64 }{{0, 1}, {0.1, 1.4}, {0.25, 2}, {0.5, 3}, {0.9, 7.6}, {1, 10}} {
-		near(t, "quantile", quantile7(x, tt.p), tt.want, 1e-14)
+		near(t, "quantile", Quantile(x, tt.p), tt.want, 1e-14)
 	}
-	near(t, "single", quantile7([]float64{3}, 0.3), 3, 0)
+	near(t, "single", Quantile([]float64{3}, 0.3), 3, 0)
+	// R: quantile(c(1, 2, 4, 8), c(0, 0.25, 0.5, 0.9, 1), type = 7)
+	// = 1, 1.75, 3, 6.8, 8.
+	for _, tt := range []struct{ p, want float64 }{{0, 1}, {0.25, 1.75}, {0.5, 3}, {0.9, 6.8}, {1, 8}} {
+		near(t, "quantile", Quantile([]float64{1, 2, 4, 8}, tt.p), tt.want, 1e-15)
+	}
+	if q := Quantile(nil, 0.5); !math.IsNaN(q) {
+		t.Errorf("Quantile(nil) = %v, want NaN", q)
+	}
 }
 
 func TestAUROCErrors(t *testing.T) {

@@ -2,7 +2,13 @@
 // proportions and their differences, exact and asymptotic tests on 2×2
 // tables, Welch's t-test, the AUROC with DeLong and bootstrap intervals,
 // logistic regression, the Cochran–Mantel–Haenszel test, power of the
-// two-proportion test, and multiple-testing adjustments.
+// two-proportion test, multiple-testing adjustments, the descriptive statistics the figures draw
+// (R's type-7 quantiles, Gaussian kernel density estimates), and the
+// measures of calibration and selective prediction: isotonic and Platt maps
+// fitted out of fold, the expected calibration error and its debiased
+// variant, the Brier score with Murphy's decomposition, risk–coverage curves
+// and their areas, and bootstrap intervals of any statistic, paired between
+// two models.
 //
 // The package is pure: no I/O, no package-level mutable state, and every
 // random quantity comes from a seed the caller passes in. Distribution
@@ -96,6 +102,50 @@
 // family-wise error rate. Both reproduce R's p.adjust exactly, including its
 // handling of NaN (R's NA) entries.
 //
+// Quantile is R's and NumPy's default quantile (Hyndman and Fan 1996, type
+// 7). GaussianKDE evaluates a Gaussian kernel density estimate exactly (no
+// binning) with the bandwidth of Silverman's rule of thumb
+// (SilvermanBandwidth, R's bw.nrd0, fallbacks for degenerate data
+// included).
+//
+// # Calibration and selective prediction
+//
+// FitIsotonic is weighted isotonic regression by pool-adjacent-violators
+// (Ayer et al. 1955; Barlow et al. 1972), predicting as scikit-learn's
+// IsotonicRegression(out_of_bounds="clip"); FitPlatt is Platt's (1999)
+// sigmoid with his smoothed targets, fitted by the Newton method of Lin,
+// Lin and Weng (2007). CrossFit applies either out of fold: with
+// StratifiedFolds (k folds stratified by outcome, deterministic by seed)
+// each instance is scored by a map fitted on the other folds only, so an
+// instance never takes part in the fit that scores it.
+//
+// Forecasts evaluates probabilities of a binary outcome. The expected
+// calibration error (ECE) uses equal-mass bins: the forecasts are sorted and
+// cut where the cumulative count reaches b·N/B, but equal forecasts are
+// never separated, so ties can leave fewer than B bins (the number used is
+// reported). The plug-in ECE is biased upward — a perfectly calibrated
+// forecaster shows an ECE of order sqrt(B/N) — so the package also gives
+// Kumar, Liang and Ma's (2019) debiased squared ℓ2 calibration error, which
+// subtracts each bin's binomial variance, and the consistency resampling of
+// Bröcker and Smith (2007), which simulates the ECE of perfectly calibrated
+// forecasts with the same values and bins. The Brier score is decomposed
+// into reliability − resolution + uncertainty (Murphy 1973) over the groups
+// of equal forecast value, where the identity is exact (binning distinct
+// forecasts together would add within-bin terms; Stephenson et al. 2008).
+//
+// Selective ranks instances by a confidence score and evaluates abstaining
+// on the least confident: the risk–coverage curve, its area AURC, the
+// oracle's area and the excess E-AURC (Geifman, Uziel and El-Yaniv 2019),
+// the random order's expected area (the full-coverage risk), the AUROC, and
+// the largest coverage whose risk is at most a target. Tied scores are
+// averaged over their orders, as the AUROC's ties count one half.
+//
+// BootstrapEstimates gives percentile intervals of any statistics computed
+// from instance counts (one multinomial resample of n from n per
+// replicate), and PairedBootstrap the interval and p-value of the
+// difference of a statistic between two models on the same instances, both
+// computed on every resample.
+//
 // # Small samples
 //
 // The result types carry a Small flag, set when an approximation behind the
@@ -126,6 +176,10 @@
 //     a nonparametric approach. Biometrics 44:837–845.
 //   - Benjamini Y, Hochberg Y (1995). Controlling the false discovery rate.
 //     JRSS B 57:289–300.
+//   - Hyndman RJ, Fan Y (1996). Sample quantiles in statistical packages.
+//     Am Stat 50:361–365.
+//   - Silverman BW (1986). Density Estimation for Statistics and Data
+//     Analysis. Chapman and Hall.
 //   - Holm S (1979). A simple sequentially rejective multiple test procedure.
 //     Scand J Stat 6:65–70.
 //   - McCullagh P, Nelder JA (1989). Generalized Linear Models, 2nd ed.
@@ -141,6 +195,42 @@
 //     Proportions, 3rd ed. Wiley.
 //   - Berger RL (1982). Multiparameter hypothesis testing and acceptance
 //     sampling. Technometrics 24:295–300.
+//   - Ayer M, Brunk HD, Ewing GM, Reid WT, Silverman E (1955). An empirical
+//     distribution function for sampling with incomplete information. Ann
+//     Math Stat 26:641–647.
+//   - Barlow RE, Bartholomew DJ, Bremner JM, Brunk HD (1972). Statistical
+//     Inference under Order Restrictions. Wiley.
+//   - Platt JC (1999). Probabilistic outputs for support vector machines and
+//     comparisons to regularized likelihood methods. In Advances in Large
+//     Margin Classifiers, MIT Press, 61–74.
+//   - Lin HT, Lin CJ, Weng RC (2007). A note on Platt's probabilistic outputs
+//     for support vector machines. Machine Learning 68:267–276.
+//   - Brier GW (1950). Verification of forecasts expressed in terms of
+//     probability. Monthly Weather Review 78:1–3.
+//   - Murphy AH (1973). A new vector partition of the probability score.
+//     J Appl Meteorol 12:595–600.
+//   - Stephenson DB, Coelho CAS, Jolliffe IT (2008). Two extra components in
+//     the Brier score decomposition. Weather and Forecasting 23:752–757.
+//   - Naeini MP, Cooper GF, Hauskrecht M (2015). Obtaining well calibrated
+//     probabilities using Bayesian binning. AAAI 2015.
+//   - Guo C, Pleiss G, Sun Y, Weinberger KQ (2017). On calibration of modern
+//     neural networks. ICML 2017.
+//   - Kumar A, Liang P, Ma T (2019). Verified uncertainty calibration.
+//     NeurIPS 2019.
+//   - Bröcker J, Smith LA (2007). Increasing the reliability of reliability
+//     diagrams. Weather and Forecasting 22:651–661.
+//   - Roelofs R, Cain N, Shlens J, Mozer MC (2022). Mitigating bias in
+//     calibration error estimation. AISTATS 2022.
+//   - El-Yaniv R, Wiener Y (2010). On the foundations of noise-free selective
+//     classification. JMLR 11:1605–1641.
+//   - Geifman Y, El-Yaniv R (2017). Selective classification for deep neural
+//     networks. NeurIPS 2017.
+//   - Geifman Y, Uziel G, El-Yaniv R (2019). Bias-reduced uncertainty
+//     estimation for deep neural classifiers. ICLR 2019.
+//   - Efron B, Tibshirani RJ (1993). An Introduction to the Bootstrap.
+//     Chapman & Hall.
+//   - Davison AC, Hinkley DV (1997). Bootstrap Methods and their Application.
+//     Cambridge University Press.
 package stats
 
 import "errors"

@@ -1,70 +1,112 @@
-// Package store reads and writes run directories (package record describes
-// the files) so that a run survives crashes: every finished instance is
-// appended to traces.jsonl and predictions.jsonl and synced to disk before
-// the next one is written, in that order, and opening an existing directory
-// repairs what a crash can leave behind. A kill -9 at any moment therefore
-// loses at most the instances in flight and never corrupts or duplicates a
-// finished one.
+// Package store owns the run directory (package record describes its
+// files): it writes a run so that it survives crashes, repairs a directory
+// after one, reads a run for the analysis, and merges the shards of a run.
+// It is the one package that parses run.json, traces.jsonl and
+// predictions.jsonl.
+//
+// Writing: every finished instance is appended to traces.jsonl and
+// predictions.jsonl and synced to disk before the next one is written, in
+// that order, and opening an existing directory repairs what a crash can
+// leave behind. A kill -9 at any moment therefore loses at most the
+// instances in flight and never corrupts or duplicates a finished one.
 //
 // The protocol: an instance is finished when its prediction line is complete
 // on disk. Opening a directory drops a trailing partial line of either file
-// and every trace line whose instance has no prediction (its traces were
-// written, its prediction was not), then appends after the last good line.
+// (see lineReader for the one rule of what is partial) and every trace line
+// whose instance has no prediction (its traces were written, its prediction
+// was not), then appends after the last good line. Readers and Merge apply
+// the same rules without changing the files.
 package store
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"reflect"
-	"slices"
-	"sort"
 	"strings"
-	"syscall"
 
+	"github.com/deepconf/deepconf/internal/atomicfile"
 	"github.com/deepconf/deepconf/record"
+	"github.com/gofrs/flock"
 )
 
 // Dir is an open run directory. It is not safe for concurrent use.
 type Dir struct {
 	path  string
-	lock  *os.File
+	lock  *flock.Flock
 	preds *os.File
 	trace *os.File
 	done  map[string]bool
 	run   record.Run
 	buf   bytes.Buffer
+	// replaced: Open took over an unstarted run of another configuration.
+	replaced bool
 }
 
 // ErrConfigChanged is returned (wrapped, with the differences) when a
 // directory holds a run with another configuration.
 var ErrConfigChanged = errors.New("the directory holds a run with a different configuration")
 
-// maxLine bounds one JSON line (a trace with its per-token arrays).
-const maxLine = 256 << 20
+// ErrInUse is returned (wrapped) when another process holds the run
+// directory: a run writing it, or a merge reading it.
+var ErrInUse = errors.New("in use by another deepconf process")
+
+// lockFile is the file that processes lock to share a run directory: a run
+// locks it exclusively, a merge that reads the directory shares it.
+const lockFile = ".lock"
+
+// lockDir locks the run directory dir without waiting: exclusively, which
+// creates the lock file, or shared, for which a directory without a lock
+// file has never been run and needs no lock (nil, nil). A lock held by
+// another process is ErrInUse.
+func lockDir(dir string, exclusive bool) (*flock.Flock, error) {
+	path := filepath.Join(dir, lockFile)
+	var (
+		l   *flock.Flock
+		ok  bool
+		err error
+	)
+	if exclusive {
+		l = flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o644))
+		ok, err = l.TryLock()
+	} else {
+		if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
+			return nil, nil
+		}
+		l = flock.New(path, flock.SetFlag(os.O_RDONLY))
+		ok, err = l.TryRLock()
+	}
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	case !ok:
+		return nil, fmt.Errorf("%s is %w", dir, ErrInUse)
+	}
+	return l, nil
+}
 
 // Open opens or creates the run directory path for the run described by
-// run. If the directory already holds a run, its configuration must equal
-// run.Config; the directory is repaired after a crash and the run continues
-// (Done reports the finished instances). Only one process may have a
-// directory open; a second gets an error.
+// run. If the directory already holds a run with finished instances, its
+// configuration must equal run.Config and the engine that sampled it
+// (run.json's engine) must match run.Engine (DiffEngine); the directory is
+// repaired after a crash and the run continues (Done reports the finished
+// instances) with the earlier run's record, its sessions followed by run's,
+// and run's engine. A directory whose run, of another configuration,
+// finished no instance is taken over by run (Replaced). Only one process may have a directory open; a
+// second gets an error wrapping ErrInUse. A refused Open writes nothing.
 func Open(path string, run record.Run) (*Dir, error) {
 	if err := os.MkdirAll(path, 0o755); err != nil {
 		return nil, err
 	}
 	d := &Dir{path: path, done: map[string]bool{}}
-	lock, err := os.OpenFile(filepath.Join(path, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := lockDir(path, true)
 	if err != nil {
 		return nil, err
-	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("%s is in use by another deepconf process", path)
 	}
 	d.lock = lock
 	ok := false
@@ -81,13 +123,29 @@ func Open(path string, run record.Run) (*Dir, error) {
 	case err != nil:
 		return nil, err
 	default:
+		c, err := scanPredictions(context.Background(), path, false)
+		if err != nil {
+			return nil, err
+		}
 		if diff := Diff(old.Config, run.Config); len(diff) > 0 {
-			return nil, fmt.Errorf("%s: %w; use another --output-dir, or run again with the original settings:\n  %s",
-				path, ErrConfigChanged, strings.Join(diff, "\n  "))
+			if len(c.entries) > 0 {
+				return nil, configChanged(path, diff)
+			}
+			// Nothing finished: nothing to keep from the old run.
+			d.run, d.replaced = run, true
+			break
+		}
+		if diff := DiffEngine(old.Engine, run.Engine); len(diff) > 0 && len(c.entries) > 0 {
+			return nil, fmt.Errorf("%s: %w; use another output directory, or resume with the original model and engine:\n  %s",
+				path, ErrModelChanged, strings.Join(diff, "\n  "))
 		}
 		d.run = old
-		d.run.Engine, d.run.Sessions = run.Engine, append(old.Sessions, run.Sessions...)
-		d.run.Finished = nil
+		if run.Engine != nil {
+			d.run.Engine = run.Engine
+		}
+		d.run.Instances = run.Instances
+		d.run.Sessions = append(old.Sessions, run.Sessions...)
+		d.run.Finished, d.run.Skipped, d.run.SkippedAccepted = nil, nil, false
 	}
 	if err := d.recover(); err != nil {
 		return nil, err
@@ -104,6 +162,10 @@ func Open(path string, run record.Run) (*Dir, error) {
 	ok = true
 	return d, nil
 }
+
+// Replaced reports that Open took over a directory whose run, of another
+// configuration, had finished no instance.
+func (d *Dir) Replaced() bool { return d.replaced }
 
 // Path returns the directory.
 func (d *Dir) Path() string { return d.path }
@@ -160,32 +222,17 @@ func writeSync(f *os.File, b []byte) error {
 
 // SaveRun writes run.json atomically.
 func (d *Dir) SaveRun() error {
-	b, err := json.MarshalIndent(d.run, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeAtomic(filepath.Join(d.path, record.RunFile), append(b, '\n'))
+	return writeJSON(filepath.Join(d.path, record.RunFile), d.run)
 }
 
-// writeAtomic replaces path with b: a crash leaves the old or the new file.
-func writeAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+// writeJSON replaces path with v as indented JSON: a crash leaves the old
+// or the new file.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return err
+		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, append(b, '\n'))
 }
 
 // Close releases the directory.
@@ -197,246 +244,94 @@ func (d *Dir) Close() error {
 		}
 	}
 	if d.lock != nil {
-		syscall.Flock(int(d.lock.Fd()), syscall.LOCK_UN)
 		errs = append(errs, d.lock.Close())
 	}
 	return errors.Join(errs...)
 }
 
-// ReadRun reads run.json of dir.
-func ReadRun(dir string) (record.Run, error) {
-	var r record.Run
-	b, err := os.ReadFile(filepath.Join(dir, record.RunFile))
-	if err != nil {
-		return r, err
-	}
-	// Numbers stay json.Number, so that large integers (a 64-bit seed)
-	// survive a read and rewrite exactly.
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
-		return r, fmt.Errorf("%s: %w", filepath.Join(dir, record.RunFile), err)
-	}
-	return r, nil
-}
-
 // recover repairs the files after a crash and loads the finished instances.
 func (d *Dir) recover() error {
-	predPath := filepath.Join(d.path, record.PredictionsFile)
-	bad := 0
-	goodPreds, err := scanLines(predPath, func(line []byte, n int) (bool, error) {
-		if bad > 0 {
-			// Only the last line can be partial: a damaged line followed
-			// by good ones is not what a crash leaves.
-			return false, fmt.Errorf("%s:%d: line is not a prediction, and later lines are; repair the file by hand", predPath, bad)
-		}
-		var p struct {
-			ID string `json:"instance_id"`
-		}
-		if err := json.Unmarshal(line, &p); err != nil || p.ID == "" {
-			bad = n
-			return false, nil
-		}
-		if d.done[p.ID] {
-			return false, fmt.Errorf("%s:%d: instance %s appears twice", predPath, n, p.ID)
-		}
-		d.done[p.ID] = true
-		return true, nil
-	})
+	c, err := scanContents(context.Background(), d.path, false)
 	if err != nil {
 		return err
 	}
-	if err := truncate(predPath, goodPreds); err != nil {
+	for _, e := range c.entries {
+		d.done[e.id] = true
+	}
+	if err := truncate(filepath.Join(d.path, record.PredictionsFile), c.predsEnd, c.predsOpen); err != nil {
 		return err
+	}
+	tracePath := filepath.Join(d.path, record.TracesFile)
+	if c.tracesClean {
+		open := len(c.keep) > 0 && !c.keep[len(c.keep)-1].terminated
+		return truncate(tracePath, c.tracesEnd, open)
 	}
 	// Keep the trace lines of finished instances only.
-	tracePath := filepath.Join(d.path, record.TracesFile)
-	dirty := false
-	good, err := scanLines(tracePath, func(line []byte, _ int) (bool, error) {
-		id, ok := traceInstance(line)
-		if !ok || !d.done[id] {
-			dirty = true
-			return false, nil
-		}
-		return true, nil
-	})
-	if err != nil {
-		return err
-	}
-	if !dirty {
-		return truncate(tracePath, good)
-	}
-	return filterLines(tracePath, func(line []byte) bool {
-		id, ok := traceInstance(line)
-		return ok && d.done[id]
-	})
-}
-
-// traceInstance returns the instance id of a complete trace line.
-func traceInstance(line []byte) (string, bool) {
-	if !json.Valid(line) {
-		return "", false
-	}
-	var t struct {
-		ID string `json:"instance_id"`
-	}
-	if err := json.Unmarshal(line, &t); err != nil || t.ID == "" {
-		return "", false
-	}
-	return t.ID, true
-}
-
-// scanLines calls keep for each newline-terminated line of path and returns
-// the length of the longest prefix of the file made of kept lines. A missing
-// file is empty; a last line without a newline is never kept.
-func scanLines(path string, keep func(line []byte, n int) (bool, error)) (int64, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
-	var off, good int64
-	for n := 1; ; n++ {
-		line, err := r.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			var big []byte
-			big = append(big, line...)
-			for errors.Is(err, bufio.ErrBufferFull) && len(big) < maxLine {
-				line, err = r.ReadSlice('\n')
-				big = append(big, line...)
-			}
-			line = big
-		}
-		if err == io.EOF {
-			return good, nil // a trailing line without newline is partial
-		}
-		if err != nil {
-			return 0, fmt.Errorf("read %s: %w", path, err)
-		}
-		off += int64(len(line))
-		ok, kerr := keep(bytes.TrimSuffix(line, []byte("\n")), n)
-		if kerr != nil {
-			return 0, kerr
-		}
-		if ok && good == off-int64(len(line)) {
-			good = off
-		}
-	}
-}
-
-func truncate(path string, size int64) error {
-	st, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil || st.Size() == size {
-		return err
-	}
-	return os.Truncate(path, size)
-}
-
-// filterLines rewrites path keeping the complete lines for which keep is
-// true.
-func filterLines(path string, keep func([]byte) bool) error {
-	in, err := os.Open(path)
+	in, err := os.Open(tracePath)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	tmp := path + ".tmp"
-	out, err := os.Create(tmp)
+	return atomicfile.Write(tracePath, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		var buf []byte
+		for _, r := range c.keep {
+			b, err := readLine(in, r, &buf)
+			if err != nil {
+				return err
+			}
+			if _, err := bw.Write(b); err != nil {
+				return err
+			}
+		}
+		return bw.Flush()
+	})
+}
+
+// readLine reads the line at r of f into *buf, with a newline added to a
+// last line that has none.
+func readLine(f *os.File, r lineRef, buf *[]byte) ([]byte, error) {
+	if cap(*buf) < r.size+1 {
+		*buf = make([]byte, r.size+1)
+	}
+	b := (*buf)[:r.size]
+	if _, err := f.ReadAt(b, r.off); err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
+	}
+	if !r.terminated {
+		return append(b, '\n'), nil
+	}
+	if b[len(b)-1] != '\n' {
+		return nil, fmt.Errorf("%s changed while it was read", f.Name())
+	}
+	return b, nil
+}
+
+// truncate cuts path to size and, when its last line lacks a newline
+// (open), ends it with one, so that the next line is appended after it.
+func truncate(path string, size int64, open bool) error {
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(out, 1<<20)
-	r := bufio.NewReaderSize(in, 1<<20)
-	for {
-		line, err := r.ReadBytes('\n')
-		if err == io.EOF {
-			break // drop a partial last line
-		}
-		if err != nil {
-			out.Close()
+	if st.Size() != size {
+		if err := os.Truncate(path, size); err != nil {
 			return err
 		}
-		if keep(bytes.TrimSuffix(line, []byte("\n"))) {
-			w.Write(line)
-		}
 	}
-	if err := w.Flush(); err != nil {
-		out.Close()
+	if !open {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
 		return err
 	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
+	err = writeSync(f, []byte("\n"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-// Diff lists the differences between two configurations as "key: old → new"
-// lines, sorted by key. Nested maps are compared by dotted key.
-func Diff(old, new map[string]any) []string {
-	var out []string
-	flat := func(m map[string]any) map[string]string {
-		f := map[string]string{}
-		var walk func(prefix string, v any)
-		walk = func(prefix string, v any) {
-			if m, ok := v.(map[string]any); ok {
-				for k, x := range m {
-					key := k
-					if prefix != "" {
-						key = prefix + "." + k
-					}
-					walk(key, x)
-				}
-				return
-			}
-			b, _ := json.Marshal(v)
-			f[prefix] = string(b)
-		}
-		walk("", m)
-		return f
-	}
-	// Round-trip through JSON so that values read from run.json (float64)
-	// and fresh ones (int) compare equal.
-	norm := func(m map[string]any) map[string]any {
-		b, _ := json.Marshal(m)
-		var x map[string]any
-		json.Unmarshal(b, &x)
-		return x
-	}
-	a, b := flat(norm(old)), flat(norm(new))
-	keys := map[string]bool{}
-	for k := range a {
-		keys[k] = true
-	}
-	for k := range b {
-		keys[k] = true
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
-	for _, k := range sorted {
-		va, oka := a[k]
-		vb, okb := b[k]
-		switch {
-		case !oka:
-			out = append(out, fmt.Sprintf("%s: (unset) → %s", k, vb))
-		case !okb:
-			out = append(out, fmt.Sprintf("%s: %s → (unset)", k, va))
-		case !reflect.DeepEqual(va, vb):
-			out = append(out, fmt.Sprintf("%s: %s → %s", k, va, vb))
-		}
-	}
-	return slices.Clip(out)
+	return err
 }

@@ -5,15 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/controller"
+	"github.com/deepconf/deepconf/internal/childbench"
 )
 
 // The sweep benchmark (SPEC.md §4: an 8-point sweep of a ToxicChat-sized run,
@@ -27,16 +23,7 @@ const (
 	benchTokens    = 256
 )
 
-func TestMain(m *testing.M) {
-	if dir := os.Getenv(benchEnv); dir != "" {
-		if err := benchChild(dir); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { childbench.Main(m, benchEnv, benchChild) }
 
 // benchConfig is the configuration recorded as the synthetic run's policy:
 // DeepConf with a budget of 10 traces (what the run stored), window 32.
@@ -80,63 +67,22 @@ func benchChild(dir string) error {
 // seeds of benchConfig, and reusing it later.
 func benchRun(b *testing.B) string {
 	b.Helper()
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("deepconf-sweep-bench-%dx%dx%d-v2", benchInstances, benchTraces, benchTokens))
-	done := filepath.Join(dir, ".complete")
-	if _, err := os.Stat(done); err == nil {
-		return dir
-	}
-	start := time.Now()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	cfg := benchConfig()
-	raw, err := json.Marshal(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var policy map[string]any
-	if err := json.Unmarshal(raw, &policy); err != nil {
-		b.Fatal(err)
-	}
-	err = analysis.WriteSyntheticRun(dir, analysis.SyntheticRun{
-		Instances: benchInstances, Traces: benchTraces, Tokens: benchTokens, Policy: policy,
-		TraceSeed: func(id string, k int) uint64 { return controller.TraceSeed(cfg.Sampling.Seed, id, k) },
+	name := fmt.Sprintf("deepconf-sweep-bench-%dx%dx%d-v2", benchInstances, benchTraces, benchTokens)
+	return childbench.Cached(b, name, func(dir string) error {
+		cfg := benchConfig()
+		raw, err := json.Marshal(cfg)
+		if err != nil {
+			return err
+		}
+		return analysis.WriteSyntheticRun(dir, analysis.SyntheticRun{
+			Instances: benchInstances, Traces: benchTraces, Tokens: benchTokens, Policy: raw,
+			TraceSeed: func(id string, k int) uint64 { return controller.TraceSeed(cfg.Sampling.Seed, id, k) },
+		})
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(done, nil, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("generated %s in %v", dir, time.Since(start).Round(time.Millisecond))
-	return dir
 }
 
 // BenchmarkSweepToxicChatSize is the 8-point sweep of the generated run in a
 // child process: wall time, CPU time and peak resident set per sweep.
 func BenchmarkSweepToxicChatSize(b *testing.B) {
-	dir := benchRun(b)
-	exe, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var maxRSS int64
-	var wall, cpu time.Duration
-	b.ResetTimer()
-	for range b.N {
-		cmd := exec.Command(exe, "-test.run=^$")
-		cmd.Env = append(os.Environ(), benchEnv+"="+dir)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("%v\n%s", err, stderr.String())
-		}
-		wall += time.Since(start)
-		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-		maxRSS = max(maxRSS, peakRSS(cmd.ProcessState))
-	}
-	b.ReportMetric(wall.Seconds()/float64(b.N), "s/sweep")
-	b.ReportMetric(cpu.Seconds()/float64(b.N), "s-cpu/sweep")
-	b.ReportMetric(float64(maxRSS)/(1<<20), "MB-peak-RSS")
+	childbench.Run(b, benchEnv, benchRun(b), "sweep")
 }

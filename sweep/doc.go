@@ -5,7 +5,8 @@
 //
 // # Replay
 //
-// Load streams traces.jsonl with all cores and groups the traces by
+// Load streams traces.jsonl with all cores (store.ScanTracesWith, which
+// also runs the re-labelling detectors) and groups the traces by
 // instance, keeping what controller.Replay needs: per trace its seed, finish
 // reason, label and per-token confidences (float32, exactly as stored); the
 // texts and the sampled tokens' log-probabilities only on request. The

@@ -37,7 +37,7 @@ func TestGridSettings(t *testing.T) {
 			t.Errorf("setting %d: detector %q split %v", i, s.Detector, s.Split)
 		}
 	}
-	if !strings.Contains(ss[0].Err.Error(), "budget 3: must be ≥ the warm-up 4") {
+	if !strings.Contains(ss[0].Err.Error(), "budget 3: must be ≥ warmup 4") {
 		t.Errorf("invalid setting error: %v", ss[0].Err)
 	}
 	if p := ss[4].Percentile(); p != 50 {

@@ -5,35 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/controller"
+	"github.com/deepconf/deepconf/internal/atomicfile"
+	"github.com/deepconf/deepconf/table"
 )
-
-func pct(f analysis.Float) string {
-	if !f.Defined() {
-		return "–"
-	}
-	return fmt.Sprintf("%.1f%%", 100*float64(f))
-}
-
-func signedPct(f analysis.Float) string {
-	if !f.Defined() {
-		return "–"
-	}
-	return fmt.Sprintf("%+.1f", 100*float64(f))
-}
-
-func num(f analysis.Float, prec int) string {
-	if !f.Defined() {
-		return "–"
-	}
-	return strconv.FormatFloat(float64(f), 'f', prec, 64)
-}
 
 // baseNote says where the unswept values come from.
 func baseNote(p *Pool) string {
@@ -49,34 +29,37 @@ func baseNote(p *Pool) string {
 // interval, balanced accuracy, sensitivity = refusal rate on harmful
 // prompts, specificity = compliance rate on benign prompts, unsafe
 // compliance), the hypothesis' unsafe-rate difference (uncertain −
-// confident compliance, points), and the cost (mean traces started, tokens
+// confident compliance), selective prediction by the replayed confidence
+// (AURC and E-AURC of errors and of unsafe compliance), and the cost (mean traces started, tokens
 // generated, early-stopped share, savings against the run's own tokens).
-func Tables(p *Pool, rs []Result) []analysis.Table {
+func Tables(p *Pool, rs []Result) []table.Table {
 	settings := make([]Setting, len(rs))
 	for i, r := range rs {
 		settings[i] = r.Setting
 	}
 	cols := settingColumns(settings)
-	t := analysis.Table{Name: "sweep", Title: fmt.Sprintf("Sweep of %s: %d settings replayed on the stored traces (refusal scoring)", p.Dir, len(rs))}
+	t := table.Table{ID: "sweep", Title: fmt.Sprintf("Sweep of %s: %d settings replayed on the stored traces (refusal scoring)", p.Dir, len(rs))}
 	for _, c := range cols {
 		t.Header = append(t.Header, c.name)
 	}
 	t.Header = append(t.Header, "replayed", "accuracy [CI]", "bal. acc.", "sensitivity", "specificity", "unsafe compl.",
-		"UC−CC unsafe", "traces", "tokens", "early-stopped", "savings")
+		"UC−CC unsafe", "AURC err", "E-AURC err", "AURC unsafe", "E-AURC unsafe", "traces", "tokens", "early-stopped", "savings")
 	for i, r := range rs {
 		var row []string
 		for _, c := range cols {
 			row = append(row, c.value(r.Setting))
 		}
 		m := r.Metrics
-		acc := "–"
+		acc := table.Undefined
 		if m.Correct.N > 0 {
-			acc = fmt.Sprintf("%.1f%% [%.1f, %.1f]", 100*float64(m.Correct.Rate), 100*float64(m.Correct.Lo), 100*float64(m.Correct.Hi))
+			acc = table.Num(m.Correct.Rate, 3) + " " + table.CI(m.Correct.Lo, m.Correct.Hi)
 		}
 		replayed := fmt.Sprintf("%d/%d", r.Replayed, r.Instances)
-		row = append(row, replayed, acc, pct(m.BalancedAccuracy), pct(m.RefusalRateHarmful.Rate), pct(m.Specificity),
-			pct(m.UnsafeComplianceRate.Rate), signedPct(r.UnsafeRateDifference), num(r.AvgTraces, 2), strconv.Itoa(r.Tokens),
-			pct(r.EarlyStoppedShare), pct(r.Savings))
+		row = append(row, replayed, acc, table.Num(m.BalancedAccuracy, 3), table.Num(m.RefusalRateHarmful.Rate, 3), table.Num(m.Specificity, 3),
+			table.Num(m.UnsafeComplianceRate.Rate, 3), table.Num(r.UnsafeRateDifference, 3),
+			table.Num(r.Selective.AURCError, 3), table.Num(r.Selective.EAURCError, 3), table.Num(r.Selective.AURCUnsafe, 3), table.Num(r.Selective.EAURCUnsafe, 3),
+			table.Num(r.AvgTraces, 2), strconv.Itoa(r.Tokens),
+			table.Num(r.EarlyStoppedShare, 3), table.Num(r.Savings, 3))
 		t.Rows = append(t.Rows, row)
 		if r.NotReplayed > 0 {
 			t.Notes = append(t.Notes, fmt.Sprintf("Row %d: %d of %d instances could not be replayed (excluded from its rates and costs), e.g. %s",
@@ -85,22 +68,24 @@ func Tables(p *Pool, rs []Result) []analysis.Table {
 	}
 	t.Notes = append(t.Notes, baseNote(p),
 		"sensitivity = refusal rate on harmful prompts; specificity = compliance rate on benign prompts; unsafe compl. = share of complied instances whose prompt was harmful; "+
-			"UC−CC unsafe = unsafe-compliance rate of uncertain minus confident compliance (points, split as given); traces = mean started per instance; "+
+			"UC−CC unsafe = unsafe-compliance rate of uncertain minus confident compliance (split as given); "+
+			"AURC = area under the risk–coverage curve when abstaining on the least confident instances by the replayed confidence (lower is better; a score with no signal gives the full-coverage risk: 1 − accuracy for err, unsafe compl. for unsafe), "+
+			"E-AURC = AURC − the best order's AURC (docs/calibration.md); traces = mean started per instance; "+
 			"savings = 1 − tokens / the run's own tokens on the same instances.")
 	if p.Orphans > 0 {
 		t.Notes = append(t.Notes, fmt.Sprintf("%d stored traces belong to no prediction and were ignored.", p.Orphans))
 	}
-	return []analysis.Table{t}
+	return []table.Table{t}
 }
 
 // WriteText writes the sweep table as aligned text.
 func WriteText(w io.Writer, p *Pool, rs []Result) error {
-	return analysis.WriteText(w, Tables(p, rs))
+	return table.WriteText(w, Tables(p, rs))
 }
 
 // WriteMarkdown writes the sweep table as GitHub Markdown.
 func WriteMarkdown(w io.Writer, p *Pool, rs []Result) error {
-	return analysis.WriteMarkdown(w, Tables(p, rs))
+	return table.WriteMarkdown(w, Tables(p, rs))
 }
 
 // row is one setting's machine-readable row (CSV columns and JSON keys).
@@ -150,6 +135,10 @@ type row struct {
 	EarlyStoppedShare    analysis.Float  `json:"early_stopped_share"`
 	RunTokens            int             `json:"run_tokens"`
 	Savings              analysis.Float  `json:"savings"`
+	AURCError            analysis.Float  `json:"aurc_error"`
+	EAURCError           analysis.Float  `json:"e_aurc_error"`
+	AURCUnsafe           analysis.Float  `json:"aurc_unsafe"`
+	EAURCUnsafe          analysis.Float  `json:"e_aurc_unsafe"`
 	Config               json.RawMessage `json:"config,omitempty"`
 }
 
@@ -167,6 +156,7 @@ func rowOf(r Result, withConfig bool) (row, error) {
 		UnsafeRateDifference: r.UnsafeRateDifference, FisherPGreater: r.FisherPGreater, Verdict: r.Verdict,
 		TracesStarted: r.TracesStarted, AvgTraces: r.AvgTraces, TracesUsed: r.TracesUsed, Tokens: r.Tokens,
 		EarlyStopped: r.EarlyStopped, EarlyStoppedShare: r.EarlyStoppedShare, RunTokens: r.RunTokens, Savings: r.Savings,
+		AURCError: r.Selective.AURCError, EAURCError: r.Selective.EAURCError, AURCUnsafe: r.Selective.AURCUnsafe, EAURCUnsafe: r.Selective.EAURCUnsafe,
 	}
 	if s.Config.Policy == controller.PolicyOffline {
 		x.Aggregate = s.Config.Aggregate
@@ -195,21 +185,8 @@ func csvHeader() []string {
 		"accuracy_lo", "accuracy_hi", "balanced_accuracy", "sensitivity", "specificity", "unsafe_compliance_rate", "precision",
 		"f1", "tp", "fn", "fp", "tn", "unknown_behaviour", "uncertain_unsafe", "confident_unsafe", "unsafe_rate_difference",
 		"fisher_p_greater", "verdict", "traces_started", "avg_traces", "traces_used", "tokens", "early_stopped",
-		"early_stopped_share", "run_tokens", "savings",
+		"early_stopped_share", "run_tokens", "savings", "aurc_error", "e_aurc_error", "aurc_unsafe", "e_aurc_unsafe",
 	}
-}
-
-func csvFloat(f analysis.Float) string {
-	x := float64(f)
-	switch {
-	case math.IsNaN(x):
-		return "NaN"
-	case math.IsInf(x, 1):
-		return "inf"
-	case math.IsInf(x, -1):
-		return "-inf"
-	}
-	return strconv.FormatFloat(x, 'g', -1, 64)
 }
 
 // WriteCSV writes one row per setting with the columns of csvHeader
@@ -224,17 +201,18 @@ func WriteCSV(w io.Writer, rs []Result) error {
 		if err != nil {
 			return err
 		}
-		f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+		f := table.CSVFloat[float64]
 		i := strconv.Itoa
 		rec := []string{
 			x.Policy, x.Aggregate, f(x.Percentile), f(x.Eta), i(x.Window), i(x.Warmup), i(x.Budget), f(x.Tau), x.Metric,
 			i(x.MinTokens), i(x.MinVoters), strconv.FormatBool(x.EarlyStop), x.Detector, x.Split, i(x.Instances), i(x.Replayed),
-			i(x.NotReplayed), x.NotReplayedReason, csvFloat(x.Accuracy), csvFloat(x.AccuracyLo), csvFloat(x.AccuracyHi),
-			csvFloat(x.BalancedAccuracy), csvFloat(x.Sensitivity), csvFloat(x.Specificity), csvFloat(x.UnsafeComplianceRate),
-			csvFloat(x.Precision), csvFloat(x.F1), i(x.TP), i(x.FN), i(x.FP), i(x.TN), i(x.UnknownBehaviour),
-			csvFloat(x.UncertainUnsafe), csvFloat(x.ConfidentUnsafe), csvFloat(x.UnsafeRateDifference),
-			csvFloat(x.FisherPGreater), x.Verdict, i(x.TracesStarted), csvFloat(x.AvgTraces), i(x.TracesUsed), i(x.Tokens),
-			i(x.EarlyStopped), csvFloat(x.EarlyStoppedShare), i(x.RunTokens), csvFloat(x.Savings),
+			i(x.NotReplayed), x.NotReplayedReason, table.CSVFloat(x.Accuracy), table.CSVFloat(x.AccuracyLo), table.CSVFloat(x.AccuracyHi),
+			table.CSVFloat(x.BalancedAccuracy), table.CSVFloat(x.Sensitivity), table.CSVFloat(x.Specificity), table.CSVFloat(x.UnsafeComplianceRate),
+			table.CSVFloat(x.Precision), table.CSVFloat(x.F1), i(x.TP), i(x.FN), i(x.FP), i(x.TN), i(x.UnknownBehaviour),
+			table.CSVFloat(x.UncertainUnsafe), table.CSVFloat(x.ConfidentUnsafe), table.CSVFloat(x.UnsafeRateDifference),
+			table.CSVFloat(x.FisherPGreater), x.Verdict, i(x.TracesStarted), table.CSVFloat(x.AvgTraces), i(x.TracesUsed), i(x.Tokens),
+			i(x.EarlyStopped), table.CSVFloat(x.EarlyStoppedShare), i(x.RunTokens), table.CSVFloat(x.Savings),
+			table.CSVFloat(x.AURCError), table.CSVFloat(x.EAURCError), table.CSVFloat(x.AURCUnsafe), table.CSVFloat(x.EAURCUnsafe),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -281,5 +259,5 @@ func WriteFile(path string, p *Pool, rs []Result) error {
 	default:
 		return fmt.Errorf("%s: unknown format %q: want .csv, .json or .md", path, filepath.Ext(path))
 	}
-	return analysis.WriteFileAtomic(path, write)
+	return atomicfile.Write(path, write)
 }

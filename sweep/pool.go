@@ -1,22 +1,17 @@
 package sweep
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
+	"github.com/deepconf/deepconf/store"
 )
 
 // StoredLabels is the detector name of the labels stored with the traces
@@ -111,9 +106,7 @@ func Load(ctx context.Context, d *analysis.RunData, o LoadOptions) (*Pool, error
 	}
 	p.Config, p.ConfigFromRun = cfg, fromRun
 	if d.Run != nil {
-		if s, ok := d.Run.Config["detector"].(string); ok {
-			p.Detector = s
-		}
+		p.Detector = d.Run.Config.Detector
 	}
 	var dets []refusal.Detector
 	for _, spec := range o.Detectors {
@@ -142,8 +135,8 @@ func Load(ctx context.Context, d *analysis.RunData, o LoadOptions) (*Pool, error
 				Label: benchmark.Label(pr.GoldLabel), RefusalLabel: benchmark.RefusalLabel(pr.GoldRefusal),
 			},
 			Gold:      gold,
-			RunTraces: tracesGenerated(pr),
-			RunTokens: tokensGenerated(pr),
+			RunTraces: analysis.TracesGenerated(pr),
+			RunTokens: analysis.TokensGenerated(pr),
 		}
 		if pr.GoldLabel == "" {
 			// A prediction without a gold label (written by hand or an
@@ -152,19 +145,42 @@ func Load(ctx context.Context, d *analysis.RunData, o LoadOptions) (*Pool, error
 			p.Instances[i].Bench.Label = benchmark.Label(gold)
 		}
 	}
-	workers := o.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
 	prompt := func(id string) string {
 		if i, ok := byID[id]; ok {
 			return p.Instances[i].Bench.Prompt
 		}
 		return ""
 	}
+	fields := store.TraceTokenConfidences
+	if o.Texts || len(dets) > 0 {
+		fields |= store.TraceText
+	}
+	if o.Logprobs {
+		fields |= store.TraceTokenLogprobs
+	}
+	// The stored texts are labelled again on the decoding goroutines.
+	relabel := func(t *record.Trace) ([]refusal.Verdict, error) {
+		var verdicts []refusal.Verdict
+		if len(dets) > 0 {
+			verdicts = make([]refusal.Verdict, len(dets))
+			if t.Label != "" {
+				for k, det := range dets {
+					v, err := det.Detect(ctx, prompt(t.InstanceID), t.Text)
+					if err != nil {
+						return nil, fmt.Errorf("detector %s: %w", det.Name(), err)
+					}
+					verdicts[k] = v
+				}
+			}
+		}
+		if !o.Texts {
+			t.Text = ""
+		}
+		return verdicts, nil
+	}
 	seen := make(map[string]map[int]int) // instance → index → line
-	err = readTraces(ctx, d.TracesPath, lineParser{texts: o.Texts || len(dets) > 0, logprobs: o.Logprobs}, dets, prompt, workers,
-		func(line int, t record.Trace, verdicts []refusal.Verdict) error {
+	err = store.ScanTracesWith(ctx, d.TracesPath, store.ScanOptions{Fields: fields, Workers: o.Workers}, relabel,
+		func(line int, t *record.Trace, verdicts []refusal.Verdict) error {
 			i, ok := byID[t.InstanceID]
 			if !ok {
 				p.Orphans++
@@ -179,11 +195,8 @@ func Load(ctx context.Context, d *analysis.RunData, o LoadOptions) (*Pool, error
 				return fmt.Errorf("%s:%d: field index: trace %d of %s already on line %d", d.TracesPath, line, t.Index, t.InstanceID, first)
 			}
 			lines[t.Index] = line
-			if !o.Texts {
-				t.Text = ""
-			}
 			in := &p.Instances[i]
-			in.Traces = append(in.Traces, t)
+			in.Traces = append(in.Traces, *t)
 			if len(dets) > 0 {
 				if in.relabels == nil {
 					in.relabels = make([][]refusal.Verdict, len(dets))
@@ -245,22 +258,6 @@ func permute[T any](xs []T, idx []int) []T {
 	return out
 }
 
-// tracesGenerated and tokensGenerated are what the run spent on an
-// instance; files without the cost fields spent their voting traces.
-func tracesGenerated(p *record.Prediction) int {
-	if p.TracesGenerated > 0 {
-		return p.TracesGenerated
-	}
-	return p.NumTracesUsed
-}
-
-func tokensGenerated(p *record.Prediction) int {
-	if p.TokensGenerated > 0 {
-		return p.TokensGenerated
-	}
-	return p.TotalTokens
-}
-
 // RunConfig returns the policy configuration of the run d: run.json's
 // config.policy decoded over controller.Default of its policy (fromRun
 // true), or, when run.json does not record it (older tools, synthetic
@@ -268,13 +265,14 @@ func tokensGenerated(p *record.Prediction) int {
 // predictions' most frequent policy (deepconf when none).
 func RunConfig(d *analysis.RunData) (cfg controller.Config, fromRun bool, err error) {
 	policy := d.MajorityPolicy()
-	var raw map[string]any
-	if d.Run != nil {
-		if m, ok := d.Run.Config["policy"].(map[string]any); ok {
-			raw = m
-			if s, ok := m["policy"].(string); ok && s != "" {
-				policy = s
-			}
+	var raw map[string]json.RawMessage
+	if d.Run != nil && len(d.Run.Config.Policy) > 0 {
+		if json.Unmarshal(d.Run.Config.Policy, &raw) != nil {
+			raw = nil // not an object: no configuration recorded
+		}
+		var name string
+		if json.Unmarshal(raw["policy"], &name) == nil && name != "" {
+			policy = name
 		}
 	}
 	if policy == "" {
@@ -282,11 +280,7 @@ func RunConfig(d *analysis.RunData) (cfg controller.Config, fromRun bool, err er
 	}
 	c := controller.Default(policy)
 	if raw != nil {
-		b, err := json.Marshal(raw)
-		if err != nil {
-			return c, false, fmt.Errorf("%s: config.policy: %w", record.RunFile, err)
-		}
-		if err := json.Unmarshal(b, &c); err != nil {
+		if err := json.Unmarshal(d.Run.Config.Policy, &c); err != nil {
 			return c, false, fmt.Errorf("%s: config.policy: %w", record.RunFile, err)
 		}
 		fromRun = len(raw) > 1
@@ -339,191 +333,4 @@ func (p *Pool) Replay(i int, cfg controller.Config, detector string) (controller
 		return controller.Outcome{}, fmt.Errorf("replay %s: no stored traces", p.Instances[i].Bench.ID)
 	}
 	return controller.Replay(cfg, p.Instances[i].Bench, ts)
-}
-
-// chunk is a batch of traces.jsonl lines handed to a parsing worker.
-type chunk struct {
-	first int      // line number of the first line
-	lines [][]byte // the lines (blank ones included, to keep numbering)
-	res   chan chunkResult
-}
-
-type chunkResult struct {
-	traces  []parsedTrace
-	err     error
-	errLine int
-}
-
-type parsedTrace struct {
-	line     int
-	t        record.Trace
-	verdicts []refusal.Verdict
-}
-
-// chunkBytes is the size of a chunk of lines.
-const chunkBytes = 1 << 20
-
-// maxLine bounds one traces.jsonl line.
-const maxLine = 256 << 20
-
-// readTraces streams the traces.jsonl file at path: one goroutine reads
-// lines, workers parse chunks of them (and label the texts with dets), and
-// add receives every trace in file order. At most about 2·workers chunks
-// are in memory at once.
-func readTraces(ctx context.Context, path string, proto lineParser, dets []refusal.Detector, prompt func(string) string, workers int,
-	add func(line int, t record.Trace, verdicts []refusal.Verdict) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("read traces: %w", err)
-	}
-	defer f.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	work := make(chan *chunk, workers)
-	order := make(chan *chunk, 2*workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lp := proto
-			for c := range work {
-				c.res <- parseChunk(ctx, &lp, c, dets, prompt)
-			}
-		}()
-	}
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(order)
-		defer close(work)
-		readErr <- splitLines(ctx, f, path, func(c *chunk) bool {
-			select {
-			case order <- c:
-			case <-ctx.Done():
-				return false
-			}
-			select {
-			case work <- c:
-			case <-ctx.Done():
-				return false
-			}
-			return true
-		})
-	}()
-	var firstErr error
-	for c := range order {
-		if firstErr != nil {
-			continue
-		}
-		var r chunkResult
-		select {
-		case r = <-c.res:
-		case <-ctx.Done():
-			firstErr = ctx.Err()
-			cancel()
-			continue
-		}
-		for _, pt := range r.traces {
-			if err := add(pt.line, pt.t, pt.verdicts); err != nil {
-				firstErr = err
-				break
-			}
-		}
-		if firstErr == nil && r.err != nil {
-			firstErr = fmt.Errorf("%s:%d: %w", path, r.errLine, r.err)
-		}
-		if firstErr != nil {
-			cancel()
-		}
-	}
-	wg.Wait()
-	if err := <-readErr; err != nil && firstErr == nil {
-		firstErr = err
-	}
-	return firstErr
-}
-
-// splitLines reads r line by line into chunks of about chunkBytes and hands
-// each to emit, which returns false to stop.
-func splitLines(ctx context.Context, r io.Reader, path string, emit func(*chunk) bool) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 1<<20), maxLine)
-	line := 0
-	var cur *chunk
-	var size int
-	var buf []byte
-	flush := func() bool {
-		if cur == nil {
-			return true
-		}
-		c := cur
-		cur, size = nil, 0
-		return emit(c)
-	}
-	for sc.Scan() {
-		line++
-		if line%1024 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if cur == nil {
-			cur = &chunk{first: line, res: make(chan chunkResult, 1)}
-			buf = make([]byte, 0, chunkBytes+len(sc.Bytes()))
-		}
-		b := sc.Bytes()
-		if len(buf)+len(b) > cap(buf) {
-			// Keep earlier lines valid: start a new backing array.
-			buf = make([]byte, 0, max(chunkBytes, len(b)))
-		}
-		buf = append(buf, b...)
-		cur.lines = append(cur.lines, buf[len(buf)-len(b):len(buf):len(buf)])
-		size += len(b)
-		if size >= chunkBytes {
-			if !flush() {
-				return ctx.Err()
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read %s after line %d: %w", path, line, err)
-	}
-	flush() // fails only when ctx is done
-	return ctx.Err()
-}
-
-// parseChunk parses the lines of c.
-func parseChunk(ctx context.Context, lp *lineParser, c *chunk, dets []refusal.Detector, prompt func(string) string) chunkResult {
-	var r chunkResult
-	if err := ctx.Err(); err != nil {
-		r.err, r.errLine = err, c.first
-		return r
-	}
-	r.traces = make([]parsedTrace, 0, len(c.lines))
-	for k, b := range c.lines {
-		line := c.first + k
-		if len(bytes.TrimSpace(b)) == 0 {
-			continue
-		}
-		t, err := lp.parse(b)
-		if err != nil {
-			r.err, r.errLine = err, line
-			return r
-		}
-		pt := parsedTrace{line: line, t: t}
-		if len(dets) > 0 {
-			pt.verdicts = make([]refusal.Verdict, len(dets))
-			if t.Label != "" {
-				for d, det := range dets {
-					v, err := det.Detect(ctx, prompt(t.InstanceID), t.Text)
-					if err != nil {
-						r.err, r.errLine = fmt.Errorf("detector %s: %w", det.Name(), err), line
-						return r
-					}
-					pt.verdicts[d] = v
-				}
-			}
-		}
-		r.traces = append(r.traces, pt)
-	}
-	return r
 }

@@ -6,8 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/deepconf/deepconf/internal/setting"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +17,7 @@ import (
 	"github.com/deepconf/deepconf/confidence"
 	"github.com/deepconf/deepconf/confidence/seed"
 	"github.com/deepconf/deepconf/refusal"
+	"github.com/deepconf/deepconf/table"
 )
 
 // The prototype's two post-hoc percentile simulators (SEED_SYSTEM.md §8.4,
@@ -57,20 +58,13 @@ func ReadSeedPredictions(ctx context.Context, path string, labels map[string]str
 	if err != nil {
 		return nil, 0, err
 	}
-	wg, err := readWildGuard(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(wg) != len(preds) {
-		return nil, 0, fmt.Errorf("%s: %d predictions but %d non-blank lines", path, len(preds), len(wg))
-	}
 	out := make([]SeedPrediction, len(preds))
 	missing := 0
 	for i := range preds {
 		p := &preds[i]
 		sp := SeedPrediction{
 			InstanceID: p.InstanceID, Traces: p.Traces, Confidences: p.Confidences, Refused: p.Refused,
-			TokensPerTrace: p.TokensPerTrace, HasWildGuard: wg[i].present, WildGuardHarmful: wg[i].flags,
+			TokensPerTrace: p.TokensPerTrace, HasWildGuard: p.WildGuardHarmful != nil, WildGuardHarmful: p.WildGuardHarmful,
 		}
 		switch p.GroundTruth {
 		case "safe", "unsafe":
@@ -96,62 +90,6 @@ func ReadSeedPredictions(ctx context.Context, path string, labels map[string]str
 		return nil, 0, fmt.Errorf("%s: no prediction has a ground truth (the prototype's predictions.jsonl has none: pass its benchmark with --benchmark and --data)", path)
 	}
 	return out, missing, nil
-}
-
-type wildGuardField struct {
-	present bool
-	flags   []bool
-}
-
-// readWildGuard extracts the wildguard_harmful field of every non-blank
-// line of path. Python's truth value of each entry is kept: true/false,
-// null as false; other types are an error.
-func readWildGuard(path string) ([]wildGuardField, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read predictions: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), maxLine)
-	var out []wildGuardField
-	line := 0
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		var w wildGuardField
-		i := bytes.Index(b, []byte(`"wildguard_harmful":`))
-		if i >= 0 {
-			w.present = true
-			j := i + len(`"wildguard_harmful":`)
-			for j < len(b) && (b[j] == ' ' || b[j] == '\t') {
-				j++
-			}
-			if j >= len(b) || b[j] != '[' {
-				return nil, fmt.Errorf("%s:%d: field wildguard_harmful: want a list of booleans, got %.20q", path, line, b[j:])
-			}
-			end := flatArrayEnd(b, j)
-			if end < 0 {
-				return nil, fmt.Errorf("%s:%d: field wildguard_harmful: want a list of booleans", path, line)
-			}
-			var vals []*bool
-			if err := json.Unmarshal(b[j:end], &vals); err != nil {
-				return nil, fmt.Errorf("%s:%d: field wildguard_harmful: want a list of booleans: %v", path, line, err)
-			}
-			w.flags = make([]bool, len(vals))
-			for k, v := range vals {
-				w.flags[k] = v != nil && *v
-			}
-		}
-		out = append(out, w)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s after line %d: %w", path, line, err)
-	}
-	return out, nil
 }
 
 // ThresholdOptions are analyze_threshold_sensitivity.py's --min-traces and
@@ -206,8 +144,13 @@ type ThresholdResult struct {
 // under linear interpolation, percentiles 20 and 30 always take exactly
 // MinTraces = 3 traces (the published 3.00).
 func SimulateThreshold(preds []SeedPrediction, percentiles []float64, o ThresholdOptions) ([]ThresholdResult, error) {
-	if o.MinTraces < 1 || o.MaxTraces < 1 {
-		return nil, fmt.Errorf("min traces %d, max traces %d: both must be ≥ 1", o.MinTraces, o.MaxTraces)
+	var v setting.Checker
+	v.Check(o.MinTraces >= 1, "min_traces", o.MinTraces, "must be ≥ 1")
+	if o.MinTraces >= 1 {
+		v.Compare(o.MaxTraces >= o.MinTraces, "max_traces", o.MaxTraces, "must be ≥", "min_traces", o.MinTraces)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	out := make([]ThresholdResult, 0, len(percentiles))
 	for _, pct := range percentiles {
@@ -329,14 +272,14 @@ func pyFmtG(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
 // ThresholdTables returns Simulator A's output as tables: one row per
 // percentile with the script's printed metrics and precision, and the
 // category breakdown.
-func ThresholdTables(rs []ThresholdResult, o ThresholdOptions) []analysis.Table {
-	t := analysis.Table{
-		Name:   "threshold_sensitivity",
+func ThresholdTables(rs []ThresholdResult, o ThresholdOptions) []table.Table {
+	t := table.Table{
+		ID:     "threshold_sensitivity",
 		Title:  fmt.Sprintf("Simulator A (analyze_threshold_sensitivity.py; running mean, +1 trace, any() rule; min %d, max %d traces)", o.MinTraces, o.MaxTraces),
 		Header: []string{"Percentile", "Instances", "Accuracy", "Avg traces", "Avg confidence", "Token savings", "Avg tokens/instance", "Total tokens"},
 	}
-	c := analysis.Table{
-		Name:   "threshold_categories",
+	c := table.Table{
+		ID:     "threshold_categories",
 		Title:  "Simulator A: category breakdown (0.7/0.3 rule on the mean NLL)",
 		Header: []string{"Percentile", "Category", "Count", "Accuracy", "Avg traces", "Avg confidence"},
 	}
@@ -357,7 +300,7 @@ func ThresholdTables(rs []ThresholdResult, o ThresholdOptions) []analysis.Table 
 			t.Notes = append(t.Notes, fmt.Sprintf("Percentile %s: %d instances have no ground truth and count as incorrect, as in the script.", p, r.NoGroundTruth))
 		}
 	}
-	return []analysis.Table{t, c}
+	return []table.Table{t, c}
 }
 
 // SeedConfusion is the comprehensive simulator's confusion matrix:

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deepconf/deepconf/analysis"
+	"github.com/deepconf/deepconf/table"
 )
 
 // The fixture testdata/seed/predictions.jsonl is the prototype's
@@ -228,7 +228,7 @@ func TestThresholdFixture(t *testing.T) {
 	}
 	tables := ThresholdTables(rs, o)
 	var buf bytes.Buffer
-	if err := analysis.WriteText(&buf, tables); err != nil {
+	if err := table.WriteText(&buf, tables); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"50.00%", "2.83", "0.435", "62.8%", "76.2", "uncertain_compliance", "count as incorrect"} {

@@ -70,6 +70,9 @@ type Result struct {
 	// more).
 	RunTokens int
 	Savings   analysis.Float
+	// Selective is selective prediction by the replayed instance
+	// confidence: AURC and E-AURC of errors and of unsafe compliance.
+	Selective Selective
 	// Outcomes holds each replayed instance's behaviour and cost, in
 	// predictions order (only with Options.Outcomes).
 	Outcomes []analysis.ReplayOutcome
@@ -107,6 +110,7 @@ func (p *Pool) Sweep(ctx context.Context, settings []Setting, o Options) ([]Resu
 			r.NotReplayedReason = "invalid setting: " + s.Err.Error()
 			r.Metrics = emptyMetrics()
 			r.UnsafeRateDifference, r.FisherPGreater, r.AvgTraces, r.EarlyStoppedShare, r.Savings = analysis.NaN(), analysis.NaN(), analysis.NaN(), analysis.NaN(), analysis.NaN()
+			r.Selective = noSelective()
 			out = append(out, r)
 			continue
 		}
@@ -160,15 +164,21 @@ func (p *Pool) score(ctx context.Context, r *Result, slots []slot, o Options) er
 		r.Metrics = emptyMetrics()
 		r.UnsafeRateDifference, r.FisherPGreater = analysis.NaN(), analysis.NaN()
 		r.Verdict = analysis.Untestable
+		r.Selective = noSelective()
 		return nil
 	}
 	// Refusal scoring of the replayed predictions, exactly as deepconf
 	// analyze scores a run (one bootstrap resample: the sweep reports no
-	// AUROC interval).
+	// AUROC interval; no calibration block: the sweep reports the
+	// selective areas alone, computed below without intervals).
 	d := &analysis.RunData{Dir: p.Dir, Run: p.Run, PredictionsPath: p.Dir + " (replayed)", Predictions: preds}
-	a, err := analysis.Analyze(ctx, d, analysis.Options{Split: r.Setting.Split, Level: o.Level, Resamples: 1})
+	a, err := analysis.Analyze(ctx, d, analysis.Options{Split: r.Setting.Split, Level: o.Level, Resamples: 1,
+		Calibration: analysis.CalibrationOptions{Skip: true}})
 	if err != nil {
 		return err
+	}
+	if r.Selective, err = selectiveOf(a, preds); err != nil {
+		return fmt.Errorf("selective prediction: %w", err)
 	}
 	r.Metrics = a.Overall.Metrics
 	r.Split = a.Split

@@ -31,9 +31,7 @@ func handRun(t *testing.T) (string, controller.Config) {
 	cfg := controller.Default(controller.PolicyDeepConf)
 	cfg.Warmup, cfg.Budget, cfg.Window, cfg.MinTokens, cfg.MinVoters = 2, 4, 2, 2, 2
 	raw, _ := json.Marshal(cfg)
-	var policy map[string]any
-	json.Unmarshal(raw, &policy)
-	run := record.Run{Tool: "deepconf", Config: map[string]any{"policy": policy, "detector": "patterns"}}
+	run := record.Run{Tool: "deepconf", Config: record.RunConfig{Policy: raw, Detector: "patterns"}}
 	b, _ := json.Marshal(run)
 	if err := os.WriteFile(filepath.Join(dir, record.RunFile), b, 0o644); err != nil {
 		t.Fatal(err)
@@ -168,7 +166,7 @@ func TestSweepHandRun(t *testing.T) {
 	if err := WriteText(&text, p, res); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"replayed", "3/3", "2/3", "0/3", "66.7% [", "70.0%", "Row 3: 1 of 3 instances could not be replayed", "Row 4: 3 of 3", "patterns:seed", "1 stored traces belong to no prediction"} {
+	for _, w := range []string{"replayed", "3/3", "2/3", "0/3", "0.667 [0.208, 0.939]", "0.700", "Row 3: 1 of 3 instances could not be replayed", "Row 4: 3 of 3", "patterns:seed", "1 stored traces belong to no prediction"} {
 		if !strings.Contains(text.String(), w) {
 			t.Errorf("table lacks %q:\n%s", w, text.String())
 		}
@@ -295,9 +293,7 @@ func TestSweepSynthetic(t *testing.T) {
 	cfg := controller.Default(controller.PolicyDeepConf)
 	cfg.Budget, cfg.Window, cfg.MinTokens, cfg.EarlyStop, cfg.MinVoters = 6, 8, 8, false, 6
 	raw, _ := json.Marshal(cfg)
-	var policy map[string]any
-	json.Unmarshal(raw, &policy)
-	err := analysis.WriteSyntheticRun(dir, analysis.SyntheticRun{Instances: 80, Traces: 6, Tokens: 40, Policy: policy,
+	err := analysis.WriteSyntheticRun(dir, analysis.SyntheticRun{Instances: 80, Traces: 6, Tokens: 40, Policy: raw,
 		TraceSeed: func(id string, k int) uint64 { return controller.TraceSeed(cfg.Sampling.Seed, id, k) }})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deepconf/deepconf/internal/shareddata"
 )
 
 func runData(t *testing.T, args ...string) (stdout string, err error) {
@@ -13,18 +15,8 @@ func runData(t *testing.T, args ...string) (stdout string, err error) {
 	return out, err
 }
 
-// dataDir returns ../shared/data relative to the repository root.
-func dataDir(t *testing.T) string {
-	t.Helper()
-	d := filepath.Join("..", "..", "..", "shared", "data")
-	if _, err := os.Stat(filepath.Join(d, "MANIFEST.md")); err != nil {
-		t.Fatalf("benchmark data missing: %v", err)
-	}
-	return d
-}
-
 func TestDataLs(t *testing.T) {
-	out, err := runData(t, "ls", "--data", dataDir(t))
+	out, err := runData(t, "ls", "--data", shareddata.Dir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +43,7 @@ func TestDataLs(t *testing.T) {
 	if err != nil || strings.Count(out, "local:   no --data given") != 8 {
 		t.Errorf("ls without --data: %v\n%s", err, out)
 	}
-	if _, err := runData(t, "ls", "--data", filepath.Join(dataDir(t), "MANIFEST.md")); err == nil || !strings.Contains(err.Error(), "want a directory") {
+	if _, err := runData(t, "ls", "--data", filepath.Join(shareddata.Dir(t), "MANIFEST.md")); err == nil || !strings.Contains(err.Error(), "want a directory") {
 		t.Errorf("ls with a file: %v", err)
 	}
 	out, err = runData(t, "ls", "--data", t.TempDir())
@@ -61,7 +53,7 @@ func TestDataLs(t *testing.T) {
 }
 
 func TestDataShow(t *testing.T) {
-	out, err := runData(t, "show", "wildguardmix", "--data", dataDir(t), "-n", "2")
+	out, err := runData(t, "show", "wildguardmix", "--data", shareddata.Dir(t), "-n", "2")
 	if err != nil {
 		t.Fatal(err)
 	}

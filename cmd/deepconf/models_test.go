@@ -54,7 +54,7 @@ func TestModelsGenErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"gen", "--shape", "tiny"}, `required flag(s) "out" not set`},
+		{[]string{"gen", "--shape", "tiny"}, `required flag(s) "output" not set`},
 		{[]string{"gen", "--out", filepath.Join(dir, "x.gguf")}, `required flag(s) "shape" not set`},
 		{[]string{"gen", "--shape", "huge", "--out", filepath.Join(dir, "x.gguf")}, `unknown shape "huge"`},
 		{[]string{"gen", "--shape", "tiny", "--quant", "Q2_K", "--out", filepath.Join(dir, "x.gguf")}, `unknown quantization "Q2_K"`},

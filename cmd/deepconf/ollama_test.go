@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/deepconf/deepconf/internal/shareddata"
 	"github.com/deepconf/deepconf/record"
 )
 
@@ -22,7 +23,7 @@ func TestRunAgainstOllama(t *testing.T) {
 		t.Skip("no Ollama server: run scripts/ollama.sh start and export the variables it prints (scripts/test.sh does)")
 	}
 	bin := buildDeepconf(t)
-	data := filepath.Join(sharedData(t), "xstest")
+	data := filepath.Join(shareddata.Dir(t), "xstest")
 	out := filepath.Join(t.TempDir(), "run")
 	cmd := exec.Command(bin, "run", "--endpoint", url, "--model", model, "--max-inflight", "4",
 		"--benchmark", "xstest", "--data", data, "--num-instances", "3",
@@ -56,7 +57,7 @@ func TestRunAgainstOllama(t *testing.T) {
 	}
 	var run record.Run
 	b, _ := os.ReadFile(filepath.Join(out, record.RunFile))
-	if err := json.Unmarshal(b, &run); err != nil || run.Engine["name"] != "openai" {
-		t.Errorf("run.json engine %v (%v)", run.Engine["name"], err)
+	if err := json.Unmarshal(b, &run); err != nil || run.Engine == nil || run.Engine.Name != "openai" {
+		t.Errorf("run.json engine %+v (%v)", run.Engine, err)
 	}
 }

@@ -101,3 +101,88 @@ func TestProbeCmdFailures(t *testing.T) {
 		t.Errorf("missing --endpoint: %v", err)
 	}
 }
+
+// hangingServer accepts requests and never answers them; with models it
+// answers GET /v1/models and hangs on everything else.
+func hangingServer(t *testing.T, models bool) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if models && r.URL.Path == "/v1/models" {
+			io.WriteString(w, `{"object":"list","data":[{"id":"Qwen/Qwen3-8B","object":"model","owned_by":"vllm"}]}`)
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestProbeCmdHangingServer: probe returns, naming the timeout, against a
+// server that never answers; it never blames an empty model list.
+func TestProbeCmdHangingServer(t *testing.T) {
+	t.Setenv("DEEPCONF_API_KEY", "")
+	t.Setenv("OPENAI_API_KEY", "")
+	tests := []struct {
+		name string
+		srv  *httptest.Server
+		want []string
+	}{
+		{"nothing answers", hangingServer(t, false),
+			[]string{"GET /v1/models: first-byte timeout: the server accepted the connection but sent no response headers in 1s"}},
+		{"generation hangs", hangingServer(t, true),
+			[]string{"capability probe", "POST /v1/chat/completions: first-byte timeout", "--first-byte-timeout"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, err := runProbe(t, "--endpoint", tt.srv.URL+"/v1", "--first-byte-timeout", "1s")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error()+stderr, "0 models") {
+				t.Errorf("blames the model list: %v\n%s", err, stderr)
+			}
+		})
+	}
+}
+
+func TestProbeCmdConnectionErrors(t *testing.T) {
+	t.Setenv("DEEPCONF_API_KEY", "")
+	t.Setenv("OPENAI_API_KEY", "")
+	closed := httptest.NewServer(http.NotFoundHandler())
+	addr := closed.Listener.Addr().String()
+	closed.Close()
+	keyed := probeServer(t, true, "Bearer right")
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"refused", []string{"--endpoint", "http://" + addr}, []string{"connection refused: nothing listens on " + addr}},
+		{"401, no model", []string{"--endpoint", keyed.URL, "--api-key", "wrong-key-123"},
+			[]string{"HTTP 401", "check --api-key / $OPENAI_API_KEY"}},
+		{"connect-timeout range", []string{"--endpoint", keyed.URL, "--connect-timeout", "500ms"}, []string{"--connect-timeout 500ms: must be in [1s, 10m0s]"}},
+		{"first-byte-timeout range", []string{"--endpoint", keyed.URL, "--first-byte-timeout", "25h"}, []string{"--first-byte-timeout 25h0m0s: must be in [1s, 24h0m0s]"}},
+		{"idle-timeout range", []string{"--endpoint", keyed.URL, "--idle-timeout", "0s"}, []string{"--idle-timeout 0s: must be in [1s, 24h0m0s]"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := runProbe(t, tt.args...)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "0 models") || strings.Contains(err.Error(), "wrong-key-123") {
+				t.Errorf("error %q", err)
+			}
+		})
+	}
+}

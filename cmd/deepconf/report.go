@@ -1,34 +1,22 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/deepconf/deepconf/analysis"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/report"
+	"github.com/deepconf/deepconf/runreport"
 	"github.com/spf13/cobra"
 )
-
-// reportOptions configure buildReport.
-type reportOptions struct {
-	// Analysis configures the analysis of every run (split, level …).
-	Analysis analysis.Options
-	// Title of the report; "" derives one from the runs.
-	Title string
-	// MaxExamples caps the misclassified examples per run (report's rule).
-	MaxExamples int
-	// Log receives progress lines.
-	Log io.Writer
-}
 
 // reportFlags are the flags of deepconf report.
 type reportFlags struct {
 	out, markdown, latex, split, title string
-	maxExamples                        int
-	figures                            bool
+	maxExamples, baselineTraces        int
+	figures, noBaselines               bool
+	calibration                        calibrationFlags
 }
 
 // newReportCmd returns the "report" command: figures and one
@@ -38,14 +26,20 @@ func newReportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report DIR... [-o report.html]",
 		Short: "Write figures and a self-contained HTML report of one or more runs",
-		Long: `report analyses each run directory (refusal scoring, as deepconf analyze), writes its figures
-as PNG and SVG into DIR/figures/, and writes one self-contained HTML file that opens offline: the
-hypothesis and its result in words, the overall and per-category tables, the hypothesis statistics,
-the diagnostics, every figure, the limitations and the misclassified examples. With several
-directories it adds the model and benchmark comparisons, McNemar's test on paired instances
-(Benjamini–Hochberg adjusted) and a comparison figure (written to figures/ next to the report).
+		Long: `report analyses each run directory (refusal scoring, with the baselines replayed from its stored
+traces, as deepconf analyze), writes its figures as PNG and SVG into DIR/figures/, and writes one
+self-contained HTML file that opens offline: the hypothesis and its result in words, the overall and
+per-category tables, the hypothesis statistics, the diagnostics, every figure, the limitations and
+the misclassified examples. Each run has its calibration and selective-prediction tables, its
+reliability diagram and its risk–coverage figures (docs/calibration.md; --calibration,
+--calibration-folds, --calibration-bins, --target-risk). With several directories it adds the model
+and benchmark comparisons, McNemar's test on paired instances (Benjamini–Hochberg adjusted), each
+run's ECE, Brier score, AURC and AUROC with the paired bootstrap differences, and the comparison
+figures: the metrics per run and one reliability curve per run (written to figures/ next to the
+report).
 
---markdown and --latex export the same tables.`,
+--markdown and --latex export the same tables (for one run, the tables.md and tables.tex of
+deepconf analyze --export md,latex).`,
 		Example: `  deepconf report results/toxicchat_full
   deepconf report results/toxicchat_0.6b results/toxicchat_1.7b results/toxicchat_4b -o sizes.html --latex tables.tex`,
 		Args: cobra.MinimumNArgs(1),
@@ -54,6 +48,10 @@ directories it adds the model and benchmark comparisons, McNemar's test on paire
 			if err != nil {
 				return fmt.Errorf("--split: %w", err)
 			}
+			cal, err := f.calibration.options()
+			if err != nil {
+				return err
+			}
 			out := f.out
 			if out == "" {
 				out = "report.html"
@@ -61,110 +59,52 @@ directories it adds the model and benchmark comparisons, McNemar's test on paire
 					out = filepath.Join(dirs[0], "report.html")
 				}
 			}
-			o := reportOptions{
-				Analysis:    analysis.Options{Split: split},
+			o := runreport.ReportOptions{
+				Analysis:    analysis.Options{Split: split, Calibration: cal},
+				Baselines:   runreport.Baselines{Off: f.noBaselines, Traces: f.baselineTraces},
 				Title:       f.title,
 				MaxExamples: f.maxExamples,
+				Generator:   "deepconf " + version,
 				Log:         cmd.ErrOrStderr(),
 			}
-			return writeReport(cmd.Context(), cmd.OutOrStdout(), dirs, out, f, o)
+			if f.maxExamples <= 0 {
+				o.MaxExamples = -1
+			}
+			rep, runs, err := runreport.Report(cmd.Context(), dirs, o)
+			if err != nil {
+				return err
+			}
+			ro := runreport.ReportOutput{HTML: out, Markdown: f.markdown, LaTeX: f.latex}
+			if f.figures {
+				for _, run := range runs {
+					ro.FigureDirs = append(ro.FigureDirs, filepath.Join(run.Dir, "figures"))
+				}
+			}
+			files, err := runreport.WriteReport(rep, ro)
+			stdout := cmd.OutOrStdout()
+			for i, dir := range files.FigureDirs {
+				fmt.Fprintf(stdout, "wrote %d figure files to %s\n", files.Figures[i], dir)
+			}
+			if files.HTML != "" {
+				fmt.Fprintf(stdout, "wrote %s\n", files.HTML)
+			}
+			for _, p := range files.Tables {
+				fmt.Fprintf(stdout, "wrote %s\n", p)
+			}
+			return err
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&f.out, "output", "o", "", "HTML file to write (default DIR/report.html for one directory, ./report.html for several)")
+	cliflag.Output(fl, &f.out, "", "HTML file to write (default DIR/report.html for one directory, ./report.html for several)")
 	fl.StringVar(&f.split, "split", "median", "confidence split: median, seed (the prototype's 0.7/0.3 on its own metric) or a number")
 	fl.StringVar(&f.markdown, "markdown", "", "also write every table as Markdown to this file")
 	fl.StringVar(&f.latex, "latex", "", "also write every table as LaTeX (booktabs) to this file")
 	fl.StringVar(&f.title, "title", "", "report title (default: derived from the runs)")
-	fl.IntVar(&f.maxExamples, "max-examples", report.DefaultMaxExamples, "misclassified examples shown per run (0: none)")
+	cliflag.Int(fl, &f.maxExamples, "max-examples", report.DefaultMaxExamples, cliflag.AtLeast(0), "misclassified examples shown per run (0: none)")
 	fl.BoolVar(&f.figures, "figures", true, "write the figures as PNG and SVG into DIR/figures/")
+	cliflag.Int(fl, &f.baselineTraces, "baseline-traces", 0, cliflag.AtLeast(0), "N of the fixed-N majority and DeepConf offline baselines (0: the complete traces every instance stored)")
+	fl.BoolVar(&f.noBaselines, "no-baselines", false, "do not replay the baselines")
+	f.calibration.register(fl)
+	cliflag.Aliases(fl, map[string]string{"out": "output"})
 	return cmd
-}
-
-// writeReport builds the report of dirs and writes the figures, the HTML
-// file and the requested exports, listing what it wrote on stdout.
-func writeReport(ctx context.Context, stdout io.Writer, dirs []string, out string, f reportFlags, o reportOptions) error {
-	if f.maxExamples <= 0 {
-		o.MaxExamples = -1
-	}
-	rep, runs, err := buildReport(ctx, dirs, o)
-	if err != nil {
-		return err
-	}
-	var figDirs []string
-	if f.figures {
-		for _, run := range runs {
-			figDirs = append(figDirs, filepath.Join(run.Dir, "figures"))
-		}
-	}
-	if err := writeReportFiles(stdout, rep, figDirs, out); err != nil {
-		return err
-	}
-	for _, ex := range []struct {
-		path  string
-		write func(io.Writer) error
-	}{{f.markdown, rep.WriteMarkdown}, {f.latex, rep.WriteLaTeX}} {
-		if ex.path == "" {
-			continue
-		}
-		if err := writeFile(ex.path, ex.write); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "wrote %s\n", ex.path)
-	}
-	return nil
-}
-
-// writeReportFiles writes each run's figures into figDirs[i] (none when
-// figDirs is empty), the comparison figures into figures/ next to out, and
-// the HTML file out.
-func writeReportFiles(stdout io.Writer, rep *report.Report, figDirs []string, out string) error {
-	if dir := filepath.Dir(out); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("report: %w", err)
-		}
-	}
-	if len(figDirs) > 0 {
-		for i, dir := range figDirs {
-			paths, err := report.WriteFigures(dir, rep.Runs[i].Figures)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "wrote %d figure files to %s\n", len(paths), dir)
-		}
-		if len(rep.ComparisonFigures) > 0 {
-			dir := filepath.Join(filepath.Dir(out), "figures")
-			paths, err := report.WriteFigures(dir, rep.ComparisonFigures)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "wrote %d figure files to %s\n", len(paths), dir)
-		}
-	}
-	if err := rep.WriteHTMLFile(out); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s\n", out)
-	return nil
-}
-
-// analyzeReport is the report step of deepconf analyze (its
-// analyzeHooks.Report): for the refusal-scoring result r of the run d it
-// writes the figures into out/figures and out/report.html. The prototype's
-// seed scoring alone (r nil) has no report. Trace texts, which the analysis
-// skips, are read for the misclassified examples shown.
-func analyzeReport(ctx context.Context, out string, d *analysis.RunData, r *analysis.Result, _ *analysis.SeedResult) error {
-	if r == nil {
-		return nil
-	}
-	rep, err := assembleReport(ctx, []reportRun{newReportRun(d.Dir, d, r)}, reportOptions{MaxExamples: report.DefaultMaxExamples})
-	if err != nil {
-		return err
-	}
-	return writeReportFiles(io.Discard, rep, []string{filepath.Join(out, "figures")}, filepath.Join(out, "report.html"))
-}
-
-// writeFile writes path with write, through a temporary file.
-func writeFile(path string, write func(io.Writer) error) error {
-	return analysis.WriteFileAtomic(path, write)
 }

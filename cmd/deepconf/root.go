@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime/pprof"
 
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/spf13/cobra"
 )
 
@@ -42,9 +43,11 @@ func newRootCmd() *cobra.Command {
 			return nil
 		},
 	}
+	root.SetFlagErrorFunc(cliflag.ErrorFunc)
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	root.PersistentFlags().MarkHidden("cpuprofile")
-	root.AddCommand(newRunCmd(), newSimulateCmd(), newGenerateCmd(), newAnalyzeCmd(), newReportCmd(), newRefusalEvalCmd(), newCompareCmd(),
+	root.AddCommand(newRunCmd(), newSimulateCmd(), newGenerateCmd(), newAnalyzeCmd(), newReportCmd(), newRefusalEvalCmd(), newRefusalTrainCmd(), newCompareCmd(),
 		newMergeCmd(), newSweepCmd(), newBenchCmd(), newSetupCmd(), newModelsCmd(), newDataCmd(), newProbeCmd())
+	root.AddCommand(newServeCmd())
 	return root
 }

@@ -1,29 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
+	"github.com/deepconf/deepconf/runner"
+	"github.com/deepconf/deepconf/runreport"
 	"github.com/deepconf/deepconf/store"
-	"github.com/deepconf/deepconf/sweep"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -36,15 +28,21 @@ type runFlags struct {
 	Benchmark    string
 	Data         string
 	NumInstances int
-	OutputDir    string
 	Output       string
 	Shard        string
 	Concurrency  int
 	ConfigFile   string
 	NoAnalyze    bool
+	AllowSkipped bool
 	Mapping      benchmark.Mapping
 	Harmful      string
+	Detector     string
+	policyFlags
+}
 
+// policyFlags are the flags that set the sampling policy (run's, and
+// serve's, where a request may override them by these names).
+type policyFlags struct {
 	Policy          string
 	MinTraces       int
 	MaxTraces       int
@@ -69,7 +67,18 @@ type runFlags struct {
 	Thinking        bool
 	System          string
 	Seed            uint64
-	Detector        string
+}
+
+// runAliases are the older names of run's flags, kept as hidden aliases.
+func runAliases() map[string]string {
+	return map[string]string{"output-dir": "output", "prompts": "concurrency"}
+}
+
+// runPolicyFlags maps the policy's JSON keys (controller.Config) to run's
+// flags where their names differ, for the policy's own range checks.
+func runPolicyFlags() map[string]string {
+	return map[string]string{"top_logprobs": "logprobs-k", "warmup": "min-traces", "budget": "max-traces", "parallel": "instance-parallel",
+		"seed_min_traces": "min-traces", "seed_max_traces": "max-traces", "seed_percentile": "percentile", "keep": "percentile"}
 }
 
 func newRunCmd() *cobra.Command {
@@ -78,19 +87,49 @@ func newRunCmd() *cobra.Command {
 		Use:   "run",
 		Short: "Sample traces for every instance of a benchmark, score them with DeepConf and detect refusals",
 		Long: `run is the main job: benchmark in; every trace with its per-token confidences, its refusal
-verdict and the instance's prediction out, in --output-dir:
+verdict and the instance's prediction out, in the output directory (-o):
 
   run.json           configuration and provenance
   traces.jsonl       one line per trace (per-token confidences kept for replay)
   predictions.jsonl  one line per instance (the prototype's fields plus DeepConf's)
 
-Runs are resumable: the same command on the same directory continues where it stopped; a changed
-configuration is refused with the difference shown. --shard i/n runs every n-th instance; join
-shards with deepconf merge.`,
+and, when every instance is done, its analysis (as deepconf analyze): analysis.json, figures/ and
+report.html. The last line names every file written.
+
+Nothing is written before the inputs are proven: the flags, the benchmark, the output directory,
+the model (loaded), the detector and the servers. Runs are resumable: the same command on the same
+directory continues where it stopped, and completes a missing analysis; a changed configuration, or
+another model file, engine version or chat template, is refused with the difference shown. A
+directory whose run finished no instance (a failed start) takes the corrected command.
+
+An instance whose prompt does not fit the context (--ctx) is skipped and listed in run.json; the
+run then stays unfinished and exits with an error, unless --allow-skipped finishes it without them
+(the analysis and the report count them).
+
+Parallelism, three numbers (none is part of the configuration; run.json records them per session):
+  --parallel N      traces generated at once: the embedded engine's batch (default 8), or the
+                    requests in flight to each --endpoint server
+  --concurrency N   instances (prompts) sampled at once (default: enough to keep --parallel busy:
+                    --parallel, times the number of --endpoint servers)
+  --threads N       CPU threads of the embedded engine (default: all cores)
+The policy's --instance-parallel (default 1) is different: the traces of one instance sampled at
+once after its warm-up; above 1 the consensus stop cancels traces whose token counts depend on
+timing, so it is part of the configuration.
+
+--shard i/n runs every n-th instance; join shards with deepconf merge.`,
+		Example: `  # The main job: 20 ToxicChat prompts through Qwen3-0.6B from the Hugging Face Hub.
+  deepconf run --model Qwen/Qwen3-0.6B --benchmark toxicchat --num-instances 20 -o results/toxicchat_20
+  # Offline: local model and data; the prototype's policy and flags.
+  deepconf run --model qwen3-0.6b-q8_0.gguf --benchmark xstest --data ../shared/data/xstest --policy seed --min-traces 3 --max-traces 10
+  # The whole pipeline on a generated random-weight model.
+  deepconf run --model test:tiny --benchmark xstest --data ../shared/data/xstest --num-instances 10 -o results/smoke
+  # A custom file, against two vLLM servers.
+  deepconf run --endpoint http://gpu1:8000/v1 --endpoint http://gpu2:8000/v1 --model Qwen/Qwen3-8B \
+      --benchmark prompts.csv --prompt-field text --label-field is_harmful -o results/mine`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.ConfigFile != "" {
-				if err := applyConfigFile(cmd.Flags(), f.ConfigFile); err != nil {
+				if err := cliflag.ApplyJSON(cmd.Flags(), f.ConfigFile); err != nil {
 					return err
 				}
 			}
@@ -99,93 +138,67 @@ shards with deepconf merge.`,
 	}
 	fs := cmd.Flags()
 	f.engineFlags.register(fs)
-	d := controller.Default(controller.PolicyDeepConf)
 	fs.StringVar(&f.Benchmark, "benchmark", "synthetic", "benchmark name (see deepconf data ls) or a CSV/JSONL/Parquet file (with --prompt-field, --label-field)")
 	fs.StringVar(&f.Data, "data", "", "local benchmark file or directory (default: download from the Hugging Face Hub)")
-	fs.IntVar(&f.NumInstances, "num-instances", 0, "run the first N instances (0: all; the prototype silently used 20)")
-	fs.StringVar(&f.OutputDir, "output-dir", "", "output directory (default results/<benchmark>_<policy>)")
-	fs.StringVar(&f.Output, "output", "", "the prototype's name for --output-dir")
+	cliflag.Int(fs, &f.NumInstances, "num-instances", 0, cliflag.AtLeast(0), "run the first N instances (0: all; the prototype silently used 20)")
+	cliflag.Output(fs, &f.Output, "", "output directory (default results/<benchmark>_<policy>)")
 	fs.StringVar(&f.Shard, "shard", "", "run shard i of n (i/n, 0-based): instances whose index ≡ i mod n")
-	fs.IntVar(&f.Concurrency, "concurrency", 0, "instances sampled at once (0: --parallel, or the endpoints' in-flight capacity)")
+	cliflag.Int(fs, &f.Concurrency, "concurrency", 0, cliflag.Between(0, maxParallel), "instances sampled at once (0: --parallel, times the number of --endpoint servers)")
 	fs.StringVar(&f.ConfigFile, "config", "", "JSON file of flag values (flag name → value); command-line flags win")
 	fs.BoolVar(&f.NoAnalyze, "no-analyze", false, "do not analyze the finished run (analysis.json, figures, report.html); deepconf analyze DIR does it later")
+	fs.BoolVar(&f.AllowSkipped, "allow-skipped", false, "finish the run without the instances whose prompt does not fit the context (else they are an error)")
 	fs.StringVar(&f.Mapping.Prompt, "prompt-field", "prompt", "prompt field of a custom benchmark file")
 	fs.StringVar(&f.Mapping.Label, "label-field", "", "prompt-label field of a custom benchmark file")
 	fs.StringVar(&f.Harmful, "harmful-values", "", "comma-separated --label-field values meaning harmful (default 1,true,harmful,unsafe,toxic,yes)")
 	fs.StringVar(&f.Mapping.ID, "id-field", "", "instance-id field of a custom benchmark file")
 	fs.StringVar(&f.Mapping.Category, "category-field", "", "category field of a custom benchmark file")
 
-	fs.StringVar(&f.Policy, "policy", controller.PolicyDeepConf, "sampling policy: deepconf, offline, fixed, single or seed (the prototype's rule)")
-	fs.IntVar(&f.MinTraces, "min-traces", d.Warmup, "warm-up traces (deepconf N_init; seed: 3)")
-	fs.IntVar(&f.MaxTraces, "max-traces", d.Budget, "most traces per instance (deepconf budget B; seed: 10)")
-	fs.BoolVar(&f.NoEarlyStopping, "no-early-stopping", false, "no early termination or consensus stop (deepconf: B complete traces; seed: max-traces in one batch)")
-	fs.Float64Var(&f.Percentile, "percentile", 0, "threshold percentile of the warm-up confidences (deepconf: 100−100η, default 10; seed: default 90)")
-	fs.IntVar(&f.Window, "window", d.Window, "group (sliding window) size W in tokens")
-	fs.IntVar(&f.MinTokens, "min-tokens", 0, "tokens before a trace can be stopped early (0: the window)")
-	fs.IntVar(&f.K, "k", d.Sampling.TopLogprobs, "top-k log-probabilities per token for the token confidence (≤ 20)")
-	fs.Float64Var(&f.Tau, "tau", d.Tau, "consensus τ: stop sampling when the weighted vote's β ≥ τ")
-	fs.IntVar(&f.MinVoters, "min-voters", d.MinVoters, "voting traces needed before the consensus stop")
-	fs.IntVar(&f.InstanceParl, "instance-parallel", d.Parallel, "traces of one instance in flight after the warm-up (1 keeps token counts reproducible)")
-	fs.IntVar(&f.Traces, "traces", d.Traces, "traces per instance for the offline and fixed policies")
-	fs.StringVar(&f.Aggregate, "aggregate", d.Aggregate, "offline policy vote: majority, weighted or top")
-	fs.Float64Var(&f.Keep, "keep", 0.1, "top-η fraction kept by --aggregate top")
-	fs.StringVar(&f.Metric, "metric", d.Metric, "trace confidence for thresholds and votes: lowest_group, bottom, tail or mean")
-	fs.BoolVar(&f.Official, "official-confidence", false, "token confidence as the official utils.compute_confidence (sampled token included when outside the top-k, 3 dp)")
-	fs.BoolVar(&f.PostHoc, "post-hoc-filter", false, "also discard finished traces below the threshold, as the official code does")
-	fs.Float64Var(&f.Temperature, "temperature", d.Sampling.Temperature, "sampling temperature")
-	fs.Float64Var(&f.TopP, "top-p", d.Sampling.TopP, "nucleus sampling mass")
-	fs.IntVar(&f.TopK, "top-k", d.Sampling.TopK, "top-k sampling (0: off; seed policy default 50)")
-	fs.IntVar(&f.MaxTokens, "max-tokens", d.Sampling.MaxTokens, "most generated tokens per trace")
-	fs.BoolVar(&f.Thinking, "thinking", false, "Qwen3 thinking mode (the prototype ran with thinking off)")
-	fs.StringVar(&f.System, "system", "", "system message")
-	fs.Uint64Var(&f.Seed, "seed", d.Sampling.Seed, "base seed: every trace's seed derives from it, the instance id and the trace index")
-	fs.StringVar(&f.Detector, "detector", refusal.SpecPatterns, "refusal detector: patterns, patterns:seed or judge:<model>")
+	f.policyFlags.register(fs)
+	fs.StringVar(&f.Detector, "detector", refusal.DefaultSpec, "refusal detector: ensemble (default: the trained classifier over the rules), patterns (rules), patterns:seed (the prototype's 48 phrases), classifier, classifier:FILE or judge:<model>")
+	cliflag.Aliases(fs, engineAliases(), runAliases(), policyAliases())
 	return cmd
 }
 
-// applyConfigFile sets the flags named in a JSON file that were not given on
-// the command line.
-func applyConfigFile(fs *pflag.FlagSet, path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		fl := fs.Lookup(k)
-		if fl == nil {
-			return fmt.Errorf("config %s: unknown setting %q (use flag names, e.g. \"max-traces\")", path, k)
-		}
-		if fl.Changed {
-			continue
-		}
-		vals := []any{m[k]}
-		if list, ok := m[k].([]any); ok {
-			vals = list
-		}
-		for _, v := range vals {
-			s := fmt.Sprint(v)
-			if x, ok := v.(float64); ok {
-				s = strconv.FormatFloat(x, 'f', -1, 64)
-			}
-			if err := fs.Set(k, s); err != nil {
-				return fmt.Errorf("config %s: %s: %w", path, k, err)
-			}
-		}
-	}
-	return nil
+// policyAliases are the older names of the policy flags, kept as hidden
+// aliases.
+func policyAliases() map[string]string {
+	return map[string]string{"k": "logprobs-k", "warmup": "min-traces", "budget": "max-traces"}
 }
 
-// policyConfig builds the controller configuration from the flags.
-func policyConfig(fs *pflag.FlagSet, f *runFlags) (controller.Config, error) {
+// register adds the policy flags to fs (their aliases are the command's to
+// set: cliflag.Aliases takes all of a command's aliases at once).
+func (f *policyFlags) register(fs *pflag.FlagSet) {
+	d := controller.Default(controller.PolicyDeepConf)
+	cliflag.Enum(fs, &f.Policy, "policy", controller.PolicyDeepConf, []string{controller.PolicyDeepConf, controller.PolicyOffline, controller.PolicyFixed, controller.PolicySingle, controller.PolicySeed},
+		"sampling policy: deepconf, offline, fixed, single or seed (the prototype's rule)")
+	cliflag.Int(fs, &f.MinTraces, "min-traces", d.Warmup, cliflag.AtLeast(1), "warm-up traces (deepconf N_init; seed: 3)")
+	cliflag.Int(fs, &f.MaxTraces, "max-traces", d.Budget, cliflag.AtLeast(1), "most traces per instance (deepconf budget B; seed: 10)")
+	fs.BoolVar(&f.NoEarlyStopping, "no-early-stopping", false, "no early termination or consensus stop (deepconf: B complete traces; seed: max-traces in one batch)")
+	cliflag.Float(fs, &f.Percentile, "percentile", 0, cliflag.Between(0, 100), "threshold percentile of the warm-up confidences (deepconf: 100−100η, default 10, below 100; seed: default 90)")
+	cliflag.Int(fs, &f.Window, "window", d.Window, cliflag.AtLeast(1), "group (sliding window) size W in tokens")
+	cliflag.Int(fs, &f.MinTokens, "min-tokens", 0, cliflag.AtLeast(0), "tokens before a trace can be stopped early (0: the window)")
+	cliflag.Int(fs, &f.K, "logprobs-k", d.Sampling.TopLogprobs, cliflag.Between(1, engine.MaxTopLogprobs), "top-k log-probabilities per token for the token confidence")
+	cliflag.Float(fs, &f.Tau, "tau", d.Tau, cliflag.Unit, "consensus τ: stop sampling when the weighted vote's β ≥ τ")
+	cliflag.Int(fs, &f.MinVoters, "min-voters", d.MinVoters, cliflag.AtLeast(1), "voting traces needed before the consensus stop (capped at --max-traces)")
+	cliflag.Int(fs, &f.InstanceParl, "instance-parallel", d.Parallel, cliflag.AtLeast(1), "traces of one instance in flight after the warm-up (1 keeps token counts reproducible)")
+	cliflag.Int(fs, &f.Traces, "traces", d.Traces, cliflag.AtLeast(1), "traces per instance for the offline and fixed policies")
+	cliflag.Enum(fs, &f.Aggregate, "aggregate", d.Aggregate, []string{controller.AggMajority, controller.AggWeighted, controller.AggTop}, "offline policy vote: majority, weighted or top")
+	cliflag.Float(fs, &f.Keep, "keep", 0.1, cliflag.Unit, "top-η fraction kept by --aggregate top")
+	cliflag.Enum(fs, &f.Metric, "metric", d.Metric, []string{controller.MetricLowestGroup, controller.MetricBottom, controller.MetricTail, controller.MetricMean}, "trace confidence for thresholds and votes: lowest_group, bottom, tail or mean")
+	fs.BoolVar(&f.Official, "official-confidence", false, "token confidence as the official utils.compute_confidence (sampled token included when outside the top-k, 3 dp)")
+	fs.BoolVar(&f.PostHoc, "post-hoc-filter", false, "also discard finished traces below the threshold, as the official code does")
+	cliflag.Float(fs, &f.Temperature, "temperature", d.Sampling.Temperature, cliflag.AtLeast(0), "sampling temperature")
+	cliflag.Float(fs, &f.TopP, "top-p", d.Sampling.TopP, cliflag.Unit, "nucleus sampling mass")
+	cliflag.Int(fs, &f.TopK, "top-k", d.Sampling.TopK, cliflag.AtLeast(0), "top-k sampling (0: off; seed policy default 50)")
+	cliflag.Int(fs, &f.MaxTokens, "max-tokens", d.Sampling.MaxTokens, cliflag.Between(1, maxContext), "most generated tokens per trace")
+	fs.BoolVar(&f.Thinking, "thinking", false, "Qwen3 thinking mode (the prototype ran with thinking off)")
+	fs.StringVar(&f.System, "system", "", "system message")
+	cliflag.Uint64(fs, &f.Seed, "seed", d.Sampling.Seed, "base seed: every trace's seed derives from it, the instance id and the trace index")
+}
+
+// policyConfig builds the controller configuration from the flags; its
+// errors name the flags.
+func policyConfig(fs *pflag.FlagSet, f *policyFlags) (controller.Config, error) {
 	c := controller.Default(f.Policy)
 	c.Sampling = engine.Sampling{Temperature: f.Temperature, TopP: f.TopP, TopK: f.TopK, MaxTokens: f.MaxTokens, Seed: f.Seed, TopLogprobs: f.K}
 	if f.Policy == controller.PolicySeed && !fs.Changed("top-k") {
@@ -199,8 +212,10 @@ func policyConfig(fs *pflag.FlagSet, f *runFlags) (controller.Config, error) {
 	c.Traces, c.Aggregate, c.Metric = f.Traces, f.Aggregate, f.Metric
 	c.Official, c.PostHoc, c.EarlyStop = f.Official, f.PostHoc, !f.NoEarlyStopping
 	c.Thinking, c.System = f.Thinking, f.System
+	names := runPolicyFlags()
 	if f.Aggregate == controller.AggTop {
 		c.Keep = f.Keep
+		names["keep"] = "keep"
 	}
 	switch f.Policy {
 	case controller.PolicySeed:
@@ -216,251 +231,130 @@ func policyConfig(fs *pflag.FlagSet, f *runFlags) (controller.Config, error) {
 	default:
 		c.Warmup, c.Budget = f.MinTraces, f.MaxTraces
 		if fs.Changed("percentile") {
-			if f.Percentile < 0 || f.Percentile >= 100 {
-				return c, fmt.Errorf("--percentile %g: must be in [0, 100)", f.Percentile)
+			if f.Percentile >= 100 {
+				return c, fmt.Errorf("--percentile %g: must be in [0, 100) for the %s policy (η = 1 − p/100 > 0)", f.Percentile, f.Policy)
 			}
 			c.Keep = 1 - f.Percentile/100
 		}
-		if c.MinVoters > c.Budget {
-			c.MinVoters = c.Budget
-		}
+		c.MinVoters = min(c.MinVoters, c.Budget)
 	}
-	return c, c.Validate()
+	return c, cliflag.Rename(c.Validate(), fs, names)
 }
 
-// parseShard parses "i/n".
-func parseShard(s string) (i, n int, err error) {
-	if s == "" {
-		return 0, 1, nil
-	}
-	a, b, ok := strings.Cut(s, "/")
-	i, err1 := strconv.Atoi(a)
-	n, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
-		return 0, 0, fmt.Errorf("--shard %q: want i/n with 0 ≤ i < n", s)
-	}
-	return i, n, nil
-}
-
-// loadInstances loads the benchmark the flags name.
-func loadInstances(ctx context.Context, f *runFlags, log io.Writer) ([]benchmark.Instance, error) {
-	if _, ok := benchmark.Lookup(f.Benchmark); !ok {
-		// A file with a field mapping.
-		if _, serr := os.Stat(f.Benchmark); serr != nil {
-			return nil, fmt.Errorf("--benchmark %q is neither a known benchmark (%s) nor a file", f.Benchmark, strings.Join(benchmark.Names(), ", "))
-		}
-		m := f.Mapping
-		m.Name = strings.TrimSuffix(filepath.Base(f.Benchmark), filepath.Ext(f.Benchmark))
-		if f.Harmful != "" {
-			m.HarmfulValues = strings.Split(f.Harmful, ",")
-		}
-		return benchmark.LoadMapped(ctx, f.Benchmark, m, benchmark.FormatAuto)
-	}
-	opts := benchmark.Options{Data: f.Data}
-	if f.Benchmark == "synthetic" && f.NumInstances > 0 {
-		opts.SyntheticSize = f.NumInstances
-	}
-	if f.Data == "" {
-		fetch, err := hubFetch(log)
-		if err != nil {
-			return nil, err
-		}
-		opts.Fetch = fetch
-	}
-	return benchmark.Load(ctx, f.Benchmark, opts)
-}
-
-// sha256File returns the hex sha256 of a file.
-func sha256File(path string) (string, error) {
-	fh, err := os.Open(path)
+// runOptions checks the flags and builds the runner's options: every error
+// here comes before anything is opened, loaded or written.
+func runOptions(fs *pflag.FlagSet, f *runFlags, log io.Writer) (runner.Options, error) {
+	var o runner.Options
+	pc, err := policyConfig(fs, &f.policyFlags)
 	if err != nil {
-		return "", err
+		return o, err
 	}
-	defer fh.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
-		return "", err
+	if err := f.engineFlags.check(); err != nil {
+		return o, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// datasetDigests maps each benchmark file's base name to its sha256: the
-// data's identity in the configuration, which must not depend on where the
-// files are (shards run on different machines, a moved checkout).
-func datasetDigests(info map[string]any) map[string]string {
-	out := map[string]string{}
-	files, _ := info["files"].(map[string]string)
-	for path, sum := range files {
-		out[filepath.Base(path)] = sum
-	}
-	return out
-}
-
-// datasetInfo describes the benchmark files for run.json.
-func datasetInfo(name string, ins []benchmark.Instance) (map[string]any, error) {
-	files := map[string]string{}
-	for _, in := range ins {
-		if in.Source == "" {
-			continue
-		}
-		if _, ok := files[in.Source]; !ok {
-			sum, err := sha256File(in.Source)
-			if err != nil {
-				return nil, err
-			}
-			files[in.Source] = sum
-		}
-	}
-	return map[string]any{"name": name, "files": files, "rows": len(ins)}, nil
-}
-
-func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, log io.Writer) error {
-	pc, err := policyConfig(fs, f)
+	shard, err := store.ParseShard(f.Shard)
 	if err != nil {
-		return err
+		return o, fmt.Errorf("--shard %w", err)
 	}
-	shardI, shardN, err := parseShard(f.Shard)
-	if err != nil {
-		return err
+	if err := checkDetector(f.Detector); err != nil {
+		return o, err
 	}
-	out := f.OutputDir
-	if out == "" {
-		out = f.Output
-	}
+	out := f.Output
 	if out == "" {
 		out = filepath.Join("results", fmt.Sprintf("%s_%s", strings.TrimSuffix(filepath.Base(f.Benchmark), filepath.Ext(f.Benchmark)), f.Policy))
 	}
-	all, err := loadInstances(ctx, f, log)
-	if err != nil {
-		return err
+	conc := f.concurrency(f.Concurrency)
+	f.Prompts = conc
+	data := runner.Data{Benchmark: f.Benchmark, Path: f.Data, Mapping: f.Mapping, NumInstances: f.NumInstances,
+		Fetch: func(ctx context.Context, repo, file string) (string, error) {
+			fetch, err := hubFetch(log)
+			if err != nil {
+				return "", err
+			}
+			return fetch(ctx, repo, file)
+		}}
+	if f.Harmful != "" {
+		data.Mapping.HarmfulValues = strings.Split(f.Harmful, ",")
 	}
-	dataset, err := datasetInfo(f.Benchmark, all)
-	if err != nil {
-		return err
+	kind := runner.EngineLlamaCPP
+	if len(f.Endpoints) > 0 {
+		kind = runner.EngineOpenAI
 	}
-	if f.NumInstances > 0 && f.NumInstances < len(all) {
-		all = all[:f.NumInstances]
+	o = runner.Options{
+		Dir: out, Data: data, Policy: pc, Shard: shard, Concurrency: conc, AllowSkipped: f.AllowSkipped,
+		EngineKind: kind, Model: f.Model, Random: f.isTestModel(), Quant: f.Quant, APIMode: f.APIMode, KVUnified: f.KVUnified,
+		Detector: f.Detector, ChatTemplate: f.ChatTemplate, ReasoningDelimiters: f.Reasoning,
+		OpenEngine: func(ctx context.Context) (engine.Engine, error) {
+			return f.openEngine(ctx, f.K, f.MaxTokens, log)
+		},
+		OpenDetector: func(ctx context.Context) (refusal.Detector, func() error, error) {
+			det, judge, err := openDetector(ctx, f, log)
+			if err != nil || judge == nil {
+				return det, nil, err
+			}
+			return det, judge.Close, nil
+		},
+		Version: version,
 	}
-	var ins []benchmark.Instance
-	for i, in := range all {
-		if i%shardN == shardI {
-			ins = append(ins, in)
-		}
-	}
+	return o, cliflag.Rename(o.Validate(), fs, map[string]string{"dir": "output"})
+}
 
-	// The configuration that must not change when a run is resumed: what
-	// decides each instance's records.
-	modelID := f.Model
-	if f.isTestModel() {
-		modelID += " (random weights)"
-	}
-	config := map[string]any{
-		"benchmark":   f.Benchmark,
-		"dataset":     datasetDigests(dataset),
-		"model":       modelID,
-		"quant":       f.Quant,
-		"engine":      map[bool]string{true: "openai", false: "llama.cpp"}[len(f.Endpoints) > 0],
-		"api_mode":    f.APIMode,
-		"kv_unified":  f.KVUnified,
-		"detector":    f.Detector,
-		"policy":      structMap(pc),
-		"max_traces":  maxTraces(pc),
-		"shard":       f.Shard,
-		"random":      f.isTestModel(),
-		"tool_schema": 1,
-	}
-	now := time.Now().UTC()
-	host, _ := os.Hostname()
-	run := record.Run{
-		Tool: "deepconf", Version: version, Config: config, Dataset: dataset,
-		RandomModel: f.isTestModel(), Started: now, Updated: now,
-		Sessions: []record.Session{{Started: now, Host: host, Shard: f.Shard}},
-	}
-	dir, err := store.Open(out, run)
+func runBenchmark(ctx context.Context, fs *pflag.FlagSet, f *runFlags, stdout, log io.Writer) error {
+	o, err := runOptions(fs, f, log)
 	if err != nil {
 		return err
 	}
-	defer dir.Close()
-	dir.Run().Sessions[len(dir.Run().Sessions)-1].Completed = dir.Completed()
-	var todo []benchmark.Instance
-	for _, in := range ins {
-		if !dir.Done(in.ID) {
-			todo = append(todo, in)
+	var pr *progress
+	o.Progress = runner.Progress{
+		Open: func(total, done int) {
+			fmt.Fprintf(log, "deepconf: %s: %d instances (%d done), policy %s, output %s\n", f.Benchmark, total, done, f.Policy, o.Dir)
+		},
+		Start:    func(total, done int) { pr = newProgress(log, total, done) },
+		Instance: func(p *record.Prediction) { pr.add(p.TracesGenerated, p.TokensGenerated) },
+		Skip:     func(id string, err error) { fmt.Fprintf(log, "deepconf: skipping %s: %v\n", id, err) },
+	}
+	res, err := runner.Run(ctx, o)
+	if pr != nil {
+		pr.close()
+	}
+	if res.Replaced {
+		fmt.Fprintf(log, "deepconf: %s held a run of another configuration that finished no instance; it was replaced\n", res.Dir)
+	}
+	if err != nil {
+		return err
+	}
+	files := []string{record.RunFile}
+	if pr != nil { // this session sampled instances
+		files = append(files, record.TracesFile, record.PredictionsFile)
+	}
+	switch {
+	case !o.Shard.Whole():
+		fmt.Fprintf(log, "deepconf: shard %s done; join the shards with deepconf merge, then run deepconf analyze on the merged directory\n", f.Shard)
+	case f.NoAnalyze && !runner.AnalysisComplete(res.Dir):
+		fmt.Fprintf(log, "deepconf: not analysed (--no-analyze); deepconf analyze %s does it\n", res.Dir)
+	case res.Analyze && !f.NoAnalyze:
+		oc, err := analyze(ctx, res.Dir, runreport.AnalyzeOptions{}, stdout, log)
+		if err != nil {
+			return fmt.Errorf("the run is complete and saved in %s, but its analysis failed: %w (run the same command again, or deepconf analyze %s, to complete it)", res.Dir, err, res.Dir)
 		}
+		files = append(files, oc.Files()...)
 	}
-	fmt.Fprintf(log, "deepconf: %s: %d instances (%d done), policy %s, output %s\n", f.Benchmark, len(ins), len(ins)-len(todo), f.Policy, out)
-	if len(todo) == 0 {
-		return finishRun(ctx, dir, f, false, stdout, log)
-	}
+	fmt.Fprintf(stdout, "\n%d of %d instances in %s; wrote %s\n", res.Completed, res.Instances, res.Dir, strings.Join(files, ", "))
+	return nil
+}
 
-	conc := f.Concurrency
-	if conc <= 0 {
-		conc = f.Parallel
-		if len(f.Endpoints) > 0 {
-			conc = len(f.Endpoints) * f.InFlight
+// checkDetector checks a --detector spec before anything is opened.
+func checkDetector(spec string) error {
+	if model, ok := strings.CutPrefix(spec, refusal.SpecJudgePrefix); ok {
+		if model == "" || strings.HasPrefix(model, "http://") || strings.HasPrefix(model, "https://") {
+			return fmt.Errorf("--detector %q: give the judge's model (a .gguf, a Hugging Face id or test:...)", spec)
 		}
-	}
-	if !fs.Changed("prompts") {
-		f.Prompts = conc
-	}
-	eng, err := f.openEngine(ctx, f.K, f.MaxTokens, log)
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	info := eng.Info()
-	dir.Run().Engine = structMap(info)
-	det, judge, err := openDetector(ctx, f, log)
-	if err != nil {
-		return err
-	}
-	if judge != nil {
-		defer judge.Close()
-	}
-	if err := dir.SaveRun(); err != nil {
-		return err
-	}
-	pr := newProgress(log, len(ins), len(ins)-len(todo))
-	skipped, err := sampleAll(ctx, eng, det, pc, todo, conc, dir, pr)
-	pr.close()
-	if err := dir.SaveRun(); err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("interrupted with %d of %d instances done; run the same command again to resume", dir.Completed(), len(ins))
-	}
-	if err != nil {
-		return fmt.Errorf("%w (%d of %d instances done and saved; run the same command again to resume)", err, dir.Completed(), len(ins))
-	}
-	if skipped > 0 {
-		fmt.Fprintf(log, "deepconf: %d instances skipped (prompt too long for the context); raise --ctx and run again to add them\n", skipped)
 		return nil
 	}
-	return finishRun(ctx, dir, f, true, stdout, log)
-}
-
-// maxTraces is the per-instance trace budget (the prototype's max_traces,
-// which its token-savings baseline uses).
-func maxTraces(c controller.Config) int {
-	switch c.Policy {
-	case controller.PolicySeed:
-		return c.SeedMaxTraces
-	case controller.PolicyDeepConf:
-		return c.Budget
-	case controller.PolicySingle:
-		return 1
+	if _, err := refusal.New(spec); err != nil {
+		return fmt.Errorf("--detector: %w", err)
 	}
-	return c.Traces
-}
-
-// structMap converts a struct to a JSON object map.
-func structMap(v any) map[string]any {
-	b, _ := json.Marshal(v)
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber() // exact 64-bit integers (seeds)
-	var m map[string]any
-	dec.Decode(&m)
-	return m
+	return nil
 }
 
 // openDetector builds the refusal detector; a judge gets its own engine.
@@ -472,9 +366,6 @@ func openDetector(ctx context.Context, f *runFlags, log io.Writer) (refusal.Dete
 	}
 	jf := f.engineFlags
 	jf.Model, jf.Endpoints = model, nil
-	if strings.HasPrefix(model, "http://") || strings.HasPrefix(model, "https://") {
-		return nil, nil, fmt.Errorf("--detector %q: give the judge's model (a .gguf, a Hugging Face id or test:...)", f.Detector)
-	}
 	e, err := jf.openEngine(ctx, 1, refusal.DefaultJudgeMaxTokens, log)
 	if err != nil {
 		return nil, nil, fmt.Errorf("judge model: %w", err)
@@ -485,108 +376,4 @@ func openDetector(ctx context.Context, f *runFlags, log io.Writer) (refusal.Dete
 		return nil, nil, err
 	}
 	return det, e, nil
-}
-
-// sampleAll runs the instances, conc at a time, and writes each finished
-// instance in benchmark order, so that the files do not depend on timing. At
-// most conc instances are held in memory, written or not.
-func sampleAll(ctx context.Context, e engine.Engine, det refusal.Detector, pc controller.Config, todo []benchmark.Instance, conc int, dir *store.Dir, pr *progress) (skipped int, err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type slot struct {
-		out controller.Outcome
-		err error
-		ok  bool
-	}
-	slots := make([]slot, len(todo))
-	var mu sync.Mutex
-	cond := sync.NewCond(&mu)
-	sem := make(chan struct{}, conc)
-	var wg sync.WaitGroup
-	go func() {
-		for i := range todo {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				out, err := controller.Run(ctx, e, det, pc, todo[i])
-				mu.Lock()
-				slots[i] = slot{out: out, err: err, ok: true}
-				cond.Broadcast()
-				mu.Unlock()
-			}()
-		}
-	}()
-	var firstErr error
-	for i := range todo {
-		mu.Lock()
-		for !slots[i].ok && ctx.Err() == nil {
-			cond.Wait()
-		}
-		s := slots[i]
-		slots[i] = slot{ok: true}
-		mu.Unlock()
-		if !s.ok {
-			break
-		}
-		if s.err != nil {
-			if errors.Is(s.err, engine.ErrContextOverflow) {
-				fmt.Fprintf(pr.log, "deepconf: skipping %s: %v\n", todo[i].ID, s.err)
-				skipped++
-				<-sem
-				continue
-			}
-			firstErr = s.err
-			break
-		}
-		if err := dir.Write(s.out.Prediction, s.out.Traces); err != nil {
-			firstErr = err
-			break
-		}
-		dir.Run().Updated = time.Now().UTC()
-		pr.add(s.out.Prediction.TracesGenerated, s.out.Prediction.TokensGenerated)
-		<-sem
-	}
-	cancel()
-	go func() { // wake the waiter if the context ended while it waited
-		mu.Lock()
-		cond.Broadcast()
-		mu.Unlock()
-	}()
-	wg.Wait()
-	return skipped, firstErr
-}
-
-// finishRun marks the run finished, prints where the outputs are and, unless
-// --no-analyze or --shard, analyses it as deepconf analyze DIR does
-// (analysis.json, figures, report.html). A run that was already finished is
-// analysed again only when it has no analysis.json. A failed analysis loses
-// nothing: the run's files are saved before it starts.
-func finishRun(ctx context.Context, dir *store.Dir, f *runFlags, fresh bool, stdout, log io.Writer) error {
-	now := time.Now().UTC()
-	dir.Run().Finished = &now
-	if err := dir.SaveRun(); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%d instances in %s (%s, %s, %s)\n", dir.Completed(), dir.Path(), record.RunFile, record.TracesFile, record.PredictionsFile)
-	switch {
-	case f.NoAnalyze:
-		return nil
-	case f.Shard != "":
-		fmt.Fprintf(log, "deepconf: shard %s done; join the shards with deepconf merge, then run deepconf analyze on the merged directory\n", f.Shard)
-		return nil
-	case !fresh:
-		if _, err := os.Stat(filepath.Join(dir.Path(), record.AnalysisFile)); err == nil {
-			return nil
-		}
-	}
-	hooks := analyzeHooks{Report: analyzeReport, Baselines: sweep.Baselines(sweep.BaselineOptions{})}
-	if err := runAnalyze(ctx, dir.Path(), defaultAnalyzeOptions(), hooks, stdout, log); err != nil {
-		return fmt.Errorf("the run is complete and saved in %s, but its analysis failed: %w (deepconf analyze %s retries it)", dir.Path(), err, dir.Path())
-	}
-	return nil
 }

@@ -9,11 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/deepconf/deepconf/internal/cliflag"
+	"github.com/deepconf/deepconf/internal/shareddata"
 	"github.com/deepconf/deepconf/record"
 	"github.com/spf13/cobra"
 )
@@ -27,18 +30,6 @@ func buildDeepconf(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-func sharedData(t *testing.T) string {
-	t.Helper()
-	d, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("benchmark data not found at %s", d)
-	}
-	return d
 }
 
 func readLines(t *testing.T, path string) []string {
@@ -55,7 +46,7 @@ func readLines(t *testing.T, path string) []string {
 // seed policy gives the prototype's trace counts.
 func TestRunXSTestTinyModel(t *testing.T) {
 	bin := buildDeepconf(t)
-	data := filepath.Join(sharedData(t), "xstest")
+	data := filepath.Join(shareddata.Dir(t), "xstest")
 	for _, policy := range []string{"deepconf", "seed"} {
 		t.Run(policy, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "run")
@@ -115,7 +106,7 @@ func TestRunXSTestTinyModel(t *testing.T) {
 // when analysis.json is missing.
 func TestRunAnalysisOptOut(t *testing.T) {
 	bin := buildDeepconf(t)
-	data := filepath.Join(sharedData(t), "xstest")
+	data := filepath.Join(shareddata.Dir(t), "xstest")
 	run := func(out string, extra ...string) string {
 		args := append([]string{"run", "--model", "test:tiny", "--threads", "1", "--benchmark", "xstest", "--data", data,
 			"--num-instances", "3", "--policy", "single", "--max-tokens", "8", "--output-dir", out}, extra...)
@@ -144,58 +135,68 @@ func TestRunAnalysisOptOut(t *testing.T) {
 	}
 }
 
-// TestKillAndResume kills deepconf run with SIGKILL at random points several
-// times; resuming each time, the final directory must hold exactly one record
-// per instance, byte-identical to an uninterrupted run with the same seed.
+// TestKillAndResume kills deepconf run with SIGKILL several times: once
+// during start-up (as soon as the run directory exists), then each time a
+// given number of instances is finished, after a random delay shorter than
+// an instance takes (mostly mid-instance). Every kill must land on a running
+// process, or the test fails. Resuming each time, the final directory must
+// hold exactly one record per instance, byte-identical to an uninterrupted
+// run with the same seed.
 func TestKillAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
 	bin := buildDeepconf(t)
-	data := filepath.Join(sharedData(t), "xstest")
+	data := filepath.Join(shareddata.Dir(t), "xstest")
+	const instances = 40
 	args := func(out string) []string {
-		return []string{"run", "--model", "test:tiny", "--threads", "1", "--benchmark", "xstest", "--data", data, "--num-instances", "40",
-			"--max-tokens", "64", "--window", "8", "--min-tokens", "8", "--percentile", "50", "--min-voters", "6", "--output-dir", out}
+		return []string{"run", "--model", "test:tiny", "--benchmark", "xstest", "--data", data, "--num-instances", strconv.Itoa(instances),
+			"--max-tokens", "64", "--window", "8", "--min-tokens", "8", "--percentile", "50", "--min-voters", "6", "--output-dir", out, "--no-analyze"}
 	}
 	ref := filepath.Join(t.TempDir(), "ref")
 	start := time.Now()
 	if b, err := exec.Command(bin, args(ref)...).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, b)
 	}
-	full := time.Since(start)
+	perInstance := time.Since(start) / instances
 	out := filepath.Join(t.TempDir(), "killed")
 	r := rand.New(rand.NewPCG(7, 7))
-	kills := 0
-	for attempt := 0; attempt < 100; attempt++ {
+	// Kill when this many instances are finished (0: when run.json
+	// exists, during start-up).
+	targets := []int{0, 5, 15, 25, 33}
+	for k, target := range targets {
 		cmd := exec.Command(bin, args(out)...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		// Kill at a random moment within the first third of what a whole
-		// run takes: sometimes during start-up, mostly mid-instance.
-		killAt := time.Duration(r.Int64N(int64(full / 3)))
-		finished := false
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("run failed: %v\n%s", err, stderr.String())
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		reached := func() bool {
+			if target == 0 {
+				_, err := os.Stat(filepath.Join(out, record.RunFile))
+				return err == nil
 			}
-			finished = true
-		case <-time.After(killAt):
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			kills++
+			return countLines(filepath.Join(out, record.PredictionsFile)) >= target
 		}
-		if finished {
-			break
+		for !reached() {
+			select {
+			case <-done:
+				t.Fatalf("kill %d: the run ended before %d instances were finished: %v\n%s", k, target, cmd.ProcessState, stderr.String())
+			case <-time.After(2 * time.Millisecond):
+			}
 		}
+		time.Sleep(time.Duration(r.Int64N(int64(perInstance))))
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("kill %d did not land: the run had ended (%v)\n%s", k, cmd.ProcessState, stderr.String())
+		}
+		t.Logf("kill %d landed with %d instances finished", k, countLines(filepath.Join(out, record.PredictionsFile)))
 	}
-	if kills < 3 {
-		t.Logf("only %d kills happened before the run finished", kills)
+	if b, err := exec.Command(bin, args(out)...).CombinedOutput(); err != nil {
+		t.Fatalf("the resumed run failed: %v\n%s", err, b)
 	}
 	for _, f := range []string{record.PredictionsFile, record.TracesFile} {
 		want, err := os.ReadFile(filepath.Join(ref, f))
@@ -207,11 +208,14 @@ func TestKillAndResume(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("%s after %d kills differs from the uninterrupted run (%d vs %d bytes)", f, kills, len(got), len(want))
+			t.Errorf("%s after %d kills differs from the uninterrupted run (%d vs %d bytes)", f, len(targets), len(got), len(want))
 			diffLines(t, want, got)
 		}
 	}
-	t.Logf("%d kills", kills)
+	var run record.Run
+	if b, err := os.ReadFile(filepath.Join(out, record.RunFile)); err != nil || json.Unmarshal(b, &run) != nil || run.Finished == nil || len(run.Sessions) != len(targets)+1 {
+		t.Errorf("run.json after the kills: %v, finished %v, %d sessions, want %d", err, run.Finished, len(run.Sessions), len(targets)+1)
+	}
 }
 
 func countLines(path string) int {
@@ -240,6 +244,7 @@ func diffLines(t *testing.T, want, got []byte) {
 // it wrote to standard output and standard error.
 func execute(cmd *cobra.Command, args ...string) (stdout, stderr string, err error) {
 	var out, errOut bytes.Buffer
+	cmd.SetFlagErrorFunc(cliflag.ErrorFunc) // as the root command does
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetArgs(args)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/internal/nativelib"
 	"github.com/spf13/cobra"
 )
@@ -16,6 +17,8 @@ func newSetupCmd() *cobra.Command {
 		Long: `setup installs the pinned native packages from the npm registry into .deepconf/ at the
 root of the checkout (or $DEEPCONF_HOME). Every command that needs them installs them on first
 use, so running setup is optional; it is idempotent.`,
+		Example: `  deepconf setup
+  deepconf setup --device cuda --tokenizer`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -34,7 +37,7 @@ use, so running setup is optional; it is idempotent.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&device, "device", "cpu", "library build: cpu or cuda")
+	cliflag.Enum(cmd.Flags(), &device, "device", "cpu", []string{"cpu", "cuda"}, "library build: cpu or cuda")
 	cmd.Flags().BoolVar(&tokenizer, "tokenizer", false, "also install the Qwen3 tokenizer (for real-vocabulary test models)")
 	return cmd
 }

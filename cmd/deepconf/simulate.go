@@ -13,6 +13,7 @@ import (
 
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/controller"
+	"github.com/deepconf/deepconf/internal/atomicfile"
 	"github.com/deepconf/deepconf/simulate"
 )
 
@@ -143,7 +144,7 @@ func runSimulate(cmd *cobra.Command, flags *pflag.FlagSet, o simulateOptions, gi
 		return err
 	}
 	if o.JSON != "" {
-		if err := analysis.WriteFileAtomic(o.JSON, rep.WriteJSON); err != nil {
+		if err := atomicfile.Write(o.JSON, rep.WriteJSON); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "deepconf: wrote %s\n", o.JSON)

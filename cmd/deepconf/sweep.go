@@ -2,20 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/benchmark"
-	"github.com/deepconf/deepconf/controller"
-	"github.com/deepconf/deepconf/record"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/sweep"
+	"github.com/deepconf/deepconf/table"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -26,17 +23,6 @@ const (
 	sweepModeSeed   = "seed"
 )
 
-// Simulators of --seed-sim.
-const (
-	seedSimThreshold     = "threshold"
-	seedSimComprehensive = "comprehensive"
-	seedSimBoth          = "both"
-)
-
-// seedPercentileFile is the comprehensive simulator's default output name
-// (the script's --output default).
-const seedPercentileFile = "percentile_safety_analysis.json"
-
 // sweepOptions are the flags of deepconf sweep.
 type sweepOptions struct {
 	Mode    string
@@ -46,19 +32,18 @@ type sweepOptions struct {
 	Percentile []float64
 	Eta        []float64
 	Window     []int
-	Warmup     []int
-	Budget     []int
-	Tau        []float64
-	Metric     []string
-	MinTokens  []int
-	MinVoters  []int
-	EarlyStop  []string
-	Detector   []string
-	Split      []string
-
-	Percentiles []float64
-	MinTraces   int
-	MaxTraces   int
+	// MinTraces and MaxTraces are the warm-up and budget grid (replay),
+	// or the threshold simulator's min and max traces (seed mode, one
+	// value each).
+	MinTraces []int
+	MaxTraces []int
+	Tau       []float64
+	Metric    []string
+	MinTokens []int
+	MinVoters []int
+	EarlyStop []string
+	Detector  []string
+	Split     []string
 
 	Out       string
 	Level     float64
@@ -72,63 +57,69 @@ type sweepOptions struct {
 func newSweepCmd() *cobra.Command {
 	var o sweepOptions
 	cmd := &cobra.Command{
-		Use:   "sweep DIR [--policy P,…] [--percentile 10,20,50,90] [--window 8,16,32] [--eta …] [--warmup 2,4] [--budget 8,16] [--tau …] [--metric …] [--min-tokens …] [--detector stored,patterns,patterns:seed] [--split …] [--out FILE.csv|.json|.md]",
+		Use:   "sweep DIR [--policy P,…] [--percentile 10,20,50,90] [--window 8,16,32] [--eta …] [--min-traces 2,4] [--max-traces 8,16] [--tau …] [--metric …] [--min-tokens …] [--detector stored,patterns,patterns:seed] [--split …] [-o FILE.csv|.json|.md]",
 		Short: "Replay policies on a run's stored traces (one table row per setting), or the prototype's percentile simulators",
 		Long: `sweep replays sampling policies on the traces a finished run stored, without the model: every trace
-keeps its per-token confidences, so a different percentile, η, window, warm-up, budget, τ, metric,
+keeps its per-token confidences, so a different percentile, η, window, warm-up (--min-traces),
+budget (--max-traces), τ, metric,
 minimum tokens, minimum voters or early stop, another rule-based detector on the stored texts, or
 another confidence split can be evaluated offline. Each flag takes a comma-separated list; the grid is
 the cartesian product, and unspecified dimensions keep the run's own configuration (run.json
 config.policy). Each setting is scored with refusal scoring: accuracy, balanced accuracy, sensitivity
 (refusal rate on harmful prompts), specificity (compliance rate on benign prompts), unsafe compliance,
 the uncertain−confident unsafe-compliance difference of the split, and the cost (traces, tokens,
-early-stopped share, savings against the run). A setting that needs traces the run did not store (a
-larger budget, or a trace the run stopped early) cannot be replayed on those instances: the row says
-how many.
+early-stopped share, savings against the run), and selective prediction by the replayed DeepConf
+confidence: the AURC and E-AURC of errors and of unsafe compliance (docs/calibration.md; how much
+abstaining on the least confident instances helps at each setting). A setting that needs traces the
+run did not store (a larger budget, or a trace the run stopped early) cannot be replayed on those
+instances: the row says how many.
 
---percentile p sets η = 1 − p/100 for deepconf (p = 10 is DeepConf-high) and the warm-up percentile of
-the seed policy; --budget is the deepconf budget, the seed policy's max traces, or the number of traces
-of offline/fixed.
+--out FILE also writes, when the sweep varies the percentile (or η) or the budget, figures of the AURC
+against them next to FILE: FILE_aurc_percentile.png/.svg and FILE_aurc_budget.png/.svg.
+
+The flags are run's: --percentile p sets η = 1 − p/100 for deepconf (p = 10 is DeepConf-high) and
+the warm-up percentile of the seed policy; --min-traces is the deepconf warm-up or the seed policy's
+min traces; --max-traces is the deepconf budget, the seed policy's max traces, or the number of
+traces of offline/fixed. (The older names --warmup, --budget and --percentiles still work.)
 
 --mode seed (or --seed-sim) runs the prototype's post-hoc simulators on predictions.jsonl, exactly:
   threshold      analyze_threshold_sensitivity.py: running mean, +1 trace, any() rule; prints a table
-                 for --percentiles (with --min-traces, --max-traces)
+                 for --percentile (default 20,30,…,90; with --min-traces 3, --max-traces 10)
   comprehensive  comprehensive_percentile_analysis.py: percentiles 20…90, individual trace ≥ threshold
                  from the 3rd trace, 11-phrase rule (or wildguard_harmful); prints its table and writes
-                 the percentile JSON to --out (default DIR/` + seedPercentileFile + `)
+                 the percentile JSON to -o (default DIR/` + sweep.PercentileFile + `)
 The prototype's predictions have no ground truth: pass --benchmark and --data.`,
 		Example: `  deepconf sweep results/toxicchat_deepconf --percentile 10,50,90 --window 8,16,32
-  deepconf sweep results/toxicchat_deepconf --warmup 2,4 --budget 8,16 --out sweep.csv
+  deepconf sweep results/toxicchat_deepconf --min-traces 2,4 --max-traces 8,16 -o sweep.csv
   deepconf sweep results/toxicchat_deepconf --policy seed --percentile 20,50,90
-  deepconf sweep results/prototype_run --mode seed --benchmark toxicchat --data ../shared/data`,
+  deepconf sweep results/prototype_run --mode seed --benchmark toxicchat --data ../shared/data
+  deepconf sweep results/prototype_run --seed-sim threshold --percentile 50,90 --min-traces 3 --max-traces 10`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSweep(cmd.Context(), cmd.Flags(), args[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Mode, "mode", sweepModeReplay, "replay (policies on the stored traces) or seed (the prototype's two simulators)")
-	f.StringVar(&o.SeedSim, "seed-sim", "", "seed mode: threshold, comprehensive or both (default both; implies --mode seed)")
+	cliflag.Enum(f, &o.Mode, "mode", sweepModeReplay, []string{sweepModeReplay, sweepModeSeed}, "replay (policies on the stored traces) or seed (the prototype's two simulators)")
+	cliflag.Enum(f, &o.SeedSim, "seed-sim", "", []string{"", sweep.SimThreshold, sweep.SimComprehensive, sweep.SimBoth}, "seed mode: threshold, comprehensive or both (default both; implies --mode seed)")
 	f.StringSliceVar(&o.Policy, "policy", nil, "policies: deepconf, offline, fixed, single, seed (default: the run's)")
-	f.Float64SliceVar(&o.Percentile, "percentile", nil, "threshold percentiles (deepconf: η = 1 − p/100; seed: conf_bar percentile)")
-	f.Float64SliceVar(&o.Eta, "eta", nil, "η values (fraction of traces kept; alternative to --percentile)")
-	f.IntSliceVar(&o.Window, "window", nil, "group (sliding-window) sizes W")
-	f.IntSliceVar(&o.Warmup, "warmup", nil, "warm-up sizes (deepconf N_init; seed min traces)")
-	f.IntSliceVar(&o.Budget, "budget", nil, "budgets (deepconf B; seed max traces; offline/fixed traces)")
-	f.Float64SliceVar(&o.Tau, "tau", nil, "consensus levels τ")
+	cliflag.Floats(f, &o.Percentile, "percentile", nil, cliflag.Between(0, 100), "threshold percentiles (deepconf: η = 1 − p/100, below 100; seed: conf_bar percentile; seed mode default 20,30,…,90)")
+	cliflag.Floats(f, &o.Eta, "eta", nil, cliflag.Unit, "η values (fraction of traces kept; alternative to --percentile)")
+	cliflag.Ints(f, &o.Window, "window", nil, cliflag.AtLeast(1), "group (sliding-window) sizes W")
+	cliflag.Ints(f, &o.MinTraces, "min-traces", nil, cliflag.AtLeast(1), "warm-up sizes (deepconf N_init; seed min traces); seed mode: the run's min traces (default 3)")
+	cliflag.Ints(f, &o.MaxTraces, "max-traces", nil, cliflag.AtLeast(1), "budgets (deepconf B; seed max traces; offline/fixed traces); seed mode: the run's max traces (default 10)")
+	cliflag.Floats(f, &o.Tau, "tau", nil, cliflag.Unit, "consensus levels τ")
 	f.StringSliceVar(&o.Metric, "metric", nil, "trace confidence metrics: lowest_group, bottom, tail, mean")
-	f.IntSliceVar(&o.MinTokens, "min-tokens", nil, "tokens before an early stop (default: follows the window)")
-	f.IntSliceVar(&o.MinVoters, "min-voters", nil, "voters before the consensus stop (default: the run's, capped at the budget)")
+	cliflag.Ints(f, &o.MinTokens, "min-tokens", nil, cliflag.AtLeast(1), "tokens before an early stop (default: follows the window)")
+	cliflag.Ints(f, &o.MinVoters, "min-voters", nil, cliflag.AtLeast(1), "voters before the consensus stop (default: the run's, capped at the budget)")
 	f.StringSliceVar(&o.EarlyStop, "early-stop", nil, "early stopping: on, off")
 	f.StringSliceVar(&o.Detector, "detector", nil, "labels: stored (the run's), patterns, patterns:seed (re-label the stored texts)")
 	f.StringSliceVar(&o.Split, "split", nil, "confidence splits of the hypothesis columns: median, seed or a value")
-	f.Float64SliceVar(&o.Percentiles, "percentiles", []float64{20, 30, 40, 50, 60, 70, 80, 90}, "seed mode: percentiles of the threshold simulator")
-	f.IntVar(&o.MinTraces, "min-traces", 3, "seed mode: the run's min traces (threshold simulator)")
-	f.IntVar(&o.MaxTraces, "max-traces", 10, "seed mode: the run's max traces (threshold simulator)")
-	f.StringVar(&o.Out, "out", "", "replay: also write the table to FILE.csv, .json or .md; seed: the percentile JSON path")
-	f.Float64Var(&o.Level, "level", analysis.DefaultLevel, "confidence level of the intervals")
+	cliflag.Output(f, &o.Out, "", "replay: also write the table to FILE.csv, .json or .md; seed: the percentile JSON path")
+	cliflag.Float(f, &o.Level, "level", analysis.DefaultLevel, cliflag.OpenUnit, "confidence level of the intervals")
 	f.StringVar(&o.Benchmark, "benchmark", "", "benchmark whose gold labels to use for predictions without any (prototype runs)")
 	f.StringVar(&o.Data, "data", "", "local file or directory of --benchmark")
+	cliflag.Aliases(f, map[string]string{"out": "output", "warmup": "min-traces", "budget": "max-traces", "percentiles": "percentile"})
 	return cmd
 }
 
@@ -138,9 +129,6 @@ func runSweep(ctx context.Context, flags *pflag.FlagSet, dir string, o sweepOpti
 			return fmt.Errorf("--seed-sim needs --mode seed (got --mode %s)", o.Mode)
 		}
 		o.Mode = sweepModeSeed
-	}
-	if o.Mode != sweepModeReplay && o.Mode != sweepModeSeed {
-		return fmt.Errorf("--mode %q: want replay or seed", o.Mode)
 	}
 	if (o.Benchmark == "") != (o.Data == "") {
 		return fmt.Errorf("--benchmark and --data go together")
@@ -152,27 +140,23 @@ func runSweep(ctx context.Context, flags *pflag.FlagSet, dir string, o sweepOpti
 	}
 	var labels map[string]string
 	if o.Benchmark != "" {
-		ins, err := benchmark.Load(ctx, o.Benchmark, benchmark.Options{Data: o.Data})
-		if err != nil {
-			return fmt.Errorf("gold labels: %w", err)
-		}
-		labels = make(map[string]string, len(ins))
-		for _, in := range ins {
-			labels[in.ID] = string(in.Label)
+		var err error
+		if labels, err = benchmark.GoldLabels(ctx, o.Benchmark, benchmark.Options{Data: o.Data}); err != nil {
+			return err
 		}
 	}
 	if o.Mode == sweepModeSeed {
 		var replayFlags []string
 		flags.Visit(func(fl *pflag.Flag) {
 			switch fl.Name {
-			case "policy", "percentile", "eta", "window", "warmup", "budget", "tau", "metric", "min-tokens", "min-voters", "early-stop", "detector", "split":
+			case "policy", "eta", "window", "tau", "metric", "min-tokens", "min-voters", "early-stop", "detector", "split":
 				replayFlags = append(replayFlags, "--"+fl.Name)
 			}
 		})
 		if len(replayFlags) > 0 {
-			return fmt.Errorf("%s: replay flags, not used in seed mode (the simulators have their own rules; use --percentiles)", strings.Join(replayFlags, ", "))
+			return fmt.Errorf("%s: replay flags, not used in seed mode (the simulators have their own rules: --percentile, --min-traces, --max-traces)", strings.Join(replayFlags, ", "))
 		}
-		return runSeedSims(ctx, dir, o, labels, stdout, stderr)
+		return runSeedSims(ctx, flags, dir, o, labels, stdout, stderr)
 	}
 	return runReplaySweep(ctx, dir, o, labels, stdout)
 }
@@ -180,7 +164,7 @@ func runSweep(ctx context.Context, flags *pflag.FlagSet, dir string, o sweepOpti
 // grid builds the sweep grid from the flags.
 func (o sweepOptions) grid() (sweep.Grid, error) {
 	g := sweep.Grid{
-		Policy: o.Policy, Percentile: o.Percentile, Eta: o.Eta, Window: o.Window, Warmup: o.Warmup, Budget: o.Budget,
+		Policy: o.Policy, Percentile: o.Percentile, Eta: o.Eta, Window: o.Window, Warmup: o.MinTraces, Budget: o.MaxTraces,
 		Tau: o.Tau, Metric: o.Metric, MinTokens: o.MinTokens, MinVoters: o.MinVoters, Detector: o.Detector,
 	}
 	for _, s := range o.EarlyStop {
@@ -212,42 +196,14 @@ func runReplaySweep(ctx context.Context, dir string, o sweepOptions, labels map[
 		switch strings.ToLower(filepath.Ext(o.Out)) {
 		case ".csv", ".json", ".md":
 		default:
-			return fmt.Errorf("--out %s: want a .csv, .json or .md file", o.Out)
+			return fmt.Errorf("--output %s: want a .csv, .json or .md file", o.Out)
 		}
 	}
-	d, err := analysis.Load(ctx, dir)
+	p, res, err := sweep.ReplayDir(ctx, dir, g, sweep.ReplayOptions{Labels: labels, Level: o.Level})
 	if err != nil {
 		return err
 	}
-	if len(d.Predictions) == 0 {
-		return fmt.Errorf("%s: no predictions to replay", d.PredictionsPath)
-	}
-	base, _, err := sweep.RunConfig(d)
-	if err != nil {
-		return err
-	}
-	settings, err := g.Settings(base)
-	if err != nil {
-		return err
-	}
-	lo := sweep.LoadOptions{Labels: labels}
-	for _, s := range settings {
-		if s.Config.Policy == controller.PolicySeed {
-			lo.Logprobs = true
-		}
-		if s.Detector != sweep.StoredLabels && !slices.Contains(lo.Detectors, s.Detector) {
-			lo.Detectors = append(lo.Detectors, s.Detector)
-		}
-	}
-	p, err := sweep.Load(ctx, d, lo)
-	if err != nil {
-		return err
-	}
-	res, err := p.Sweep(ctx, settings, sweep.Options{Level: o.Level})
-	if err != nil {
-		return err
-	}
-	if d.Run != nil && d.Run.RandomModel {
+	if p.Run != nil && p.Run.RandomModel {
 		fmt.Fprintln(stdout, "WARNING: the model is a generated random-weight test model; these numbers say nothing about any real model.")
 	}
 	if err := sweep.WriteText(stdout, p, res); err != nil {
@@ -258,81 +214,57 @@ func runReplaySweep(ctx context.Context, dir string, o sweepOptions, labels map[
 			return err
 		}
 		fmt.Fprintf(stdout, "\nwrote %s\n", o.Out)
+		figs, err := sweep.WriteFigures(o.Out, res)
+		if err != nil {
+			return err
+		}
+		for _, f := range figs {
+			fmt.Fprintf(stdout, "wrote %s\n", f)
+		}
 	}
 	return nil
 }
 
-// predictionsPath returns the run's predictions file (the prototype's
-// checkpoint file when there is no predictions.jsonl).
-func predictionsPath(dir string) (string, error) {
-	p := filepath.Join(dir, record.PredictionsFile)
-	if _, err := os.Stat(p); err == nil {
-		return p, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
+func runSeedSims(ctx context.Context, flags *pflag.FlagSet, dir string, o sweepOptions, labels map[string]string, stdout, stderr io.Writer) error {
+	if o.SeedSim == sweep.SimThreshold && o.Out != "" {
+		return fmt.Errorf("--output names the comprehensive simulator's JSON; the threshold simulator writes to stdout only")
 	}
-	cp := filepath.Join(dir, analysis.CheckpointFile)
-	if _, err := os.Stat(cp); err == nil {
-		return cp, nil
+	var to sweep.ThresholdOptions
+	for _, v := range []struct {
+		flag string
+		vals []int
+		set  *int
+	}{{"min-traces", o.MinTraces, &to.MinTraces}, {"max-traces", o.MaxTraces, &to.MaxTraces}} {
+		switch len(v.vals) {
+		case 0:
+		case 1:
+			*v.set = v.vals[0]
+		default:
+			return fmt.Errorf("--%s %v: seed mode takes one value (the run's)", v.flag, v.vals)
+		}
 	}
-	return "", fmt.Errorf("%s: no %s in the run directory (is it a deepconf or prototype output directory?)", dir, record.PredictionsFile)
-}
-
-func runSeedSims(ctx context.Context, dir string, o sweepOptions, labels map[string]string, stdout, stderr io.Writer) error {
-	sim := o.SeedSim
-	if sim == "" {
-		sim = seedSimBoth
-	}
-	switch sim {
-	case seedSimThreshold, seedSimComprehensive, seedSimBoth:
-	default:
-		return fmt.Errorf("--seed-sim %q: want threshold, comprehensive or both", sim)
-	}
-	if sim == seedSimThreshold && o.Out != "" {
-		return fmt.Errorf("--out names the comprehensive simulator's JSON; the threshold simulator writes to stdout only")
-	}
-	path, err := predictionsPath(dir)
+	r, err := sweep.SimulateDir(ctx, dir, sweep.SimulateOptions{Sims: o.SeedSim, Percentiles: o.Percentile, Threshold: to, Labels: labels, Out: o.Out})
 	if err != nil {
-		return err
+		return cliflag.Rename(err, flags, nil)
 	}
-	preds, missing, err := sweep.ReadSeedPredictions(ctx, path, labels)
-	if err != nil {
-		return err
+	if r.Missing > 0 {
+		fmt.Fprintf(stderr, "deepconf: %d of %d predictions have no ground truth (scored as the prototype's scripts do; pass --benchmark/--data to supply it)\n", r.Missing, r.Predictions)
 	}
-	if missing > 0 {
-		fmt.Fprintf(stderr, "deepconf: %d of %d predictions have no ground truth (scored as the prototype's scripts do; pass --benchmark/--data to supply it)\n", missing, len(preds))
-	}
-	fmt.Fprintf(stdout, "Run %s: %d predictions (%s), the prototype's post-hoc simulators (seed mode)\n\n", dir, len(preds), filepath.Base(path))
-	if sim != seedSimComprehensive {
-		to := sweep.ThresholdOptions{MinTraces: o.MinTraces, MaxTraces: o.MaxTraces}
-		rs, err := sweep.SimulateThreshold(preds, o.Percentiles, to)
-		if err != nil {
-			return err
-		}
-		if err := analysis.WriteText(stdout, sweep.ThresholdTables(rs, to)); err != nil {
+	fmt.Fprintf(stdout, "Run %s: %d predictions (%s), the prototype's post-hoc simulators (seed mode)\n\n", dir, r.Predictions, filepath.Base(r.Path))
+	if r.Threshold != nil {
+		if err := table.WriteText(stdout, sweep.ThresholdTables(r.Threshold, r.ThresholdOptions)); err != nil {
 			return err
 		}
 	}
-	if sim != seedSimThreshold {
-		a, err := sweep.SimulateComprehensive(preds)
-		if err != nil {
-			return err
-		}
-		if sim == seedSimBoth {
+	if r.Comprehensive != nil {
+		if r.Threshold != nil {
 			fmt.Fprintln(stdout)
 		}
 		fmt.Fprintln(stdout, "Simulator B (comprehensive_percentile_analysis.py; individual trace ≥ threshold from the 3rd trace, 11-phrase rule; predicted unsafe = mostly did not refuse)")
-		if err := sweep.WriteComprehensiveTable(stdout, a); err != nil {
+		if err := sweep.WriteComprehensiveTable(stdout, r.Comprehensive); err != nil {
 			return err
 		}
-		out := o.Out
-		if out == "" {
-			out = filepath.Join(dir, seedPercentileFile)
-		}
-		if err := analysis.WriteFileAtomic(out, a.WriteJSON); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "\nwrote %s\n", out)
+		fmt.Fprintf(stdout, "\nwrote %s\n", r.Written)
 	}
 	return nil
 }

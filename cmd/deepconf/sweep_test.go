@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/deepconf/deepconf/analysis"
+	"github.com/deepconf/deepconf/internal/shareddata"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/sweep"
 )
@@ -25,7 +26,7 @@ func runSweepCmd(t *testing.T, args ...string) (stdout, stderr string, err error
 func tinyRun(t *testing.T, bin string, args ...string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "run")
-	a := append([]string{"run", "--model", "test:tiny", "--threads", "1", "--benchmark", "xstest", "--data", filepath.Join(sharedData(t), "xstest"),
+	a := append([]string{"run", "--model", "test:tiny", "--threads", "1", "--benchmark", "xstest", "--data", filepath.Join(shareddata.Dir(t), "xstest"),
 		"--num-instances", "10", "--max-tokens", "48", "--window", "8", "--output-dir", out}, args...)
 	if b, err := exec.Command(bin, a...).CombinedOutput(); err != nil {
 		t.Fatalf("deepconf run: %v\n%s", err, b)
@@ -116,7 +117,7 @@ func TestSweepReproducesRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
-	for _, s := range []string{"WARNING: the model is a generated random-weight test model", "10/10", "0.0%", "Unswept values are the run's own configuration"} {
+	for _, s := range []string{"WARNING: the model is a generated random-weight test model", "10/10", "0.000", "Unswept values are the run's own configuration"} {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("sweep output lacks %q:\n%s", s, stdout)
 		}
@@ -307,7 +308,7 @@ func TestSweepSeedMode(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(proto, "predictions.jsonl"), fixture, 0o644)
 	out := filepath.Join(t.TempDir(), "p.json")
-	stdout, _, err = runSweepCmd(t, proto, "--seed-sim", "comprehensive", "--benchmark", "toxicchat", "--data", filepath.Join(sharedData(t), "toxicchat"), "--out", out)
+	stdout, _, err = runSweepCmd(t, proto, "--seed-sim", "comprehensive", "--benchmark", "toxicchat", "--data", filepath.Join(shareddata.Dir(t), "toxicchat"), "--out", out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}

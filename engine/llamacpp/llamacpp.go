@@ -8,8 +8,11 @@
 // copied into the trace's own KV stream, or shared with Config.KVUnified).
 // Each step decodes one token for every live trace of every open prompt in a
 // single batch, together with a chunk of any prompt still being prefilled;
-// traces are placed on consecutive sequences where possible, so that
-// llama.cpp computes the step in one forward pass (see build). After the step, a fused pass
+// the traces' sequences are made one consecutive run with padding tokens, so
+// that llama.cpp computes them in one forward pass in which no trace's row is
+// alone (see build): on the CPU a trace's tokens then depend only on its
+// prompt, sampling parameters and seed, not on which other traces share its
+// steps nor on the number of threads. After the step, a fused pass
 // over each trace's float32 logits yields the top-k log-probabilities, the
 // log-sum-exp and the sampled token (temperature, top-k, top-p) with reused
 // buffers; the passes of a step's traces run concurrently on Config.Threads
@@ -34,6 +37,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/internal/nativelib"
 	"github.com/ebitengine/purego"
@@ -77,10 +81,18 @@ type Config struct {
 	// BENCHMARKS.md), but a trace's logits then depend on where its cells
 	// land in the shared cache, which depends on the other traces: traces
 	// are no longer bit-reproducible under a fixed seed, and stopping one
-	// trace can change others. With separate
-	// streams (the default) and quantized weights (Q8_0, Q4_K_M), every
-	// trace's tokens depend only on its prompt and seed.
+	// trace can change others. With separate streams (the default) on the
+	// CPU, every trace's tokens depend only on its prompt, sampling
+	// parameters and seed (see build and New).
 	KVUnified bool
+	// ChatTemplate chooses the chat template (chat.Select): "" for the
+	// model's own template from its GGUF metadata, which must belong to a
+	// tested family; chat.Model for the model's own template untested; a
+	// family name; or a file. Raw prompts need no template.
+	ChatTemplate string
+	// Reasoning, when not zero, replaces the template family's reasoning
+	// markers (--reasoning-delimiters).
+	Reasoning chat.Delimiters
 }
 
 func (c *Config) fill() {
@@ -102,8 +114,8 @@ func (c *Config) fill() {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 512
 	}
-	if c.BatchSize < c.Parallel+2 { // a prompt token and a padding token
-		c.BatchSize = c.Parallel + 2
+	if c.BatchSize < c.Parallel+4 { // a padding token and a prompt chunk of 3 tokens (prefillChunk)
+		c.BatchSize = c.Parallel + 4
 	}
 	if c.Log == nil {
 		c.Log = os.Stderr
@@ -172,6 +184,17 @@ type Engine struct {
 	nVocab int
 	info   engine.Info
 
+	// tmpl renders prompts; tmplErr says why the model has none (Raw
+	// prompts still work, for judge models with their own formats).
+	tmpl    *chat.Template
+	tmplErr error
+	// openID and closeID are the single tokens of the reasoning markers,
+	// or -1; control tokens have no text piece, so the trace tracker is
+	// told their marker text.
+	openID, closeID llama.Token
+	// pieces bounds a prompt's bytes before it is tokenized.
+	pieces pieceBound
+
 	reqs      chan any
 	quit      chan struct{}
 	closeOnce sync.Once
@@ -210,6 +233,14 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	switch {
 	case cfg.Device == nativelib.CPU:
 		mp.NGpuLayers = 0
+		// No repacked weights (llama.cpp's "extra buffer types"): for
+		// Q4_0, Q4_K and IQ4_NL on AVX2 CPUs llama.cpp repacks the
+		// weights and multiplies a micro-batch's rows in groups of four
+		// with one kernel and the remaining rows with another, which
+		// rounds differently, so a trace's logits would depend on its
+		// place among the traces of its step (measured with Q4_K_M:
+		// TestRowLogitsIndependentOfMicroBatch; docs/reproducibility.md).
+		mp.UseExtraBufts = 0
 	case cfg.GPULayers < 0:
 		mp.NGpuLayers = 999
 	default:
@@ -223,17 +254,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("load %s: %v (is it a valid GGUF model?)", cfg.Model, err)
 	}
 	nSeq := cfg.Parallel + cfg.Prompts + 1 // + the padding sequence
-	cp := llama.ContextDefaultParams()
-	cp.NCtx = uint32(cfg.ContextSize * nSeq)
-	cp.NBatch = uint32(cfg.BatchSize)
-	cp.NUbatch = uint32(cfg.BatchSize)
-	cp.NSeqMax = uint32(nSeq)
-	cp.NThreads = int32(cfg.Threads)
-	cp.NThreadsBatch = int32(cfg.Threads)
-	if cfg.KVUnified {
-		cp.KVUnified = 1
-	}
-	cp.NoPerf = 1
+	cp := contextParams(cfg)
 	lctx, err := llama.InitFromModel(model, cp)
 	if err != nil || lctx == 0 {
 		llama.ModelFree(model)
@@ -250,15 +271,17 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	vocab := llama.ModelGetVocab(model)
 	e := &Engine{
-		cfg:    cfg,
-		model:  model,
-		lctx:   lctx,
-		vocab:  vocab,
-		mem:    mem,
-		nVocab: int(llama.VocabNTokens(vocab)),
-		reqs:   make(chan any),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
+		cfg:     cfg,
+		model:   model,
+		lctx:    lctx,
+		vocab:   vocab,
+		mem:     mem,
+		nVocab:  int(llama.VocabNTokens(vocab)),
+		reqs:    make(chan any),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+		openID:  -1,
+		closeID: -1,
 	}
 	e.info = engine.Info{
 		Name:     "llama.cpp",
@@ -268,6 +291,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		Threads:  cfg.Threads,
 		Parallel: cfg.Parallel,
 		Details: map[string]any{
+			"flash_attn":   map[bool]string{true: "off", false: "auto"}[cfg.Device == nativelib.CPU],
+			"repack":       cfg.Device != nativelib.CPU,
 			"model_desc":   llama.ModelDesc(model),
 			"model_params": llama.ModelNParams(model),
 			"n_vocab":      e.nVocab,
@@ -277,8 +302,139 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			"batch_size":   cfg.BatchSize,
 		},
 	}
+	if err := e.setTemplate(cfg); err != nil {
+		llama.Free(lctx)
+		llama.ModelFree(model)
+		return nil, err
+	}
+	e.info.Reproducible, e.info.ReproducibleNote = reproducibility(cfg)
 	go e.loop()
 	return e, nil
+}
+
+// setTemplate chooses the chat template (Config.ChatTemplate) and records it
+// in Info. A model without a tested template of its own is not an error
+// until a prompt needs rendering; an explicit choice that fails is.
+func (e *Engine) setTemplate(cfg Config) error {
+	own := chat.Own{
+		Source: llama.ModelChatTemplate(e.model, ""),
+		Tokens: chat.Tokens{BOS: e.tokenText(llama.VocabBOS(e.vocab)), EOS: e.tokenText(llama.VocabEOS(e.vocab))},
+		Origin: "the GGUF metadata of " + cfg.Model,
+	}
+	tmpl, err := chat.Select(cfg.ChatTemplate, own)
+	if err != nil {
+		if cfg.ChatTemplate != "" {
+			return err
+		}
+		e.tmplErr = err
+		return nil
+	}
+	if !cfg.Reasoning.IsZero() {
+		tmpl = tmpl.WithReasoning(cfg.Reasoning)
+	}
+	e.tmpl = tmpl
+	e.openID, e.closeID = e.singleToken(tmpl.Reasoning.Open), e.singleToken(tmpl.Reasoning.Close)
+	e.info.ChatTemplate = tmpl.FamilyName()
+	e.info.ChatTemplateOrigin = tmpl.Origin
+	e.info.ReasoningDelimiters = tmpl.Reasoning.String()
+	return nil
+}
+
+// tokenText returns the text of token id, or "" for none.
+func (e *Engine) tokenText(id llama.Token) string {
+	if id < 0 || int(id) >= e.nVocab {
+		return ""
+	}
+	return llama.VocabGetText(e.vocab, id)
+}
+
+// singleToken returns the token that text is, or -1 when text is empty or
+// tokenizes to several tokens.
+func (e *Engine) singleToken(text string) llama.Token {
+	if text == "" {
+		return -1
+	}
+	toks := llama.Tokenize(e.vocab, text, false, true)
+	if len(toks) != 1 {
+		return -1
+	}
+	return toks[0]
+}
+
+// reasonText is the text a trace's reasoning tracker is told for token id
+// with text piece: the marker for a marker token (control tokens have no
+// piece), else the piece.
+func (e *Engine) reasonText(id int32, piece string) string {
+	switch llama.Token(id) {
+	case e.openID:
+		return e.tmpl.Reasoning.Open
+	case e.closeID:
+		return e.tmpl.Reasoning.Close
+	}
+	return piece
+}
+
+// Template returns the chat template prompts are rendered with, or why the
+// model has none.
+func (e *Engine) Template() (*chat.Template, error) {
+	if e.tmpl == nil {
+		return nil, e.tmplErr
+	}
+	return e.tmpl, nil
+}
+
+// RenderPrompt implements engine.Renderer: p rendered with the model's chat
+// template (Config.ChatTemplate), or p.Raw.
+func (e *Engine) RenderPrompt(p engine.Prompt) (string, error) {
+	if p.Raw != "" {
+		return p.Raw, nil
+	}
+	if e.tmpl == nil {
+		return "", e.tmplErr
+	}
+	return e.tmpl.Render(p)
+}
+
+// reproducibility says whether traces are reproducible with cfg, and why
+// (engine.Info.Reproducible; docs/reproducibility.md).
+func reproducibility(cfg Config) (bool, string) {
+	switch {
+	case cfg.Device != nativelib.CPU:
+		return false, "GPU: llama.cpp's GPU kernels are not known to compute a trace's rows independently of the other traces in its decode steps, so tokens can depend on timing"
+	case cfg.KVUnified:
+		return false, "kv-unified: a trace's KV cells land wherever the other traces leave room in the shared cache, which changes the order of its attention sums, so tokens depend on timing"
+	}
+	return true, "CPU, one KV stream per sequence, flash attention off: a trace's tokens depend only on the model file, the prompt, the sampling parameters and the seed, not on the other traces in its decode steps, timing, --threads or --parallel; another CPU family (llama.cpp picks its kernels by CPU features) or another llama.cpp build may give other tokens"
+}
+
+// contextParams returns the llama.cpp context parameters for cfg: one KV
+// stream of cfg.ContextSize cells for each of the Parallel + Prompts + 1
+// sequences (sequence 0 holds padding, see build).
+func contextParams(cfg Config) llama.ContextParams {
+	nSeq := cfg.Parallel + cfg.Prompts + 1
+	cp := llama.ContextDefaultParams()
+	cp.NCtx = uint32(cfg.ContextSize * nSeq)
+	cp.NBatch = uint32(cfg.BatchSize)
+	cp.NUbatch = uint32(cfg.BatchSize)
+	cp.NSeqMax = uint32(nSeq)
+	cp.NThreads = int32(cfg.Threads)
+	cp.NThreadsBatch = int32(cfg.Threads)
+	if cfg.KVUnified {
+		cp.KVUnified = 1
+	}
+	if cfg.Device == nativelib.CPU {
+		// llama.cpp's CPU flash attention (on by default) computes a
+		// micro-batch's attention differently depending on its number
+		// of rows and on the number of threads, once a sequence spans a
+		// few hundred KV cells: measured, a trace's logits moved by up
+		// to 6e-3 with the traces that shared its step and with
+		// --threads, enough to change sampled tokens. Without it every
+		// row's attention is computed alone, in the same order
+		// (docs/reproducibility.md).
+		cp.FlashAttentionType = llama.FlashAttentionTypeDisabled
+	}
+	cp.NoPerf = 1
+	return cp
 }
 
 // checkGGUF reports a clear error when path is not a GGUF file.
@@ -343,6 +499,16 @@ func (e *Engine) Tokenize(text string) []int32 {
 	return out
 }
 
+// PromptTokens returns the number of tokens of p rendered with the chat
+// template (RenderPrompt).
+func (e *Engine) PromptTokens(p engine.Prompt) (int, error) {
+	text, err := e.RenderPrompt(p)
+	if err != nil {
+		return 0, err
+	}
+	return len(e.Tokenize(text)), nil
+}
+
 // Close stops the decode loop and frees the model. Running traces end with
 // an error.
 func (e *Engine) Close() error {
@@ -403,9 +569,18 @@ func (e *Engine) send(ctx context.Context, r any) error {
 	}
 }
 
-// Open implements engine.Engine: it tokenizes and prefills the prompt.
+// Open implements engine.Engine: it renders (RenderPrompt), tokenizes and
+// prefills the prompt. The text is tokenized without adding special tokens,
+// as transformers' apply_chat_template does: the template writes the BOS
+// token where the model wants one.
 func (e *Engine) Open(ctx context.Context, p engine.Prompt) (engine.Session, error) {
-	text := engine.Render(p)
+	text, err := e.RenderPrompt(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.checkPromptBytes(text); err != nil {
+		return nil, err
+	}
 	toks := llama.Tokenize(e.vocab, text, false, true)
 	if len(toks) == 0 {
 		return nil, errors.New("empty prompt")
@@ -415,6 +590,10 @@ func (e *Engine) Open(ctx context.Context, p engine.Prompt) (engine.Session, err
 			len(toks), e.cfg.ContextSize, engine.ErrContextOverflow)
 	}
 	s := &session{e: e, tokens: toks, ready: make(chan error, 1)}
+	if e.tmpl != nil && p.Raw == "" {
+		s.reasoning = e.tmpl.Reasoning
+		s.inReasoning = s.reasoning.OpenAtEnd(text)
+	}
 	if err := e.send(ctx, s); err != nil {
 		return nil, err
 	}
@@ -441,6 +620,10 @@ type session struct {
 	e      *Engine
 	tokens []llama.Token
 	ready  chan error
+	// reasoning are the markers of the model's reasoning; inReasoning
+	// reports that the prompt leaves the model inside a block.
+	reasoning   chat.Delimiters
+	inReasoning bool
 
 	// Owned by the loop:
 	seq      llama.SeqId
@@ -462,7 +645,7 @@ func (s *session) Sample(ctx context.Context, p engine.Sampling, fn engine.Token
 		return engine.Result{}, fmt.Errorf("prompt (%d tokens) + max tokens (%d) = %d exceeds the context of %d tokens per sequence (raise --ctx or lower --max-tokens): %w",
 			len(s.tokens), p.MaxTokens, need, s.e.cfg.ContextSize, engine.ErrContextOverflow)
 	}
-	t := &trace{s: s, p: p, fn: fn, ctx: ctx, done: make(chan struct{})}
+	t := &trace{s: s, p: p, fn: fn, ctx: ctx, done: make(chan struct{}), reason: chat.NewTracker(s.reasoning, s.inReasoning)}
 	if err := s.e.send(ctx, t); err != nil {
 		if ctx.Err() != nil {
 			return engine.Result{Finish: engine.FinishCancelled}, nil
@@ -473,7 +656,9 @@ func (s *session) Sample(ctx context.Context, p engine.Sampling, fn engine.Token
 	if t.err != nil {
 		return engine.Result{}, t.err
 	}
-	return engine.Result{Text: string(t.text), Tokens: t.n, Finish: t.finish}, nil
+	text := string(t.text)
+	_, answer := s.reasoning.Split(text, s.inReasoning)
+	return engine.Result{Text: text, Answer: answer, Tokens: t.n, Finish: t.finish, InReasoning: t.reason.Inside()}, nil
 }
 
 // Close implements engine.Session.

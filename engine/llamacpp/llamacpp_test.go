@@ -1,24 +1,27 @@
 package llamacpp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/nativelib"
 	"github.com/deepconf/deepconf/internal/testmodel"
+	"github.com/hybridgroup/yzma/pkg/llama"
 )
 
-// Test models are quantized to Q8_0: llama.cpp's CPU kernels for quantized
-// weights compute every row of a batch independently of the others, which is
-// what makes traces reproducible under continuous batching (F16 weights go
-// through a kernel whose rounding depends on the batch size).
+// Most tests use the tiny model quantized to Q8_0, the default weight type;
+// TestTraceTokensIndependentOfBatch also checks F16.
 func tinyQ8(t *testing.T) string {
 	return testmodel.Cached(t, testmodel.Options{Shape: testmodel.ShapeTiny, Quant: testmodel.QuantQ8_0})
 }
@@ -122,7 +125,14 @@ func TestQwen3ChatPromptTokenIDs(t *testing.T) {
 	// 151668 </think>).
 	want := []int32{151644, 872, 198, 3838, 374, 220, 16, 22, 9, 17, 18, 30, 151645, 198, 151644, 77091, 198,
 		151667, 271, 151668, 271}
-	got := e.Tokenize(engine.RenderQwen3(engine.Prompt{User: "What is 17*23?"}))
+	text, err := e.RenderPrompt(engine.Prompt{User: "What is 17*23?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := e.Info(); info.ChatTemplate != "qwen3" || info.ReasoningDelimiters != "<think>,</think>" {
+		t.Errorf("Info: chat template %q, reasoning %q", info.ChatTemplate, info.ReasoningDelimiters)
+	}
+	got := e.Tokenize(text)
 	if !slices.Equal(got, want) {
 		t.Fatalf("tokens\n got %v\nwant %v", got, want)
 	}
@@ -426,4 +436,285 @@ func BenchmarkDecodeStep(b *testing.B) {
 	b.ReportMetric(float64(goTime.Microseconds())/steps, "go-µs/step")
 	b.ReportMetric(float64(decode.Microseconds())/steps, "decode-µs/step")
 	b.ReportMetric(float64(st.Tokens-st0.Tokens)/float64(b.N), "tokens/op")
+}
+
+// TestTraceTokensIndependentOfBatch: a trace's tokens, log-probabilities and
+// top-k depend only on its prompt, its sampling parameters and its seed, not
+// on which other traces and prompts share its decode steps nor on the number
+// of threads. Each trace is sampled alone on one thread, then again on two
+// threads in a crowd: other traces of the same prompt that stop at various
+// lengths (holes in the batch, a lone trace at the end), traces started
+// while it runs, and a second prompt prefilled in chunks beside it. The
+// prompt is long (about 270 tokens), so that the attention spans several
+// hundred KV cells, where llama.cpp's flash attention made rows depend on
+// the batch and the threads. Weights: Q8_0, and F16, whose matrix products
+// round differently for a single row.
+func TestTraceTokensIndependentOfBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("samples long traces")
+	}
+	for _, q := range []testmodel.Quant{testmodel.QuantQ8_0, testmodel.QuantF16} {
+		t.Run(string(q), func(t *testing.T) {
+			model := testmodel.Cached(t, testmodel.Options{Shape: testmodel.ShapeTiny, Quant: q})
+			p := sampling
+			p.MaxTokens = 200
+			targets := []uint64{31, 32, 33}
+			prompt := strings.Repeat("Tell me a long story. ", 11)
+			cfg := Config{Parallel: 8, Prompts: 2, ContextSize: 1024, BatchSize: 48}
+
+			cfg.Threads = 1
+			start := time.Now()
+			e := newTestEngine(t, model, cfg)
+			s := open(t, e, prompt)
+			ref := map[uint64]*recorded{}
+			for _, seed := range targets {
+				ref[seed] = sampleAll(t, s, p, []uint64{seed}, nil)[0]
+			}
+			e.Close()
+			t.Logf("references sampled in %v", time.Since(start))
+			if long := slices.MaxFunc(slices.Collect(maps.Values(ref)), func(a, b *recorded) int { return len(a.ids) - len(b.ids) }); s.PromptTokens()+len(long.ids) < 400 {
+				t.Fatalf("the longest reference trace ends at position %d; the test needs one beyond 400", s.PromptTokens()+len(long.ids))
+			}
+
+			cfg.Threads = 2
+			e = newTestEngine(t, model, cfg)
+			s = open(t, e, prompt)
+			start = time.Now()
+			got := crowd(t, e, s, p, targets)
+			t.Logf("crowd sampled in %v, %+v", time.Since(start), e.Stats())
+			for _, seed := range targets {
+				if !got[seed].equal(ref[seed]) {
+					r, g := ref[seed], got[seed]
+					i := 0
+					for i < min(len(r.ids), len(g.ids)) && r.ids[i] == g.ids[i] && r.lps[i] == g.lps[i] {
+						i++
+					}
+					t.Errorf("seed %d: in a crowd on 2 threads the trace differs from the trace alone on 1 thread from token %d of %d/%d", seed, i, len(g.ids), len(r.ids))
+				}
+			}
+		})
+	}
+}
+
+// crowd samples the traces of seeds targets on s among other work (see
+// TestTraceTokensIndependentOfBatch) and returns them by seed. Each trace is
+// started by a token of an earlier one, so that the engine gives them
+// sequences in that order: 101, 102, the first target, 103 and 104 take
+// sequences 1 to 5, and when 102 and 103 stop, the first target is alone
+// between two holes.
+func crowd(t *testing.T, e *Engine, s engine.Session, p engine.Sampling, targets []uint64) map[uint64]*recorded {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		out  = map[uint64]*recorded{}
+		wg   sync.WaitGroup
+		errs = make(chan error, 64)
+	)
+	// sample runs one trace, stopping it after stop tokens (0: never). It
+	// calls then[n] once the trace has n tokens, or when it ends with
+	// fewer.
+	var sample func(seed uint64, stop int, then map[int]func())
+	sample = func(seed uint64, stop int, then map[int]func()) {
+		wg.Go(func() {
+			r := &recorded{}
+			fire := func(n int) {
+				for k, f := range then {
+					if k <= n {
+						f()
+						delete(then, k)
+					}
+				}
+			}
+			defer func() { fire(math.MaxInt) }()
+			q := p
+			q.Seed = seed
+			res, err := s.Sample(context.Background(), q, func(tok *engine.Token) bool {
+				r.ids = append(r.ids, tok.ID)
+				r.lps = append(r.lps, tok.Logprob)
+				r.tops = append(r.tops, slices.Clone(tok.TopLogprobs))
+				fire(len(r.ids))
+				return stop == 0 || len(r.ids) < stop
+			})
+			if err != nil {
+				errs <- fmt.Errorf("seed %d: %w", seed, err)
+			}
+			r.result = res
+			mu.Lock()
+			out[seed] = r
+			mu.Unlock()
+		})
+	}
+	second := func() {
+		// A second prompt, prefilled in several chunks beside the
+		// traces, with traces of its own.
+		wg.Go(func() {
+			sb, err := e.Open(context.Background(), engine.Prompt{User: strings.Repeat("a second prompt ", 12)})
+			if err != nil {
+				errs <- err
+				return
+			}
+			var inner sync.WaitGroup
+			for i, seed := range []uint64{201, 202} {
+				inner.Go(func() {
+					q := p
+					q.Seed, q.MaxTokens = seed, 60*(i+1)
+					if _, err := sb.Sample(context.Background(), q, func(*engine.Token) bool { return true }); err != nil {
+						errs <- err
+					}
+				})
+			}
+			inner.Wait()
+			sb.Close()
+		})
+	}
+	sample(101, 0, map[int]func(){1: func() {
+		sample(102, 10, map[int]func(){1: func() {
+			sample(targets[0], 0, map[int]func(){
+				1: func() {
+					sample(103, 10, map[int]func(){1: func() { sample(104, 150, nil) }})
+				},
+				30: func() {
+					sample(targets[1], 0, nil)
+					sample(105, 3, nil)
+				},
+				120: func() {
+					second()
+					sample(targets[2], 0, nil)
+				},
+			})
+		}})
+	}})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestRowLogitsIndependentOfMicroBatch checks, below the engine's loop, the
+// property that TestTraceTokensIndependentOfBatch relies on: with the
+// engine's context parameters, the logits of a sequence's row are the same
+// bits in every micro-batch that build can make, and with 1 or 2 threads.
+// The sequence spans about 400 KV cells; with llama.cpp's CPU flash
+// attention a row alone in its micro-batch gets other bits on 2 threads.
+func TestRowLogitsIndependentOfMicroBatch(t *testing.T) {
+	e := newTestEngine(t, tinyQ8(t), Config{Parallel: 8, Prompts: 2, ContextSize: 512})
+	lctx, err := llama.InitFromModel(e.model, contextParams(e.cfg))
+	if err != nil || lctx == 0 {
+		t.Fatalf("context: %v", err)
+	}
+	defer llama.Free(lctx)
+	mem, err := llama.GetMemory(lctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := llama.BatchInit(int32(e.cfg.BatchSize), 0, 1)
+	defer llama.BatchFree(batch)
+	type tok struct {
+		seq    llama.SeqId
+		id     llama.Token
+		pos    llama.Pos
+		logits bool
+	}
+	// decode decodes toks and returns a copy of the logits of toks[at].
+	decode := func(at int, toks ...tok) []float32 {
+		t.Helper()
+		batch.Clear()
+		for _, k := range toks {
+			batch.Add(k.id, k.pos, []llama.SeqId{k.seq}, k.logits)
+		}
+		if ret, err := llama.Decode(lctx, batch); err != nil || ret != 0 {
+			t.Fatalf("decode %v: %d %v", toks, ret, err)
+		}
+		if at < 0 {
+			return nil
+		}
+		l, err := llama.GetLogitsIth(lctx, int32(at), e.nVocab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Clone(l)
+	}
+	// History: 400 tokens on sequence 10, one step at a time beside a
+	// padding token on sequence 9, on one thread.
+	const hist, histLen = llama.SeqId(10), 400
+	llama.SetNThreads(lctx, 1, 1)
+	for pos := range llama.Pos(histLen) {
+		decode(-1, tok{9, 0, 0, true}, tok{hist, llama.Token(pos*7%200 + 1), pos, true})
+		llama.MemorySeqRm(mem, 9, -1, -1)
+	}
+	next := tok{hist, 42, histLen, true}
+	layouts := []struct {
+		name   string
+		target llama.SeqId
+		others []llama.SeqId // other traces; a seq < 0 is a padding token on -seq
+	}{
+		{"lone, padding below", 3, []llama.SeqId{-2}},
+		{"two traces", 1, []llama.SeqId{2}},
+		{"first of four", 1, []llama.SeqId{2, 3, 4}},
+		{"third of eight with holes", 3, []llama.SeqId{1, -2, 4, -5, 6, 7, 8}},
+		{"last of five", 8, []llama.SeqId{4, 5, 6, 7}},
+		// build never leaves a row alone, but with Q8_0 weights and
+		// flash attention off even that gives the same bits.
+		{"alone", 3, nil},
+	}
+	var ref []float32
+	for _, threads := range []int32{1, 2} {
+		llama.SetNThreads(lctx, threads, threads)
+		for _, l := range layouts {
+			seqs := append([]llama.SeqId{l.target}, l.others...)
+			slices.SortFunc(seqs, func(a, b llama.SeqId) int { return cmp.Compare(max(a, -a), max(b, -b)) })
+			var toks []tok
+			at := 0
+			for _, s := range seqs {
+				switch {
+				case s == l.target:
+					llama.MemorySeqCp(mem, hist, s, -1, -1)
+					at = len(toks)
+					toks = append(toks, tok{s, next.id, next.pos, true})
+				case s < 0:
+					toks = append(toks, tok{-s, 0, 0, len(l.others) == 1})
+				default:
+					llama.MemorySeqCp(mem, hist, s, -1, -1)
+					toks = append(toks, tok{s, llama.Token(s) + 60, next.pos, true})
+				}
+			}
+			got := decode(at, toks...)
+			for _, s := range seqs {
+				llama.MemorySeqRm(mem, max(s, -s), -1, -1)
+			}
+			if ref == nil {
+				ref = got
+				continue
+			}
+			if !slices.Equal(got, ref) {
+				t.Errorf("%d threads, %s: the row's logits differ from 1 thread, %s", threads, l.name, layouts[0].name)
+			}
+		}
+	}
+}
+
+// TestReproducibility: run.json says whether a configuration reproduces
+// traces, and why.
+func TestReproducibility(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want bool
+	}{
+		{Config{Device: nativelib.CPU}, true},
+		{Config{Device: nativelib.CPU, Threads: 7, Parallel: 3}, true},
+		{Config{Device: nativelib.CPU, KVUnified: true}, false},
+		{Config{Device: nativelib.CUDA}, false},
+	}
+	for _, tc := range tests {
+		got, note := reproducibility(tc.cfg)
+		if got != tc.want || note == "" {
+			t.Errorf("reproducibility(%+v) = %v, %q; want %v with a reason", tc.cfg, got, note, tc.want)
+		}
+	}
+	e := newTestEngine(t, tinyQ8(t), Config{})
+	if info := e.Info(); !info.Reproducible || info.ReproducibleNote == "" {
+		t.Errorf("Info: reproducible %v, note %q", info.Reproducible, info.ReproducibleNote)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/hybridgroup/yzma/pkg/llama"
 )
@@ -33,6 +34,7 @@ type trace struct {
 	text     []byte
 	finish   engine.FinishReason
 	err      error
+	reason   chat.Tracker // reasoning or answer, token by token
 
 	// The step's Go-side pass (see drawAll): logits is its input; tok,
 	// logprob and the first nTop entries of top and topIDs are its
@@ -59,10 +61,8 @@ type loop struct {
 	queue      []*trace
 	live       []*trace
 
-	padSeq  llama.SeqId // the spare sequence of padding tokens
-	padUsed llama.SeqId // the sequence of this step's padding token
-	padded  bool        // the batch holds a padding token
-	order   []*trace    // live traces in batch order (ascending sequence)
+	pads  []llama.SeqId // sequences given a padding token this step
+	order []*trace      // live traces in batch order (ascending sequence)
 
 	batch    llama.Batch
 	scanners []scanner // one per worker of drawAll
@@ -78,7 +78,7 @@ func (e *Engine) loop() {
 	n := e.cfg.Parallel + e.cfg.Prompts
 	l := &loop{
 		e:       e,
-		seqIDs:  make([][]llama.SeqId, n+1), // + the padding sequence
+		seqIDs:  make([][]llama.SeqId, n+1), // + the padding sequence 0
 		batch:   llama.BatchInit(int32(e.cfg.BatchSize), 0, 1),
 		pieces:  make([]string, e.nVocab),
 		pieceOK: make([]bool, e.nVocab),
@@ -88,8 +88,7 @@ func (e *Engine) loop() {
 		scanners: make([]scanner, max(1, min(e.cfg.Threads, runtime.GOMAXPROCS(0)))),
 	}
 	defer llama.BatchFree(l.batch)
-	l.padSeq = llama.SeqId(n)
-	for i := range n {
+	for i := 1; i <= n; i++ { // sequence 0 is reserved for padding
 		l.freeSeqs = append(l.freeSeqs, llama.SeqId(i))
 	}
 	for i := range l.seqIDs {
@@ -142,8 +141,8 @@ func (e *Engine) loop() {
 		default:
 			l.afterDecode()
 		}
-		if l.padded {
-			llama.MemorySeqRm(e.mem, l.padUsed, -1, -1)
+		for _, s := range l.pads {
+			llama.MemorySeqRm(e.mem, s, -1, -1)
 		}
 		e.stats.goNs.Add(int64(goTime + time.Since(t2)))
 	}
@@ -242,16 +241,44 @@ func (l *loop) admit() {
 	}
 }
 
-// Sequence ids and batch order decide how many graph computations a step
-// costs. With one KV stream per sequence (the default, not KVUnified),
+// The layout of a step's batch decides both its cost and its numerics.
+//
+// Cost: with one KV stream per sequence (the default, not KVUnified),
 // llama.cpp splits a batch into micro-batches whose sequences have
 // consecutive ids in batch order (llama_batch_allocr::split_equal with
 // sequential = true), and every micro-batch reads all the weights again: a
 // step over the traces on sequences 4, 3, 2, 1 costs four forward passes, one
-// over 1, 2, 3, 4 costs one. So the batch lists the traces by ascending
-// sequence, traces take the lowest free sequence (filling the holes that
-// finished traces leave), and prompts take the highest, out of the traces'
-// way.
+// over 1, 2, 3, 4 costs one.
+//
+// Numerics: with flash attention off and no repacked weights (see New),
+// llama.cpp's CPU kernels compute every row of a micro-batch independently
+// of the others, except that a matrix product with a single row goes through
+// another kernel (ggml's vec_dot instead of llamafile's sgemm) that rounds
+// differently. That is the case for F16 weights, and for
+// the F16 KV cache of every model (the attention products of a prompt
+// chunk). So which traces share a step, which is a matter of timing, must not
+// decide whether a trace's row is alone in its micro-batch.
+//
+// So sequence 0 is reserved for padding, traces take the lowest free
+// sequences from 1 on, and prompts take the highest (the traces stay in 1 …
+// Parallel and the prompts above, since neither can take more sequences than
+// its share). The batch lists:
+//
+//  1. the chunk of the prompt being prefilled, first, so that llama.cpp
+//     puts it in a micro-batch of its own (split_equal starts a micro-batch
+//     at the first unused token and only adds consecutive sequences after
+//     it); a chunk never has a single token (prefillChunk);
+//  2. one token for every sequence from the lowest to the highest live
+//     trace, in ascending order: the trace's next token, or a padding token
+//     (position 0, no logits) on a free sequence between two traces, so that
+//     all the traces are one micro-batch, one forward pass;
+//  3. for a lone trace, a padding token with logits on the sequence below it
+//     (free: sequence 0, or a trace sequence nobody uses), so that its
+//     micro-batch and its output projection have two rows.
+//
+// The padding tokens' KV cells are freed after the step. This makes a
+// trace's logits independent of which other traces and prompts share its
+// steps and of the number of threads (TestTraceTokensIndependentOfBatch).
 
 // takeSeq removes a free sequence from the free list and returns it: the
 // highest with high, else the lowest.
@@ -267,14 +294,20 @@ func (l *loop) takeSeq(high bool) llama.SeqId {
 	return s
 }
 
-// isFree reports whether sequence s is on the free list.
-func (l *loop) isFree(s llama.SeqId) bool {
-	return slices.Contains(l.freeSeqs, s)
+// prefillChunk returns how many of a prompt's remaining tokens a step
+// prefills when space places of the batch are free: as many as fit, but never
+// one token alone, now or left for a later step (see build). space is at
+// least 3 (Config.fill).
+func prefillChunk(space, remaining int) int {
+	c := min(space, remaining)
+	if remaining-c == 1 {
+		c--
+	}
+	return c
 }
 
-// build fills the batch with one token per live trace, by ascending
-// sequence, and a chunk of the prompt being prefilled. It returns the number
-// of tokens.
+// build fills the batch of a step as described above and returns its
+// number of tokens.
 func (l *loop) build() int {
 	l.batch.Clear()
 	if l.prefilling == nil && l.canPrefill() {
@@ -284,57 +317,22 @@ func (l *loop) build() int {
 		l.sessions++
 		l.prefilling = s
 	}
-	l.chunk = 0
-	if s := l.prefilling; s != nil {
-		// One place stays free for a padding token.
-		l.chunk = min(l.e.cfg.BatchSize-len(l.live)-1, len(s.tokens)-s.prefill)
-	}
-
-	// llama.cpp computes the output projection of a micro-batch with a
-	// single output row by another kernel than for several rows, which
-	// rounds differently (by ~6e-8 for F16 weights). A trace's logits
-	// must not depend on how many others share its batch (stopping one
-	// trace must leave the others unchanged, and fixed seeds must
-	// reproduce traces), so a lone trace gets a padding token on a spare
-	// sequence next to its own (so that both share a micro-batch), or on
-	// the reserved padding sequence when neither neighbour is free. Its
-	// KV cell is freed after the step.
-	outputs := len(l.live)
-	if l.chunk > 0 && l.prefilling.prefill+l.chunk == len(l.prefilling.tokens) {
-		outputs++
-	}
-	l.padded = outputs == 1
-	padFirst := false
-	if l.padded {
-		l.padUsed = l.padSeq
-		if len(l.live) == 1 {
-			switch s := l.live[0].seq; {
-			case l.isFree(s + 1):
-				l.padUsed = s + 1
-			case s > 0 && l.isFree(s-1):
-				l.padUsed, padFirst = s-1, true
-			}
+	l.order = append(l.order[:0], l.live...)
+	slices.SortFunc(l.order, func(a, b *trace) int { return cmp.Compare(a.seq, b.seq) })
+	var lo, hi llama.SeqId // the run of sequences of the traces' tokens
+	run := 0
+	if len(l.order) > 0 {
+		lo, hi = l.order[0].seq, l.order[len(l.order)-1].seq
+		if lo == hi {
+			lo-- // a lone trace's partner
 		}
+		run = int(hi-lo) + 1
 	}
 
 	n := int32(0)
-	if padFirst {
-		l.batch.Add(0, 0, l.seqIDs[l.padUsed], true)
-		n++
-	}
-	l.order = append(l.order[:0], l.live...)
-	slices.SortFunc(l.order, func(a, b *trace) int { return cmp.Compare(a.seq, b.seq) })
-	for _, t := range l.order {
-		l.batch.Add(t.next, t.pos, l.seqIDs[t.seq], true)
-		t.batchIdx = n
-		n++
-	}
-	clear(l.order)
-	if l.padded && !padFirst {
-		l.batch.Add(0, 0, l.seqIDs[l.padUsed], true)
-		n++
-	}
+	l.chunk = 0
 	if s := l.prefilling; s != nil {
+		l.chunk = prefillChunk(l.e.cfg.BatchSize-run, len(s.tokens)-s.prefill)
 		for j := 0; j < l.chunk; j++ {
 			pos := s.prefill + j
 			last := pos == len(s.tokens)-1
@@ -345,6 +343,20 @@ func (l *loop) build() int {
 			n++
 		}
 	}
+	l.pads = l.pads[:0]
+	i := 0
+	for seq := lo; run > 0 && seq <= hi; seq++ {
+		if t := l.order[i]; t.seq == seq {
+			l.batch.Add(t.next, t.pos, l.seqIDs[seq], true)
+			t.batchIdx = n
+			i++
+		} else {
+			l.batch.Add(0, 0, l.seqIDs[seq], len(l.order) == 1)
+			l.pads = append(l.pads, seq)
+		}
+		n++
+	}
+	clear(l.order)
 	return int(n)
 }
 
@@ -458,6 +470,7 @@ func (l *loop) emit(t *trace) {
 		Logprob:     t.logprob,
 		TopLogprobs: t.top[:t.nTop],
 		TopIDs:      t.topIDs[:t.nTop],
+		Reasoning:   t.reason.Next(l.e.reasonText(tok, piece)),
 	}
 	t.n++
 	t.text = append(t.text, piece...)

@@ -89,20 +89,19 @@ func BenchmarkSSEParse(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			data, _ := benchStream(benchEntries, ids)
-			e := &Engine{cfg: Config{StallTimeout: time.Hour}}
+			e := &Engine{}
 			s := &session{e: e}
 			ep := &endpoint{display: "bench"}
+			lim := limits{connect: time.Hour, firstByte: time.Hour, idle: time.Hour}
 			fn := func(t *engine.Token) bool { return len(t.TopLogprobs) == 20 }
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
 				st := &trace{fn: fn}
-				ctx, cancel := context.WithCancel(context.Background())
-				w := &watchdog{d: time.Hour, t: time.AfterFunc(time.Hour, cancel)}
-				err := s.readStream(ctx, cancel, w, ep, bytes.NewReader(data), st)
-				w.t.Stop()
-				cancel()
+				ctx, w := e.watch(context.Background(), ep, "bench", lim, false)
+				err := s.readStream(ctx, w, ep, bytes.NewReader(data), st)
+				w.stop()
 				if err != nil || st.delivered != benchEntries {
 					b.Fatalf("err %v, %d entries", err, st.delivered)
 				}
@@ -152,10 +151,10 @@ func BenchmarkHTTPStream(b *testing.B) {
 	}
 }
 
-// BenchmarkSSEParseEncodingJSON is the baseline of INFERENCE.md §9: a
-// bufio.Scanner over the data lines and encoding/json into minimal structs,
-// over the same in-memory stream (the NaN-free case; encoding/json would
-// reject NaN literals).
+// BenchmarkSSEParseEncodingJSON is the naive client the package
+// documentation compares with: a bufio.Scanner over the data lines and
+// encoding/json into minimal structs, over the same in-memory stream (the
+// NaN-free case; encoding/json would reject NaN literals).
 func BenchmarkSSEParseEncodingJSON(b *testing.B) {
 	type top struct {
 		Token   string  `json:"token"`

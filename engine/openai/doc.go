@@ -8,10 +8,11 @@
 //
 // Streamed chunks are decoded by a project-owned SSE client on plain
 // net/http with a hand-written JSON scanner. The client is the hot path of a
-// run against a GPU server: INFERENCE.md §9 measured a naive net/http +
-// encoding/json client at about 40–47k token entries per second (each with
-// 20 top logprobs), go-openai at about half that and openai-go at a fifth,
-// and a 2-core client must keep up with a busy server. The scanner reads
+// run against a GPU server: when the client was designed, a naive net/http
+// + encoding/json client decoded about 40–47k token entries per second
+// (each with 20 top logprobs; BenchmarkSSEParseEncodingJSON is that
+// baseline), go-openai about half that and openai-go a fifth, and a 2-core
+// client must keep up with a busy server. The scanner reads
 // only the fields DeepConf needs and skips the rest without allocating. It
 // accepts the three logprob layouts servers send:
 //
@@ -32,7 +33,7 @@
 //
 // A chunk may carry zero, one or several token entries (speculative
 // decoding, stream intervals), and every entry is handed to the TokenFunc in
-// order (DEEPCONF.md P5). The role-only first chunk, usage-only final chunks
+// order (docs/method.md, pitfall P5). The role-only first chunk, usage-only final chunks
 // (choices: []), usage objects on every chunk, a missing final blank line
 // or [DONE] after a finish_reason, and non-streaming JSON answers are
 // handled. Log-probabilities are passed on unchanged: NaN, Infinity and
@@ -52,8 +53,9 @@
 // Chat mode (the default) sends POST /v1/chat/completions with the system
 // and user messages, "logprobs": true and "top_logprobs": k; the server
 // applies the chat template. Completions mode sends POST /v1/completions
-// with the prompt rendered client-side by engine.Render (Qwen3's template)
-// and "logprobs": k, so thinking tokens keep their logprobs whatever
+// with the prompt rendered client-side with the model's chat template
+// (Config.Template, package chat) and "logprobs": k, so thinking tokens
+// keep their logprobs whatever
 // reasoning parser the server runs (P9). A session whose prompt is
 // engine.Prompt.Raw always uses completions. Both send "stream": true,
 // "stream_options": {"include_usage": true}, "n": 1, "temperature",
@@ -95,7 +97,62 @@
 // generation when the client disconnects (P15; verify on the deployed
 // version). The Result then has FinishCancelled, a nil error, and Tokens =
 // the tokens received, including the one on which the TokenFunc returned
-// false. A stream with no data for Config.StallTimeout is treated as cut.
+// false.
+//
+// # Timeouts
+//
+// Every request has three timeouts, enforced by a watchdog on its context
+// (so they also hold with a caller's Config.HTTPClient):
+//
+//   - ConnectTimeout (default 30 s) bounds DNS lookup, TCP connect and TLS
+//     handshake. A reachable server completes them in milliseconds however
+//     busy its GPU is: the kernel and the HTTP front end accept connections,
+//     not the inference queue. 30 s still covers four SYN retransmissions
+//     (Linux resends after 1, 3, 7 and 15 s) on a lossy link, and is the
+//     dial timeout of Go's http.DefaultTransport.
+//   - FirstByteTimeout (default 10 min) bounds the wait from the connection
+//     to the response headers and the first event of the stream. vLLM,
+//     SGLang, llama-server and Ollama send their first event (vLLM's
+//     role-only chunk included) only once the request is scheduled and its
+//     first output is ready, so this wait holds the server's queue and the
+//     prompt's prefill: a request waits behind
+//     other clients' requests when the server is at its batch or KV-cache
+//     limit (deepconf's own are bounded by MaxInFlight), a 30k-token prompt
+//     on a large model takes tens of seconds to minutes of prefill when it is
+//     chunked between the decode steps of a full batch, and Ollama loads the
+//     model on the first request (a minute or more for tens of GB from
+//     network storage). Ten minutes leaves a wide margin over these; a
+//     server silent for longer is hung, or too overloaded to finish a run.
+//   - IdleTimeout (default 5 min) bounds the gap between two events. A
+//     healthy stream sends an event every decode step or few steps (tens of
+//     milliseconds); a longer gap means the server preempted the sequence
+//     (vLLM frees a running sequence's KV cache under memory pressure and
+//     recomputes it when it is scheduled again, so the gap lasts as long as a
+//     queue wait) or stopped. Five minutes lets a preempted sequence resume
+//     on a busy server and still notices a dead stream within minutes; a
+//     timeout here costs the trace's tokens, so the default errs long.
+//     Comment lines (keep-alives) are not events.
+//
+// The probe's GET requests (/v1/models and the version endpoints) must
+// answer within 30 s (or the first-byte timeout when it is shorter): the
+// servers' HTTP front ends serve them without the GPU queue.
+//
+// While a request waits (for its connection, response headers, first token
+// or next token) longer than Config.WaitLogInterval (default 30 s), the
+// Logger gets a Warn line such as "openai: waiting for http://gpu1:8000
+// (first token) for 30s…" with the number of requests in flight and the
+// timeout; at most one line per endpoint and interval, however many
+// requests wait.
+//
+// A timeout error names the timeout, the stage (no connection, no response
+// headers, headers but no data, a stalled stream), how long it waited and
+// the option to raise. Connection errors name their cause: connection
+// refused (with the host and port), unknown host (DNS), an untrusted
+// certificate or a server that does not speak TLS, and a connection closed
+// or reset without an answer. HTTP 401 and 403 say
+// whether a key was sent and to check --api-key / $OPENAI_API_KEY (the key
+// itself is never shown); a 404 says that the base URL or the model name is
+// wrong and lists the models the server has when GET /v1/models answers.
 //
 // # Token accounting
 //
@@ -107,14 +164,19 @@
 // # Retries
 //
 // A request is retried, on the least-loaded endpoint, after connection
-// errors, streams cut or stalled before the first token, in-stream server
-// errors, HTTP 408, 429 and 5xx. Delays grow exponentially from
+// errors (but not an unknown host or a TLS failure), timeouts and streams
+// cut before the first token, in-stream server errors, HTTP 408, 429 and
+// 5xx. Delays grow exponentially from
 // Retry.BaseDelay to Retry.MaxDelay with jitter; a Retry-After header
 // (seconds or HTTP-date) on 429/503 is honoured, capped by
 // Retry.MaxRetryAfter. Retries happen only while no token of the trace has
 // reached the TokenFunc; a failure after that returns an error wrapping
 // engine.ErrInterrupted so that the caller can discard the partial trace
-// and sample it again with the same seed. Other 4xx answers fail at once
+// and sample it again with the same seed; an idle timeout after tokens is
+// such a failure. With the defaults, a server that accepts requests but
+// never answers fails a trace after six first-byte timeouts (about an
+// hour, with the "waiting for" lines all along); the start-up probe does
+// not retry timeouts. Other 4xx answers fail at once
 // with the server's message; context-length errors wrap
 // engine.ErrContextOverflow. Malformed events fail with the event number,
 // the parse position and an excerpt, without retry. The API key is never
@@ -122,8 +184,8 @@
 //
 // # Start-up probe
 //
-// New probes every endpoint (DEEPCONF.md §7): GET /v1/models to confirm
-// the model name (or to pick the only model when none is configured); GET
+// New probes every endpoint: GET /v1/models to confirm the model name (or
+// to pick the only model when none is configured); GET
 // /api/version (Ollama), /props (llama.cpp), /version (vLLM, SGLang) and
 // the models' owned_by to identify the server, best effort; then an
 // 8-token streamed generation with top_logprobs = k that checks (a) that
@@ -133,6 +195,11 @@
 // request at another temperature, whether the values are raw or
 // temperature-processed. New refuses to run when logprobs or top logprobs
 // are missing; all findings and warnings are in Info().Details["probe"].
+// When GET /v1/models fails because the server cannot be reached, times out
+// or refuses the API key, New fails with that cause at once; when it fails
+// otherwise (such as a proxy without the route), New goes on with the
+// configured model name and fails with the listing's error when there is
+// none.
 //
 // Open sends a one-token request so that the server's prefix cache holds the
 // prompt before the traces start and to learn PromptTokens; traces prefer

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/engine"
 )
 
@@ -27,19 +28,15 @@ const (
 	// server applies the chat template.
 	Chat Mode = "chat"
 	// Completions uses POST /v1/completions with the prompt rendered
-	// client-side by engine.Render, so every generated token, thinking
-	// included, comes back with its logprobs.
+	// client-side with the model's chat template (Config.Template), so
+	// every generated token, thinking included, comes back with its
+	// logprobs.
 	Completions Mode = "completions"
 )
 
 // DefaultMaxInFlight is the default bound on concurrent requests per
 // endpoint.
 const DefaultMaxInFlight = 8
-
-// DefaultStallTimeout is the default time a stream may go without a byte
-// before it is treated as cut. It is long because a busy server can queue a
-// request for minutes before its first chunk.
-const DefaultStallTimeout = 10 * time.Minute
 
 // APIKeyFromEnv returns the API key from the environment: DEEPCONF_API_KEY,
 // else OPENAI_API_KEY, else "".
@@ -69,6 +66,14 @@ type Config struct {
 	APIKey string
 	// Mode is Chat (the default) or Completions.
 	Mode Mode
+	// Template renders prompts in Completions mode: the model's chat
+	// template (package chat). Completions mode without one takes only
+	// Raw prompts.
+	Template *chat.Template
+	// Reasoning are the markers of the model's reasoning, which separate
+	// it from the answer token by token; zero means Template's (none in
+	// Chat mode without a template).
+	Reasoning chat.Delimiters
 	// MaxInFlight bounds the concurrent requests per endpoint; 0 means
 	// DefaultMaxInFlight. Set it to about the server's batch size.
 	MaxInFlight int
@@ -77,9 +82,22 @@ type Config struct {
 	TopLogprobs int
 	// Retry bounds retries; the zero value gives the defaults.
 	Retry Retry
-	// StallTimeout is how long a stream may go without data before it is
-	// treated as cut; 0 means DefaultStallTimeout.
-	StallTimeout time.Duration
+	// ConnectTimeout bounds DNS lookup, TCP connect and TLS handshake of
+	// each request; 0 means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// FirstByteTimeout bounds the wait from the connection to the response
+	// headers and the first event of the stream (the server's queue and
+	// the prompt's prefill); 0 means DefaultFirstByteTimeout.
+	FirstByteTimeout time.Duration
+	// IdleTimeout bounds the gap between two events of a stream; 0 means
+	// DefaultIdleTimeout. Comment lines (keep-alives) do not count as
+	// events.
+	IdleTimeout time.Duration
+	// WaitLogInterval is the least time between two "waiting for" lines
+	// of one endpoint, logged at level Warn while a request waits for a
+	// connection, its first token or its next token; 0 means
+	// DefaultWaitLogInterval, a negative value turns the lines off.
+	WaitLogInterval time.Duration
 	// ExtraBody holds extra JSON members merged into every generation
 	// request, overriding the client's own (for example
 	// {"return_tokens_as_token_ids": true} for vLLM). Servers ignore
@@ -97,7 +115,8 @@ type Config struct {
 	// a one-token request so that the server's prefix cache holds the
 	// prompt before the traces start, and to learn PromptTokens.
 	SkipPrefill bool
-	// Logger receives retry and probe warnings; nil discards them.
+	// Logger receives retry and probe warnings and the "waiting for"
+	// lines; nil discards them.
 	Logger *slog.Logger
 	// Sleep waits between retries; nil means a timer. Tests inject a
 	// recorder here.
@@ -135,8 +154,13 @@ type endpoint struct {
 	version string
 	// probe holds the capability-probe findings for Info.
 	probe map[string]any
+	// models is the server's model list as read by the probe, or nil.
+	models []string
 	// load is the number of requests in flight (guarded by Engine.mu).
 	load int
+	// lastWaitLog is when a "waiting for" line was last logged for this
+	// endpoint (guarded by Engine.mu).
+	lastWaitLog time.Time
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -167,8 +191,24 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	case cfg.TopLogprobs < 1 || cfg.TopLogprobs > engine.MaxTopLogprobs:
 		return nil, fmt.Errorf("openai: top logprobs %d: must be in 1..%d", cfg.TopLogprobs, engine.MaxTopLogprobs)
 	}
-	if cfg.StallTimeout <= 0 {
-		cfg.StallTimeout = DefaultStallTimeout
+	for _, t := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"connect timeout", &cfg.ConnectTimeout, DefaultConnectTimeout},
+		{"first-byte timeout", &cfg.FirstByteTimeout, DefaultFirstByteTimeout},
+		{"idle timeout", &cfg.IdleTimeout, DefaultIdleTimeout},
+	} {
+		switch {
+		case *t.v == 0:
+			*t.v = t.def
+		case *t.v < 0:
+			return nil, fmt.Errorf("openai: %s %v: must be > 0 (0: the default, %v)", t.name, *t.v, t.def)
+		}
+	}
+	if cfg.WaitLogInterval == 0 {
+		cfg.WaitLogInterval = DefaultWaitLogInterval
 	}
 	e := &Engine{
 		cfg:   cfg,
@@ -213,28 +253,33 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if e.model == "" {
 		e.Close()
-		return nil, errors.New("openai: no model name configured, and the server does not list exactly one model")
+		return nil, errors.New("openai: no model name configured; without the probe the server's only model cannot be picked")
 	}
 	return e, nil
 }
 
 // newHTTPClient returns a client for streaming. HTTP/1.1 is used on purpose:
 // every trace gets its own TCP connection, and closing that connection is
-// the abort signal every server honours (INFERENCE.md §8). Compression is
-// off so that SSE chunks are not buffered by a gzip layer. There is no
-// overall timeout: streams can last minutes; stalls are caught by
-// Config.StallTimeout.
+// the abort signal every server honours. Compression is off so that SSE
+// chunks are not buffered by a gzip layer. The transport has no timeouts of
+// its own and the client no overall timeout (streams last minutes): every
+// request has a watchdog that enforces Config.ConnectTimeout,
+// FirstByteTimeout and IdleTimeout, also with a caller's HTTPClient.
 func newHTTPClient(maxInFlight int) *http.Client {
-	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	d := &net.Dialer{KeepAlive: 30 * time.Second}
 	return &http.Client{Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           d.DialContext,
 		MaxIdleConnsPerHost:   maxInFlight,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   30 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
 	}}
+}
+
+// limits returns the timeouts of generation requests.
+func (e *Engine) limits() limits {
+	return limits{connect: e.cfg.ConnectTimeout, firstByte: e.cfg.FirstByteTimeout, idle: e.cfg.IdleTimeout, flags: true}
 }
 
 // normalizeEndpoint checks an endpoint URL and returns its base (scheme,
@@ -327,10 +372,20 @@ func (e *Engine) Open(ctx context.Context, p engine.Prompt) (engine.Session, err
 	if p.Raw == "" && p.User == "" {
 		return nil, errors.New("openai: prompt has neither a user message nor raw text")
 	}
-	s := &session{e: e, prompt: p, mode: e.cfg.Mode}
+	s := &session{e: e, prompt: p, mode: e.cfg.Mode, reasoning: e.reasoning()}
 	if p.Raw != "" {
 		// Chat requests cannot carry a pre-rendered prompt.
 		s.mode = Completions
+	}
+	if s.mode == Completions {
+		text, err := e.renderCompletions(p)
+		if err != nil {
+			return nil, err
+		}
+		s.text = text
+		if p.Raw == "" {
+			s.inReasoning = s.reasoning.OpenAtEnd(text)
+		}
 	}
 	if e.cfg.SkipPrefill {
 		return s, nil
@@ -345,6 +400,36 @@ func (e *Engine) Open(ctx context.Context, p engine.Prompt) (engine.Session, err
 	}
 	s.home = st.ep
 	return s, nil
+}
+
+// reasoning returns the reasoning markers: Config.Reasoning, else the
+// template's.
+func (e *Engine) reasoning() chat.Delimiters {
+	if !e.cfg.Reasoning.IsZero() || e.cfg.Template == nil {
+		return e.cfg.Reasoning
+	}
+	return e.cfg.Template.Reasoning
+}
+
+// renderCompletions renders p for /v1/completions.
+func (e *Engine) renderCompletions(p engine.Prompt) (string, error) {
+	if p.Raw != "" {
+		return p.Raw, nil
+	}
+	if e.cfg.Template == nil {
+		return "", errors.New("openai: completions mode renders the prompt client-side and needs the model's chat template: pass --chat-template NAME|FILE (a family name, the model's .gguf or its tokenizer_config.json)")
+	}
+	return e.cfg.Template.Render(p)
+}
+
+// RenderPrompt implements engine.Renderer. In Completions mode it returns
+// the prompt as sent; in Chat mode the server renders it, and RenderPrompt
+// returns "".
+func (e *Engine) RenderPrompt(p engine.Prompt) (string, error) {
+	if e.cfg.Mode != Completions && p.Raw == "" {
+		return "", nil
+	}
+	return e.renderCompletions(p)
 }
 
 // Info describes the engine. Version lists the server software found by the
@@ -378,14 +463,21 @@ func (e *Engine) Info() engine.Info {
 	if len(probes) > 0 {
 		details["probe"] = probes
 	}
-	return engine.Info{
+	info := engine.Info{
 		Name:     "openai",
 		Version:  strings.Join(versions, ", "),
 		Model:    e.model,
 		Device:   strings.Join(devices, ","),
 		Parallel: e.cfg.MaxInFlight * len(e.endpoints),
 		Details:  details,
+		// Reproducible stays false: see ReproducibleNote.
+		ReproducibleNote:    "servers batch the requests of all their clients, so a trace's numbers depend on what else the server runs, its version and its hardware; the seed is sent, but no server promises the same tokens",
+		ReasoningDelimiters: e.reasoning().String(),
 	}
+	if t := e.cfg.Template; t != nil && e.cfg.Mode == Completions {
+		info.ChatTemplate, info.ChatTemplateOrigin = t.FamilyName(), t.Origin
+	}
+	return info
 }
 
 // Close releases idle connections. Requests still running are not

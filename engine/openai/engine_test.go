@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/engine"
 )
 
@@ -60,6 +61,9 @@ func TestNewConfigErrors(t *testing.T) {
 		{"duplicate", Config{Endpoints: []string{"http://h/v1", "http://h"}, Model: "m", SkipProbe: true}, "listed twice"},
 		{"bad endpoint", Config{Endpoints: []string{"http://h", "h2:80"}, Model: "m"}, "endpoint 2"},
 		{"no model", Config{Endpoints: []string{"http://h"}, SkipProbe: true}, "no model name"},
+		{"connect timeout", Config{Endpoints: []string{"http://h"}, Model: "m", ConnectTimeout: -time.Second}, "connect timeout -1s: must be > 0"},
+		{"first-byte timeout", Config{Endpoints: []string{"http://h"}, Model: "m", FirstByteTimeout: -1}, "first-byte timeout -1ns"},
+		{"idle timeout", Config{Endpoints: []string{"http://h"}, Model: "m", IdleTimeout: -time.Minute}, "idle timeout -1m0s"},
 	}
 	for _, tt := range tests {
 		_, err := New(context.Background(), tt.cfg)
@@ -168,17 +172,49 @@ func TestRequestBody(t *testing.T) {
 	}
 }
 
+// TestCompletionsModeRendersPrompt: completions mode sends the prompt
+// rendered with the configured chat template, of any family.
 func TestCompletionsModeRendersPrompt(t *testing.T) {
-	reqs, _, url := captureServer(t)
-	e := newTestEngine(t, Config{Endpoints: []string{url}, Mode: Completions, APIKey: "k", SkipProbe: true, SkipPrefill: true})
 	p := engine.Prompt{System: "S", User: "U"}
-	s := openSession(t, e, p)
-	if _, err := s.Sample(context.Background(), testSampling, nil); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct{ family, want string }{
+		{"qwen3", "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"},
+		{"llama3", "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nS<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nU<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
+		{"gemma3", "<bos><start_of_turn>user\nS\n\nU<end_of_turn>\n<start_of_turn>model\n"},
+	} {
+		reqs, _, url := captureServer(t)
+		tmpl, err := chat.Builtin(tc.family)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newTestEngine(t, Config{Endpoints: []string{url}, Mode: Completions, APIKey: "k", SkipProbe: true, SkipPrefill: true, Template: tmpl})
+		s := openSession(t, e, p)
+		if _, err := s.Sample(context.Background(), testSampling, nil); err != nil {
+			t.Fatal(err)
+		}
+		r := (*reqs)[0]
+		if r.path != "/v1/completions" || r.body["prompt"] != tc.want || r.auth != "Bearer k" {
+			t.Errorf("%s: path %q prompt %q auth %q", tc.family, r.path, r.body["prompt"], r.auth)
+		}
+		if info := e.Info(); info.ChatTemplate != tc.family {
+			t.Errorf("%s: Info.ChatTemplate = %q", tc.family, info.ChatTemplate)
+		}
+		if got, err := e.RenderPrompt(p); err != nil || got != tc.want {
+			t.Errorf("%s: RenderPrompt = %q, %v", tc.family, got, err)
+		}
 	}
-	r := (*reqs)[0]
-	if r.path != "/v1/completions" || r.body["prompt"] != engine.RenderQwen3(p) || r.auth != "Bearer k" {
-		t.Errorf("path %q prompt %q auth %q", r.path, r.body["prompt"], r.auth)
+}
+
+// TestCompletionsModeNeedsTemplate: without a chat template, completions
+// mode refuses a chat prompt and names the flag; raw prompts still work.
+func TestCompletionsModeNeedsTemplate(t *testing.T) {
+	_, _, url := captureServer(t)
+	e := newTestEngine(t, Config{Endpoints: []string{url}, Mode: Completions, SkipProbe: true, SkipPrefill: true})
+	_, err := e.Open(context.Background(), engine.Prompt{User: "U"})
+	if err == nil || !strings.Contains(err.Error(), "--chat-template") {
+		t.Errorf("Open without a template: %v", err)
+	}
+	if _, err := e.Open(context.Background(), engine.Prompt{Raw: "text"}); err != nil {
+		t.Errorf("raw prompt: %v", err)
 	}
 }
 
@@ -203,7 +239,7 @@ func TestSampleValidates(t *testing.T) {
 	s := openSession(t, e, engine.Prompt{User: "x"})
 	sp := testSampling
 	sp.TopLogprobs = 0
-	if _, err := s.Sample(context.Background(), sp, nil); err == nil || !strings.Contains(err.Error(), "top logprobs") {
+	if _, err := s.Sample(context.Background(), sp, nil); err == nil || !strings.Contains(err.Error(), "top_logprobs") {
 		t.Errorf("error = %v", err)
 	}
 	if _, err := e.Open(context.Background(), engine.Prompt{}); err == nil {

@@ -71,7 +71,7 @@ func runFixture(t *testing.T, file string, mode Mode) (goldenResult, []engine.To
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Write(stream)
 	})
-	e := newTestEngine(t, Config{Endpoints: []string{srv.URL + "/v1"}, Mode: mode, SkipProbe: true, SkipPrefill: true})
+	e := newTestEngine(t, Config{Endpoints: []string{srv.URL + "/v1"}, Mode: mode, SkipProbe: true, SkipPrefill: true, Template: qwen3Template(t)})
 	s := openSession(t, e, engine.Prompt{User: "hi"})
 	var c collector
 	res, err := s.Sample(context.Background(), testSampling, c.fn)

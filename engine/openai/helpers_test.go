@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/engine"
 )
 
@@ -142,4 +143,24 @@ func newServer(t testing.TB, h http.HandlerFunc) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// qwen3Template returns Qwen3's chat template (package chat).
+func qwen3Template(t testing.TB) *chat.Template {
+	t.Helper()
+	tmpl, err := chat.Builtin("qwen3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl
+}
+
+// renderQwen3 renders p with Qwen3's chat template.
+func renderQwen3(t testing.TB, p engine.Prompt) string {
+	t.Helper()
+	s, err := qwen3Template(t).Render(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

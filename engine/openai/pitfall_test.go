@@ -11,8 +11,8 @@ import (
 
 // TestPitfallP5EntriesNotChunks: a streamed chunk may carry no log-probability
 // entry (the role-only first chunk, a finish chunk) or several (speculative
-// decoding, detokenizer buffering); every entry is one token (DEEPCONF.md
-// P5). Token indices, texts and counts follow the entries, not the chunks.
+// decoding, detokenizer buffering); every entry is one token
+// (docs/method.md, pitfall P5). Token indices, texts and counts follow the entries, not the chunks.
 func TestPitfallP5EntriesNotChunks(t *testing.T) {
 	role := `{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}`
 	three := `{"choices":[{"index":0,"delta":{"content":"abc"},"logprobs":{"content":[` +

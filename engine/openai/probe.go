@@ -3,13 +3,13 @@ package openai
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/deepconf/deepconf/engine"
 )
@@ -24,8 +24,6 @@ const (
 	rawTolerance = 0.02
 	// sentinelBelow marks vLLM's −9999 clamp and similar sentinels.
 	sentinelBelow = -9000
-	// identifyTimeout bounds each identification request.
-	identifyTimeout = 10 * time.Second
 )
 
 // probeStats collects what the probe checks from the chunks of a trace.
@@ -105,7 +103,7 @@ func (e *Engine) probeAll(ctx context.Context) error {
 	return nil
 }
 
-// probe runs the start-up capability probe on ep (DEEPCONF.md §7): it lists
+// probe runs the start-up capability probe on ep: it lists
 // the models, identifies the server, then streams a short generation with
 // top_logprobs = k and checks (a) that streamed chunks carry logprobs, (b)
 // how many top logprobs come back, (c) whether the first top entry is the
@@ -124,17 +122,30 @@ func (e *Engine) probe(ctx context.Context, ep *endpoint) error {
 	}
 
 	models, ownedBy, err := e.listModels(ctx, ep)
-	if err != nil {
-		f["models_error"] = err.Error()
-	} else {
+	switch {
+	case err == nil:
 		f["models"] = models
+		ep.models = models
+	case ctx.Err() != nil:
+		return fmt.Errorf("openai: %s: list models: %w", ep.display, ctx.Err())
+	case unreachable(err):
+		// The generation requests would fail the same way.
+		return fmt.Errorf("openai: %w", err)
+	case e.model == "":
+		return fmt.Errorf("openai: no model name configured (--model), and the server's model list could not be read: %w", err)
+	default:
+		f["models_error"] = err.Error()
+		warn("could not read the model list: %v", err)
 	}
 	if e.model == "" && len(models) == 1 {
 		e.model = models[0]
 		f["model_from_server"] = true
 	}
 	if e.model == "" {
-		return fmt.Errorf("openai: %s: no model name configured; the server lists %d models: %s",
+		if len(models) == 0 {
+			return fmt.Errorf("openai: %s: no model name configured (--model), and the server lists no models", ep.display)
+		}
+		return fmt.Errorf("openai: %s: no model name configured (--model); the server lists %d models: %s",
 			ep.display, len(models), strings.Join(models, ", "))
 	}
 	if models != nil {
@@ -156,7 +167,21 @@ func (e *Engine) probe(ctx context.Context, ep *endpoint) error {
 	// A short, neutral prompt whose answer is longer than the probe.
 	prompt := engine.Prompt{User: "Count from 1 to 30, separated by spaces."}
 	s := &session{e: e, prompt: prompt, mode: e.cfg.Mode}
-	st := &trace{stats: &probeStats{}}
+	if s.mode == Completions {
+		// The completions endpoint gets the prompt rendered as a trace's
+		// would be, or the plain question when no template is known yet
+		// (the probe tests the server, not the template). An empty prompt
+		// would make Ollama only load the model (finish_reason "load").
+		s.text = prompt.User
+		if e.cfg.Template != nil {
+			text, err := e.cfg.Template.Render(prompt)
+			if err != nil {
+				return fmt.Errorf("openai: capability probe: %w", err)
+			}
+			s.text = text
+		}
+	}
+	st := &trace{stats: &probeStats{}, noTimeoutRetry: true}
 	sp := engine.Sampling{Temperature: 1, TopP: 1, MaxTokens: probeTokens, Seed: probeSeed, TopLogprobs: k}
 	res, err := s.run(ctx, sp, nil, ep, st)
 	if err != nil {
@@ -205,7 +230,7 @@ func (e *Engine) probe(ctx context.Context, ep *endpoint) error {
 
 	// (e) Raw or processed values: position 0 does not depend on sampling,
 	// so raw logprobs are the same at another temperature.
-	st2 := &trace{stats: &probeStats{}}
+	st2 := &trace{stats: &probeStats{}, noTimeoutRetry: true}
 	sp2 := sp
 	sp2.Temperature, sp2.MaxTokens = 0.5, 1
 	if _, err := s.run(ctx, sp2, nil, ep, st2); err != nil {
@@ -307,25 +332,59 @@ func (e *Engine) identify(ctx context.Context, ep *endpoint, ownedBy string) {
 	}
 }
 
-// getJSON sends GET base+path and decodes a 200 JSON answer into v.
+// getJSON sends GET base+path and decodes a 200 JSON answer into v. The
+// answer must start within metadataTimeout (or the first-byte timeout, when
+// shorter).
 func (e *Engine) getJSON(ctx context.Context, ep *endpoint, path string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, identifyTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.base+path, nil)
+	what := "GET " + path
+	lim := limits{
+		connect:   e.cfg.ConnectTimeout,
+		firstByte: min(e.cfg.FirstByteTimeout, metadataTimeout),
+		idle:      min(e.cfg.IdleTimeout, metadataTimeout),
+	}
+	reqCtx, w := e.watch(ctx, ep, what, lim, false)
+	defer w.stop()
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, ep.base+path, nil)
 	if err != nil {
 		return err
 	}
 	e.setHeaders(req.Header)
 	resp, err := e.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", path, err)
+		if te := w.timedOut(); te != nil {
+			return te
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return connectionError(ep, what, err)
 	}
 	defer resp.Body.Close()
+	w.gotHeaders()
 	if resp.StatusCode != http.StatusOK {
-		return e.statusError(ep, resp)
+		return e.statusError(ep, what, resp)
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxErrorBody*16)).Decode(v); err != nil {
-		return fmt.Errorf("GET %s: decode: %w", path, err)
+		if te := w.timedOut(); te != nil {
+			return te
+		}
+		return fmt.Errorf("%s: %s: decode: %w", ep.display, what, err)
 	}
 	return nil
+}
+
+// unreachable reports whether err, from a request to an endpoint, means
+// that no request to it can succeed: the connection failed, a timeout
+// expired, or the server refused the credentials.
+func unreachable(err error) bool {
+	var ce *connError
+	var te *timeoutError
+	var se *statusError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &te):
+		return true
+	case errors.As(err, &se):
+		return se.status == http.StatusUnauthorized || se.status == http.StatusForbidden
+	}
+	return false
 }

@@ -109,7 +109,13 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 
 // statusError is a non-200 HTTP response.
 type statusError struct {
-	endpoint   string
+	endpoint string
+	what     string // "POST /v1/chat/completions"
+	// keySent says whether the request carried an API key.
+	keySent bool
+	// models is the server's model list when known (nil otherwise), named
+	// in the hint of a 404.
+	models     []string
 	status     int
 	message    string
 	retryAfter time.Duration // -1 when absent
@@ -123,11 +129,28 @@ func (e *statusError) Error() string {
 	hint := ""
 	switch e.status {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		hint = " (check --api-key, OPENAI_API_KEY or DEEPCONF_API_KEY)"
+		if e.keySent {
+			hint = " (the server refused the API key: check --api-key / $OPENAI_API_KEY / $DEEPCONF_API_KEY)"
+		} else {
+			hint = " (no API key was sent: check --api-key / $OPENAI_API_KEY / $DEEPCONF_API_KEY)"
+		}
 	case http.StatusNotFound:
-		hint = " (check the endpoint URL and the model name)"
+		switch {
+		case strings.HasPrefix(e.what, "GET /v1/"):
+			hint = " (the URL is not an OpenAI-compatible server's base URL, such as http://host:8000/v1)"
+		case e.models == nil:
+			hint = " (wrong base URL or model name: check --endpoint, such as http://host:8000/v1, and --model)"
+		case len(e.models) == 0:
+			hint = " (wrong base URL or model name; the server lists no models)"
+		default:
+			hint = fmt.Sprintf(" (wrong base URL or model name; the server lists the models %s)", strings.Join(e.models, ", "))
+		}
 	}
-	return fmt.Sprintf("%s: HTTP %d %s: %s%s", e.endpoint, e.status, http.StatusText(e.status), msg, hint)
+	what := ""
+	if e.what != "" {
+		what = e.what + ": "
+	}
+	return fmt.Sprintf("%s: %sHTTP %d %s: %s%s", e.endpoint, what, e.status, http.StatusText(e.status), msg, hint)
 }
 
 // retryable reports whether a failed request may be sent again: 408, 429 and
@@ -137,7 +160,7 @@ func (e *statusError) retryable() bool {
 }
 
 // streamError is a failure while reading a response stream: a cut
-// connection, a stall, an in-stream error event or an aborted trace.
+// connection, an in-stream error event or an aborted trace.
 type streamError struct {
 	endpoint string
 	msg      string
@@ -179,6 +202,10 @@ func isRetryable(err error) bool {
 	if errors.As(err, &se) {
 		return se.retryable()
 	}
+	var ce *connError
+	if errors.As(err, &ce) {
+		return !ce.permanent
+	}
 	var me *malformedError
 	if errors.As(err, &me) {
 		return false
@@ -186,7 +213,7 @@ func isRetryable(err error) bool {
 	if errors.Is(err, engine.ErrContextOverflow) {
 		return false
 	}
-	// Connection errors (refused, reset, EOF, stalls) and stream errors.
+	// Connection errors (refused, reset, EOF), timeouts and stream errors.
 	return true
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/engine"
 )
 
@@ -32,6 +33,12 @@ type session struct {
 	e      *Engine
 	prompt engine.Prompt
 	mode   Mode
+	// text is the rendered prompt of Completions mode.
+	text string
+	// reasoning are the markers of the model's reasoning; inReasoning
+	// reports that the rendered prompt leaves the model inside a block.
+	reasoning   chat.Delimiters
+	inReasoning bool
 	// home is the endpoint that received the prefill request.
 	home         *endpoint
 	promptTokens atomic.Int64
@@ -60,11 +67,22 @@ type trace struct {
 	stats     *probeStats
 	tok       engine.Token
 	p         parser
+
+	// noTimeoutRetry makes a timed-out attempt final (the probe: a user
+	// waits for it, and the timeout already says what is wrong).
+	noTimeoutRetry bool
+	// reason tells reasoning from answer, token by token; start is its
+	// state before the first token, for a retried attempt. delims and
+	// startInside split the whole text the same way.
+	reason, start chat.Tracker
+	delims        chat.Delimiters
+	startInside   bool
 }
 
 // resetAttempt forgets what a failed attempt received (no token of it
 // reached fn).
 func (t *trace) resetAttempt() {
+	t.reason = t.start
 	t.entries = 0
 	t.content = t.content[:0]
 	t.reasoning = t.reasoning[:0]
@@ -101,7 +119,8 @@ func (s *session) Sample(ctx context.Context, sp engine.Sampling, fn engine.Toke
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
-	return s.run(ctx, sp, fn, nil, &trace{})
+	tr := chat.NewTracker(s.reasoning, s.inReasoning)
+	return s.run(ctx, sp, fn, nil, &trace{reason: tr, start: tr, delims: s.reasoning, startInside: s.inReasoning})
 }
 
 // PromptTokens returns the prompt's token count as reported by the server
@@ -146,7 +165,8 @@ func (s *session) run(ctx context.Context, sp engine.Sampling, fn engine.TokenFu
 			r.Finish = ""
 			return r, fmt.Errorf("openai: %w after %d tokens: %w", engine.ErrInterrupted, st.delivered, err)
 		}
-		if !isRetryable(err) || attempt >= e.retry.MaxRetries {
+		var te *timeoutError
+		if !isRetryable(err) || attempt >= e.retry.MaxRetries || st.noTimeoutRetry && errors.As(err, &te) {
 			if attempt > 0 {
 				return engine.Result{}, fmt.Errorf("openai: %w (gave up after %d attempts)", err, attempt+1)
 			}
@@ -167,7 +187,14 @@ func (s *session) run(ctx context.Context, sp engine.Sampling, fn engine.TokenFu
 // cancelled returns the result of a trace stopped by its TokenFunc or its
 // context: the tokens received so far count as generated.
 func (t *trace) cancelled() engine.Result {
-	return engine.Result{Text: t.text(), Tokens: max(t.delivered, t.entries), Finish: engine.FinishCancelled}
+	return t.result(max(t.delivered, t.entries), engine.FinishCancelled)
+}
+
+// result returns the trace's result with n tokens and finish reason fr.
+func (t *trace) result(n int, fr engine.FinishReason) engine.Result {
+	text := t.text()
+	_, answer := t.delims.Split(text, t.startInside)
+	return engine.Result{Text: text, Answer: answer, Tokens: n, Finish: fr, InReasoning: t.reason.Inside()}
 }
 
 // finished builds the result of a trace that ended normally.
@@ -190,7 +217,7 @@ func (s *session) finished(st *trace) (engine.Result, error) {
 	if st.usage.promptTokens > 0 {
 		s.promptTokens.Store(int64(st.usage.promptTokens))
 	}
-	return engine.Result{Text: st.text(), Tokens: n, Finish: fr}, nil
+	return st.result(n, fr), nil
 }
 
 // finishReason maps a server finish_reason. "stop" (every server) and the
@@ -247,7 +274,7 @@ func (s *session) body(ep *endpoint, sp engine.Sampling) (path string, body []by
 		}
 	case Completions:
 		path = "/v1/completions"
-		m["prompt"] = engine.Render(s.prompt)
+		m["prompt"] = s.text
 		m["logprobs"] = sp.TopLogprobs
 	}
 	for k, v := range e.cfg.ExtraBody {
@@ -277,18 +304,30 @@ func (s *session) attempt(ctx context.Context, ep *endpoint, sp engine.Sampling,
 	}
 	// Each attempt has its own context: cancelling it aborts the request
 	// and closes its connection, which is how a stopped trace frees the
-	// server (DEEPCONF.md §6 step 3, P15).
-	reqCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// The stall watchdog covers the wait for the response headers and
-	// every gap between events.
-	w := &watchdog{d: e.cfg.StallTimeout}
-	w.t = time.AfterFunc(w.d, func() {
-		w.fired.Store(true)
-		cancel()
-	})
-	defer w.t.Stop()
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, ep.base+path, bytes.NewReader(body))
+	// server (docs/method.md, pitfall P15). The watchdog cancels it when
+	// a timeout expires.
+	what := "POST " + path
+	reqCtx, w := e.watch(ctx, ep, what, e.limits(), true)
+	defer w.stop()
+	err = s.exchange(reqCtx, w, ep, what, path, body, st)
+	if err != nil && !errors.Is(err, errStopped) {
+		if te := w.timedOut(); te != nil {
+			return te
+		}
+	}
+	if se := (*statusError)(nil); errors.As(err, &se) && se.status == http.StatusNotFound && ep.models == nil && ctx.Err() == nil {
+		// Name the models the server has, when it says.
+		if ids, _, lerr := e.listModels(ctx, ep); lerr == nil {
+			se.models = ids
+		}
+	}
+	return err
+}
+
+// exchange sends the request of an attempt and reads its answer.
+func (s *session) exchange(ctx context.Context, w *watchdog, ep *endpoint, what, path string, body []byte, st *trace) error {
+	e := s.e
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.base+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("%s: build request: %w", ep.display, err)
 	}
@@ -297,14 +336,12 @@ func (s *session) attempt(ctx context.Context, ep *endpoint, sp engine.Sampling,
 	req.Header.Set("Accept", "text/event-stream")
 	resp, err := e.client.Do(req)
 	if err != nil {
-		if w.fired.Load() {
-			return w.err(ep)
-		}
-		return &streamError{endpoint: ep.display, msg: "request failed", err: err}
+		return connectionError(ep, what, err)
 	}
 	defer resp.Body.Close()
+	w.gotHeaders()
 	if resp.StatusCode != http.StatusOK {
-		return e.statusError(ep, resp)
+		return e.statusError(ep, what, resp)
 	}
 	switch mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt {
 	case "application/json":
@@ -316,18 +353,7 @@ func (s *session) attempt(ctx context.Context, ep *endpoint, sp engine.Sampling,
 		return &malformedError{endpoint: ep.display, event: 0, data: e.redact(snippet(raw, 0)),
 			err: errors.New("the server answered with an HTML page, not an event stream (check the endpoint URL)")}
 	}
-	return s.readStream(reqCtx, cancel, w, ep, resp.Body, st)
-}
-
-// watchdog cancels a request that goes without data for d.
-type watchdog struct {
-	d     time.Duration
-	t     *time.Timer
-	fired atomic.Bool
-}
-
-func (w *watchdog) err(ep *endpoint) error {
-	return &streamError{endpoint: ep.display, msg: fmt.Sprintf("stream stalled: no data for %v", w.d)}
+	return s.readStream(ctx, w, ep, resp.Body, st)
 }
 
 // checkEnd validates the end of a stream: it must have had a finish_reason
@@ -339,10 +365,10 @@ func (st *trace) checkEnd(ep *endpoint) error {
 	return nil
 }
 
-// statusError turns a non-200 response into an error with the server's
-// message (API key redacted). Context-overflow messages wrap
-// engine.ErrContextOverflow.
-func (e *Engine) statusError(ep *endpoint, resp *http.Response) error {
+// statusError turns a non-200 response to what ("POST /v1/…") into an error
+// with the server's message (API key redacted). Context-overflow messages
+// wrap engine.ErrContextOverflow.
+func (e *Engine) statusError(ep *endpoint, what string, resp *http.Response) error {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	msg := errorMessage(raw)
 	if msg == "" {
@@ -354,6 +380,9 @@ func (e *Engine) statusError(ep *endpoint, resp *http.Response) error {
 	msg = e.redact(msg)
 	se := &statusError{
 		endpoint:   ep.display,
+		what:       what,
+		keySent:    e.key != "",
+		models:     ep.models,
 		status:     resp.StatusCode,
 		message:    msg,
 		retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
@@ -375,17 +404,17 @@ func (e *Engine) serverError(ep *endpoint, msg string) error {
 	return &streamError{endpoint: ep.display, msg: "server error in stream: " + msg}
 }
 
-// readStream reads the SSE stream of one attempt.
-func (s *session) readStream(ctx context.Context, cancel context.CancelFunc, w *watchdog, ep *endpoint, body io.Reader, st *trace) error {
+// readStream reads the SSE stream of one attempt. Every event restarts the
+// watchdog's idle period; the TokenFunc stopping the trace cancels ctx.
+func (s *session) readStream(ctx context.Context, w *watchdog, ep *endpoint, body io.Reader, st *trace) error {
 	e := s.e
-	w.t.Reset(w.d)
 	sr := newSSEReader(body, sseBufferSize)
 	for {
 		data, kind, err := sr.next()
 		if err != nil {
 			switch {
-			case w.fired.Load():
-				return w.err(ep)
+			case w.timedOut() != nil:
+				return w.timedOut()
 			case ctx.Err() != nil:
 				return ctx.Err()
 			case err == io.EOF && st.finish != "":
@@ -396,7 +425,7 @@ func (s *session) readStream(ctx context.Context, cancel context.CancelFunc, w *
 			}
 			return &streamError{endpoint: ep.display, msg: "stream cut", err: err}
 		}
-		w.t.Reset(w.d)
+		w.event()
 		if kind == eventError {
 			msg := errorMessage(data)
 			if msg == "" {
@@ -414,7 +443,7 @@ func (s *session) readStream(ctx context.Context, cancel context.CancelFunc, w *
 			return e.serverError(ep, msg)
 		}
 		if !st.consume(&st.p.c) {
-			cancel()
+			w.cancel()
 			return errStopped
 		}
 	}
@@ -469,6 +498,7 @@ func (t *trace) consume(c *chunk) bool {
 		if en.ids {
 			tok.TopIDs = c.topIDs[en.top0:en.top1:en.top1]
 		}
+		tok.Reasoning = t.reason.Next(tok.Text)
 		t.delivered++
 		if !t.fn(tok) {
 			return false

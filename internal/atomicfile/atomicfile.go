@@ -10,10 +10,12 @@ package atomicfile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"github.com/google/renameio/v2"
 )
@@ -24,7 +26,10 @@ const Perm = 0o644
 // Write replaces path with what write produces. When write fails, nothing
 // is replaced and the temporary file is removed.
 func Write(path string, write func(io.Writer) error) error {
-	t, err := renameio.NewPendingFile(path, renameio.WithPermissions(Perm), renameio.WithExistingPermissions())
+	// The temporary file is always next to path (renameio would use
+	// $TMPDIR when it is on the same file system), so that CleanTemp finds
+	// what a crash leaves.
+	t, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithPermissions(Perm), renameio.WithExistingPermissions())
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -61,4 +66,32 @@ func SyncDir(dir string) error {
 		err = cerr
 	}
 	return err
+}
+
+// tempName matches the temporary names Write uses: "." + the target's name
+// + a random decimal number, for the kinds of file deepconf writes.
+var tempName = regexp.MustCompile(`^\..+\.(json|jsonl|html|png|svg|csv|parquet|md|tex|txt|model)[0-9]+$`)
+
+// CleanTemp removes from dir the temporary files that a crash or a kill
+// during Write left behind, and returns their names. A missing dir has
+// none. It must not run while another process writes into dir.
+func CleanTemp(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !tempName.MatchString(e.Name()) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, err
+		}
+		removed = append(removed, e.Name())
+	}
+	return removed, nil
 }

@@ -53,3 +53,40 @@ func TestWriteFailureKeepsOldAndLeavesNoTemp(t *testing.T) {
 		t.Errorf("%d entries after a failed write, want 1 (no temporary file left)", len(ents))
 	}
 }
+
+// TestCleanTemp: the temporary file of an interrupted Write is next to its
+// target and CleanTemp removes it, and nothing else.
+func TestCleanTemp(t *testing.T) {
+	dir := t.TempDir()
+	stop := errors.New("killed")
+	// A Write that fails cleans up after itself; simulate a kill by
+	// copying the temporary file while it exists.
+	var stray string
+	err := Write(filepath.Join(dir, "report.html"), func(w io.Writer) error {
+		f := w.(interface{ Name() string })
+		stray = f.Name()
+		b, _ := os.ReadFile(stray)
+		return errors.Join(os.WriteFile(stray+".copy", b, 0o644), stop)
+	})
+	if !errors.Is(err, stop) || filepath.Dir(stray) != dir {
+		t.Fatalf("err %v, temporary file %s", err, stray)
+	}
+	os.Rename(stray+".copy", stray)
+	keep := []string{".lock", "run.json", ".hidden", "figures.png", ".bashrc2"}
+	for _, k := range keep {
+		os.WriteFile(filepath.Join(dir, k), nil, 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, ".calibration.svg8812"), nil, 0o644)
+	removed, err := CleanTemp(dir)
+	if err != nil || len(removed) != 2 {
+		t.Fatalf("removed %v, %v", removed, err)
+	}
+	for _, k := range keep {
+		if _, err := os.Stat(filepath.Join(dir, k)); err != nil {
+			t.Errorf("%s was removed", k)
+		}
+	}
+	if r, err := CleanTemp(filepath.Join(dir, "missing")); r != nil || err != nil {
+		t.Errorf("missing dir: %v %v", r, err)
+	}
+}

@@ -44,6 +44,9 @@ func LoadLlama(ctx context.Context, log io.Writer) error {
 	if err := llama.Load(dir); err != nil {
 		return fmt.Errorf("load llama.cpp from %s: %w", dir, err)
 	}
+	// The quantizer's ~60 lines of loader output are noise here; its
+	// failures come back as errors.
+	llama.LogSet(llama.LogSilent())
 	llama.Init()
 	llamaState.loaded = true
 	return nil

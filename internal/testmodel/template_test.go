@@ -2,39 +2,36 @@ package testmodel
 
 import (
 	"context"
-	"encoding/json"
-	"os"
+	"crypto/sha256"
+	"encoding/hex"
 	"path/filepath"
 	"testing"
 
-	"github.com/ardanlabs/jinja"
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/internal/nativelib"
 )
 
-// renderTemplate renders a chat template the way Hugging Face's
-// apply_chat_template does for one (optional) system and one user message
-// with add_generation_prompt=True.
-func renderTemplate(t *testing.T, template string, p engine.Prompt) string {
+// tinyChatTemplate returns the chat template of ShapeTiny: the qwen3
+// family's template of package chat.
+func tinyChatTemplate(t testing.TB) string {
 	t.Helper()
-	tmpl, err := jinja.Compile(template)
-	if err != nil {
-		t.Fatalf("compile chat template: %v", err)
+	f, ok := chat.LookupFamily("qwen3")
+	if !ok {
+		t.Fatal("no qwen3 chat family")
 	}
-	var msgs []any
-	if p.System != "" {
-		msgs = append(msgs, map[string]any{"role": "system", "content": p.System})
+	return f.Template
+}
+
+// TestTinyChatTemplateUnchanged: the template in ShapeTiny models has the
+// bytes it had before the chat package existed (sha256 of the first
+// generator's TinyChatTemplate), so cached models and recorded runs stay
+// valid.
+func TestTinyChatTemplateUnchanged(t *testing.T) {
+	sum := sha256.Sum256([]byte(tinyChatTemplate(t)))
+	if got, want := hex.EncodeToString(sum[:]), "a73b9898ddf250d713c0cd441273110a1b7d2bff02828377a1e0576de7206357"; got != want {
+		t.Errorf("ShapeTiny's chat template changed: sha256 %s, want %s", got, want)
 	}
-	msgs = append(msgs, map[string]any{"role": "user", "content": p.User})
-	s, err := tmpl.Render(map[string]any{
-		"messages":              msgs,
-		"add_generation_prompt": true,
-		"enable_thinking":       p.Thinking,
-	})
-	if err != nil {
-		t.Fatalf("render chat template: %v", err)
-	}
-	return s
 }
 
 var templatePrompts = []engine.Prompt{
@@ -44,34 +41,40 @@ var templatePrompts = []engine.Prompt{
 	{System: "You are terse.", User: "Hi", Thinking: true},
 }
 
-// TestTinyChatTemplate renders TinyChatTemplate with a Jinja engine and
-// compares it with engine.RenderQwen3, which reproduces Qwen3's template.
-func TestTinyChatTemplate(t *testing.T) {
-	for _, p := range templatePrompts {
-		if got, want := renderTemplate(t, TinyChatTemplate, p), engine.RenderQwen3(p); got != want {
-			t.Errorf("%+v: TinyChatTemplate renders\n%q\nQwen3 renders\n%q", p, got, want)
-		}
-	}
-}
-
-// TestQwen3ChatTemplate renders the template of the real-vocabulary models
-// (Qwen3's, from tokenizer_config.json) the same way.
+// TestQwen3ChatTemplate: the template of the real-vocabulary models
+// (Qwen3's published template, from tokenizer_config.json) is recognised as
+// the qwen3 family and renders what ShapeTiny's template renders.
 func TestQwen3ChatTemplate(t *testing.T) {
 	dir, err := nativelib.TokenizerDir(context.Background(), testLog{t})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	own, err := chat.ReadTokenizerConfig(filepath.Join(dir, "tokenizer_config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg hfConfig
-	if err := json.Unmarshal(b, &cfg); err != nil {
+	published, err := chat.Parse(own.Source, own.Tokens, own.Origin, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if published.Family.Name != "qwen3" {
+		t.Fatalf("Qwen3's template detected as %q", published.Family.Name)
+	}
+	tiny, err := chat.Builtin("qwen3")
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range templatePrompts {
-		if got, want := renderTemplate(t, cfg.ChatTemplate, p), engine.RenderQwen3(p); got != want {
-			t.Errorf("%+v: Qwen3's template renders\n%q\nengine.RenderQwen3 gives\n%q", p, got, want)
+		got, err := published.Render(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := tiny.Render(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%+v: Qwen3's template renders\n%q\nShapeTiny's renders\n%q", p, got, want)
 		}
 	}
 }

@@ -37,9 +37,17 @@ func TinyQwen3Vocab(t testing.TB) string {
 	return Cached(t, Options{Shape: ShapeTinyQwen3Vocab})
 }
 
+// TinyFamily writes a ShapeTiny model of the chat family (package chat) into
+// a fresh t.TempDir and returns its path: the family's special tokens,
+// template and end-of-generation tokens in a byte-level vocabulary.
+func TinyFamily(t testing.TB, family string) string {
+	t.Helper()
+	return generateTemp(t, Options{Shape: ShapeTiny, Family: family})
+}
+
 func generateTemp(t testing.TB, opts Options) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), string(opts.Shape)+".gguf")
+	path := filepath.Join(t.TempDir(), opts.Name()+".gguf")
 	opts.Log = testLog{t}
 	if err := Generate(context.Background(), opts, path); err != nil {
 		t.Fatalf("testmodel: %v", err)
@@ -97,8 +105,14 @@ func cachePath(opts Options) (string, error) {
 	}
 	key := fmt.Sprintf("v%d|%s|%s|%d|%x|%d|%s|%s", generatorVersion, o.Shape, o.Quant, o.Seed,
 		o.EmbeddingSigma, o.ContextLength, nativelib.TokenizerVersion, o.TokenizerDir)
+	if o.Family != "" {
+		key += "|" + o.Family
+	}
+	if o.ChatTemplate != "" {
+		key += "|" + o.ChatTemplate
+	}
 	sum := sha256.Sum256([]byte(key))
-	name := fmt.Sprintf("%s-%s-%s.gguf", o.Shape, o.Quant, hex.EncodeToString(sum[:8]))
+	name := fmt.Sprintf("%s-%s-%s.gguf", o.Name(), o.Quant, hex.EncodeToString(sum[:8]))
 	return filepath.Join(home, "testmodels", name), nil
 }
 

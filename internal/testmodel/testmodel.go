@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/internal/gguf"
 )
 
@@ -62,6 +63,30 @@ const (
 	// (3.4 GB in F16).
 	ShapeQwen3_1_7B Shape = "qwen3-1.7b"
 )
+
+// Name returns the model's name as "test:" model specs write it: the shape,
+// followed by "-" and the chat family when there is one ("tiny-llama3").
+func (o Options) Name() string {
+	if o.Family == "" || o.Family == "qwen3" {
+		return string(o.Shape)
+	}
+	return string(o.Shape) + "-" + o.Family
+}
+
+// ParseName reads a name that Options.Name writes: a shape, or
+// "tiny-FAMILY" for a tiny model of a chat family (package chat).
+func ParseName(name string) (Options, error) {
+	if _, ok := shapes[Shape(name)]; ok {
+		return Options{Shape: Shape(name)}, nil
+	}
+	if fam, ok := strings.CutPrefix(name, string(ShapeTiny)+"-"); ok {
+		if _, ok := chat.LookupFamily(fam); ok {
+			return Options{Shape: ShapeTiny, Family: fam}, nil
+		}
+	}
+	return Options{}, fmt.Errorf("test model %q: want a shape (%s) or %s-FAMILY with a chat family (%s)",
+		name, joinNames(Shapes()), ShapeTiny, strings.Join(chat.FamilyNames(), ", "))
+}
 
 // Shapes returns the known shapes, smallest first.
 func Shapes() []Shape {
@@ -108,6 +133,16 @@ const (
 type Options struct {
 	// Shape is the model shape (required).
 	Shape Shape
+	// Family is the chat-template family (package chat) of a ShapeTiny
+	// model: its vocabulary then holds the family's special tokens and
+	// its GGUF the family's template, BOS, EOS and end-of-generation
+	// tokens. "" and "qwen3" give the original Qwen3 vocabulary. Other
+	// shapes have Qwen3's tokenizer and take only "" or "qwen3".
+	Family string
+	// ChatTemplate, when not empty, replaces the chat template in the
+	// GGUF metadata (to test models whose template deepconf does not
+	// know).
+	ChatTemplate string
 	// Quant is the type of the weight matrices; empty means F16.
 	Quant Quant
 	// Seed seeds the weights: the same options give the same file.
@@ -157,6 +192,17 @@ func (o Options) normalized() (Options, shape, error) {
 	sh, ok := shapes[o.Shape]
 	if !ok {
 		return o, sh, fmt.Errorf("unknown shape %q (want one of %s)", o.Shape, joinNames(Shapes()))
+	}
+	if o.Family == "qwen3" {
+		o.Family = ""
+	}
+	if o.Family != "" {
+		if _, ok := chat.LookupFamily(o.Family); !ok {
+			return o, sh, fmt.Errorf("chat family %q: want one of %s", o.Family, strings.Join(chat.FamilyNames(), ", "))
+		}
+		if sh.realVocab {
+			return o, sh, fmt.Errorf("shape %s has Qwen3's tokenizer: chat family %q needs shape %s", o.Shape, o.Family, ShapeTiny)
+		}
 	}
 	if o.Quant == "" {
 		o.Quant = QuantF16
@@ -288,6 +334,8 @@ func writeModel(ctx context.Context, w io.Writer, o Options, sh shape, voc *voca
 	u32 := func(n int) uint32 { return uint32(n) }
 	kvs := []gguf.KV{
 		{Key: "general.architecture", Value: arch},
+		// Not o.Name(): llama.cpp sets Phi-3 token attributes for models
+		// whose name contains "phi3".
 		{Key: "general.name", Value: "deepconf test model " + string(o.Shape)},
 		{Key: "general.file_type", Value: ftype},
 		{Key: arch + ".context_length", Value: u32(o.ContextLength)},
@@ -315,6 +363,19 @@ func writeModel(ctx context.Context, w io.Writer, o Options, sh shape, voc *voca
 		{Key: "deepconf.testmodel.seed", Value: o.Seed},
 		{Key: "deepconf.testmodel.sigma", Value: float32(DefaultSigma)},
 		{Key: "deepconf.testmodel.embedding_sigma", Value: float32(o.EmbeddingSigma)},
+	}
+	if o.ChatTemplate != "" {
+		for i := range kvs {
+			if kvs[i].Key == "tokenizer.chat_template" {
+				kvs[i].Value = o.ChatTemplate
+			}
+		}
+	}
+	if voc.eot != nil {
+		kvs = append(kvs, gguf.KV{Key: "tokenizer.ggml.eot_token_id", Value: *voc.eot})
+	}
+	if o.Family != "" {
+		kvs = append(kvs, gguf.KV{Key: "deepconf.testmodel.chat_family", Value: o.Family})
 	}
 	ww := newWeightWriter(ctx, o.Seed, typ)
 	var tensors []gguf.Tensor

@@ -162,7 +162,7 @@ func TestGenerateTiny(t *testing.T) {
 		"tokenizer.ggml.padding_token_id":        uint32(259),
 		"tokenizer.ggml.bos_token_id":            uint32(259),
 		"tokenizer.ggml.add_bos_token":           false,
-		"tokenizer.chat_template":                TinyChatTemplate,
+		"tokenizer.chat_template":                tinyChatTemplate(t),
 		"deepconf.testmodel.seed":                uint64(7),
 	}
 	for k, want := range wantKV {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/internal/nativelib"
 )
 
@@ -26,6 +27,7 @@ type vocab struct {
 	types          []int32
 	merges         []string
 	eos, pad, bos  uint32
+	eot            *uint32 // tokenizer.ggml.eot_token_id, when set
 	template       string
 	tokenizerFiles string // directory the vocabulary came from; empty for the byte-level one
 }
@@ -38,20 +40,6 @@ const (
 	think     = "<think>"
 	endThink  = "</think>"
 )
-
-// TinyChatTemplate is the chat template of ShapeTiny. For conversations of
-// system, user and assistant messages without tool calls or reasoning
-// content it renders exactly what Qwen3's template renders, including the
-// empty think block that enable_thinking=false adds to the generation prompt.
-const TinyChatTemplate = `{%- for message in messages %}
-    {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}
-{%- endfor %}
-{%- if add_generation_prompt %}
-    {{- '<|im_start|>assistant\n' }}
-    {%- if enable_thinking is defined and enable_thinking is false %}
-        {{- '<think>\n\n</think>\n\n' }}
-    {%- endif %}
-{%- endif %}`
 
 // byteUnicode returns GPT-2's byte-to-unicode table in vocabulary order:
 // element i is the byte of token i and the rune that stands for it. The
@@ -80,21 +68,15 @@ func byteUnicode() (order [256]byte, runes [256]rune) {
 	return order, runes
 }
 
-// byteVocab returns ShapeTiny's 264-token vocabulary.
-func byteVocab() *vocab {
-	v := &vocab{template: TinyChatTemplate}
-	_, runes := byteUnicode()
-	for _, r := range runes {
-		v.tokens = append(v.tokens, string(r))
-		v.types = append(v.types, tokenNormal)
+// byteVocab returns ShapeTiny's vocabulary for the chat-template family
+// ("" or "qwen3": the 264-token vocabulary with Qwen3's template; see
+// familyVocab for the others).
+func byteVocab(family string) (*vocab, error) {
+	if family != "" && family != "qwen3" {
+		return familyVocab(family)
 	}
-	// The first three merges of Qwen's BPE, whose results are tokens
-	// 256-258 there too.
-	for _, m := range []string{"Ġ Ġ", "ĠĠ ĠĠ", "i n"} {
-		v.merges = append(v.merges, m)
-		v.tokens = append(v.tokens, strings.ReplaceAll(m, " ", ""))
-		v.types = append(v.types, tokenNormal)
-	}
+	qwen3, _ := chat.LookupFamily("qwen3")
+	v := byteTokens(qwen3.Template)
 	add := func(tok string, typ int32) uint32 {
 		v.tokens = append(v.tokens, tok)
 		v.types = append(v.types, typ)
@@ -106,13 +88,80 @@ func byteVocab() *vocab {
 	v.eos = add(imEnd, tokenControl)
 	add(think, tokenUserDefined)
 	add(endThink, tokenUserDefined)
+	return v, nil
+}
+
+// byteTokens returns the 256 GPT-2 byte tokens and the first three merges
+// of Qwen's BPE, whose results are tokens 256-258 there too, with the chat
+// template tmpl.
+func byteTokens(tmpl string) *vocab {
+	v := &vocab{template: tmpl}
+	_, runes := byteUnicode()
+	for _, r := range runes {
+		v.tokens = append(v.tokens, string(r))
+		v.types = append(v.types, tokenNormal)
+	}
+	for _, m := range []string{"Ġ Ġ", "ĠĠ ĠĠ", "i n"} {
+		v.merges = append(v.merges, m)
+		v.tokens = append(v.tokens, strings.ReplaceAll(m, " ", ""))
+		v.types = append(v.types, tokenNormal)
+	}
 	return v
+}
+
+// familyVocab returns the byte-level vocabulary of a test model of a chat
+// family other than Qwen3: the byte tokens, then the family's special tokens
+// (chat.Family.Specials, BOS and EOS among them) as control tokens, then
+// <think> and </think> as user-defined tokens for families that reason. The
+// GGUF carries the family's template, its BOS and EOS, and as EOT the first
+// end-of-generation token when it is not EOS (as converted GGUFs of Gemma and
+// Phi-3 do), so that llama.cpp tokenizes every marker as one special token
+// and stops where the real model stops.
+func familyVocab(name string) (*vocab, error) {
+	f, ok := chat.LookupFamily(name)
+	if !ok {
+		return nil, fmt.Errorf("chat family %q: want one of %s", name, strings.Join(chat.FamilyNames(), ", "))
+	}
+	v := byteTokens(f.Template)
+	ids := map[string]uint32{}
+	add := func(tok string, typ int32) {
+		if _, ok := ids[tok]; ok {
+			return
+		}
+		v.tokens = append(v.tokens, tok)
+		v.types = append(v.types, typ)
+		ids[tok] = uint32(len(v.tokens) - 1)
+	}
+	for _, tok := range f.Specials {
+		add(tok, tokenControl)
+	}
+	for _, tok := range f.EOG {
+		add(tok, tokenControl)
+	}
+	if f.BOS != "" {
+		add(f.BOS, tokenControl)
+	}
+	add(f.EOS, tokenControl)
+	if !f.Reasoning.IsZero() {
+		add(f.Reasoning.Open, tokenUserDefined)
+		add(f.Reasoning.Close, tokenUserDefined)
+	}
+	v.eos, v.pad = ids[f.EOS], ids[f.EOS]
+	v.bos = v.eos
+	if f.BOS != "" {
+		v.bos = ids[f.BOS]
+	}
+	if f.EOG[0] != f.EOS {
+		eot := ids[f.EOG[0]]
+		v.eot = &eot
+	}
+	return v, nil
 }
 
 // loadVocab returns the vocabulary of the shape.
 func loadVocab(ctx context.Context, o Options, sh shape) (*vocab, error) {
 	if !sh.realVocab {
-		return byteVocab(), nil
+		return byteVocab(o.Family)
 	}
 	dir := o.TokenizerDir
 	if dir == "" {

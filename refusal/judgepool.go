@@ -1,0 +1,106 @@
+package refusal
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/deepconf/deepconf/engine"
+)
+
+// JudgeOverflowRule is the Rule of the verdict JudgeAll records when a
+// judge's input does not fit its context: the judge gave no verdict, so the
+// example counts as unparseable.
+const JudgeOverflowRule = "(context overflow)"
+
+// storedVerdicts is a Detector that returns verdicts computed beforehand,
+// keyed by prompt and response, so that Evaluate can score judges that ran
+// concurrently.
+type storedVerdicts struct {
+	name     string
+	verdicts map[[2]string]Verdict
+}
+
+// Name implements Detector.
+func (s *storedVerdicts) Name() string { return s.name }
+
+// Detect implements Detector.
+func (s *storedVerdicts) Detect(_ context.Context, prompt, response string) (Verdict, error) {
+	v, ok := s.verdicts[[2]string{prompt, response}]
+	if !ok {
+		return Verdict{}, errors.New("no stored verdict for this example")
+	}
+	return v, nil
+}
+
+// JudgeAll runs det on the distinct (prompt, response) pairs of examples,
+// conc at a time, and returns a Detector answering with the verdicts it
+// got, named like det, for Evaluate. A judge input that does not fit the
+// engine's context (engine.ErrContextOverflow) gives an Unparseable verdict
+// with JudgeOverflowRule (the judge said nothing) and is counted in
+// overflow; any other error stops the run. done, when set, is called after
+// each judged pair, from the judging goroutines (concurrently).
+func JudgeAll(ctx context.Context, det Detector, examples []Example, conc int, done func()) (judged Detector, overflow int, err error) {
+	var keys [][2]string
+	seen := map[[2]string]bool{}
+	for _, ex := range examples {
+		k := [2]string{ex.Prompt, ex.Response}
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		verdicts = make(map[[2]string]Verdict, len(keys))
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	work := make(chan [2]string)
+	for range max(1, min(conc, len(keys))) {
+		wg.Go(func() {
+			for k := range work {
+				v, err := det.Detect(ctx, k[0], k[1])
+				over := errors.Is(err, engine.ErrContextOverflow)
+				if over {
+					v, err = Verdict{Label: Unparseable, Rule: JudgeOverflowRule, Detail: err.Error()}, nil
+				}
+				mu.Lock()
+				if over {
+					overflow++
+				}
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+					cancel()
+				} else {
+					verdicts[k] = v
+				}
+				mu.Unlock()
+				if err == nil && done != nil {
+					done()
+				}
+			}
+		})
+	}
+feed:
+	for _, k := range keys {
+		select {
+		case work <- k:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, 0, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	return &storedVerdicts{name: det.Name(), verdicts: verdicts}, overflow, nil
+}

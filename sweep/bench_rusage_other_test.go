@@ -1,8 +1,0 @@
-//go:build !unix
-
-package sweep
-
-import "os"
-
-// peakRSS is not available on this system.
-func peakRSS(*os.ProcessState) int64 { return 0 }
