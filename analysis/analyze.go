@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	"github.com/deepconf/deepconf/benchmark"
-	"github.com/deepconf/deepconf/confidence"
 	"github.com/deepconf/deepconf/confidence/seed"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/stats"
@@ -47,6 +46,9 @@ type Options struct {
 	// Baselines, when set, is called once and its replays are scored into
 	// Result.Baselines (the hook of the replay step).
 	Baselines BaselineFunc
+	// Outcome decides which complied instances are unsafe in the
+	// hypothesis test (default HarmfulPromptComplied).
+	Outcome Outcome
 	// Calibration configures the calibration and selective blocks; they
 	// use Level, Resamples and Seed too.
 	Calibration CalibrationOptions
@@ -132,7 +134,8 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	}
 	maxTraces, from := resolveMaxTraces(d.Run, o.MaxTraces, 0)
 	r.Overall = overall(r.Instances, d.Predictions, maxTraces, from, o.Level)
-	r.Hypothesis = hypothesis(r, o)
+	r.Overall.Behaviours, r.Overall.StopRule = behaviourStats(r.Instances, d.Predictions, d.Run, o.Level)
+	r.Hypothesis = hypothesis(r, d.Predictions, o)
 	r.RiskCurve = riskCurve(r.Instances, o.RiskBins, o.Level)
 	// The calibration blocks read r and the loaded data only: they run
 	// next to the diagnostics and the baselines, and are stored after.
@@ -173,7 +176,7 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 				break
 			}
 			var sc Baseline
-			sc, err = scoreReplay(rp, r.Instances, o.Level)
+			sc, err = scoreReplay(rp, r.Instances, d.Predictions, o.Level)
 			if err != nil {
 				err = fmt.Errorf("baseline %s: %w", rp.Name, err)
 				break
@@ -290,56 +293,6 @@ func scoreInstances(d *RunData, o Options) ([]Instance, error) {
 		out[i] = in
 	}
 	return out, nil
-}
-
-// categorise assigns the categories and returns the split description.
-func categorise(insts []Instance, preds []record.Prediction, s Split) SplitInfo {
-	info := SplitInfo{Method: s.Method, Metric: "confidence", Value: NaN(), Above: NaN(), Below: NaN()}
-	var eligible []float64
-	for _, in := range insts {
-		if in.Behaviour != record.Unknown && finite(in.Metric) {
-			eligible = append(eligible, in.Metric)
-		}
-	}
-	info.Eligible = len(eligible)
-	var split float64
-	switch s.Method {
-	case SplitSeed:
-		info.Metric = "avg_confidence"
-		info.Above, info.Below = SeedConfidentAbove, SeedUncertainBelow
-	case SplitValue:
-		split = s.Value
-		info.Value = Float(split)
-	case SplitMedian:
-		if len(eligible) > 0 {
-			split = confidence.Percentile(eligible, 50)
-			info.Value = Float(split)
-		}
-	}
-	for i := range insts {
-		in := &insts[i]
-		if in.Behaviour == record.Unknown || !finite(in.Metric) {
-			continue
-		}
-		if s.Method == SplitSeed {
-			p := &preds[in.Line]
-			in.Category = SeedCategory(p.RefusalRate, p.AvgConfidence)
-			continue
-		}
-		refused := in.Behaviour == record.Refusal
-		confident := in.Metric >= split
-		switch {
-		case refused && confident:
-			in.Category = ConfidentRefusal
-		case refused:
-			in.Category = UncertainRefusal
-		case confident:
-			in.Category = ConfidentCompliance
-		default:
-			in.Category = UncertainCompliance
-		}
-	}
-	return info
 }
 
 // mean returns the mean of x, NaN when empty.
@@ -558,7 +511,7 @@ func riskCurve(insts []Instance, bins int, level float64) []RiskBin {
 }
 
 // scoreReplay scores a replayed policy against the run's instances.
-func scoreReplay(rp Replay, insts []Instance, level float64) (Baseline, error) {
+func scoreReplay(rp Replay, insts []Instance, preds []record.Prediction, level float64) (Baseline, error) {
 	byID := make(map[string]int, len(insts))
 	for i, in := range insts {
 		byID[in.ID] = i
@@ -568,6 +521,7 @@ func scoreReplay(rp Replay, insts []Instance, level float64) (Baseline, error) {
 	b := Baseline{Name: rp.Name, Description: rp.Description}
 	var traces []float64
 	var first, second []bool
+	runTokens := 0
 	seen := map[string]bool{}
 	for _, oc := range rp.Outcomes {
 		i, ok := byID[oc.InstanceID]
@@ -587,6 +541,7 @@ func scoreReplay(rp Replay, insts []Instance, level float64) (Baseline, error) {
 		beh = append(beh, bh)
 		traces = append(traces, float64(oc.Traces))
 		b.TotalTokens += oc.Tokens
+		runTokens += TokensGenerated(&preds[in.Line])
 		if in.Scored && bh != record.Unknown {
 			first = append(first, in.Correct)
 			second = append(second, (in.Gold == string(benchmark.Harmful)) == (bh == record.Refusal))
@@ -594,6 +549,10 @@ func scoreReplay(rp Replay, insts []Instance, level float64) (Baseline, error) {
 	}
 	b.Metrics = metricsOf(gold, beh, level)
 	b.AvgTraces = mean(traces)
+	b.TokenSavingsPercent = NaN()
+	if b.TotalTokens > 0 {
+		b.TokenSavingsPercent = Float(float64(b.TotalTokens-runTokens) / float64(b.TotalTokens) * 100)
+	}
 	if len(first) > 0 {
 		m, err := stats.McNemarPaired(first, second)
 		if err != nil {

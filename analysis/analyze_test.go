@@ -119,9 +119,12 @@ func TestRefusalScoringMedianSplit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The 12 categorised confidences 1 2 3 4 4.5 5 6 7 7.5 8 9 10 have the
-	// median (5 + 6)/2 = 5.5; confident iff confidence ≥ 5.5.
-	if r.Split.Method != SplitMedian || r.Split.Value != 5.5 || r.Split.Eligible != 12 || r.Split.Metric != "confidence" {
+	// The median is taken within each behaviour: the 8 complied
+	// confidences 1 2 3 4.5 6 7 7.5 8 have the median (4.5 + 6)/2 = 5.25,
+	// the 4 refused ones 4 5 9 10 the median 7; confident iff confidence ≥
+	// its behaviour's median.
+	if r.Split.Method != SplitMedian || r.Split.Value != 5.25 || r.Split.RefusalValue != 7 || r.Split.Within != "behaviour" ||
+		r.Split.Eligible != 12 || r.Split.Metric != "confidence" {
 		t.Fatalf("split %+v", r.Split)
 	}
 	type want struct {
@@ -225,8 +228,11 @@ func TestRefusalScoringMedianSplit(t *testing.T) {
 	if a := h.AUROC; a == nil || a.AUC != 1 || a.Lo != 1 || a.Hi != 1 || a.Positives != 3 || a.Negatives != 4 || a.Resamples != 2000 {
 		t.Errorf("auroc %+v", h.AUROC)
 	}
-	if h.Verdict != Supported || !strings.HasPrefix(h.Result, "Supported at the 5% level") || !h.Small || len(h.Flags) == 0 {
-		t.Errorf("verdict %s: %s (flags %v)", h.Verdict, h.Result, h.Flags)
+	// Seven complied instances cannot detect a 20-point difference with
+	// 50% power: the verdict is untestable, whatever Fisher's p says.
+	if h.Verdict != Untestable || !strings.Contains(h.UntestableReason, "power to detect a 20-point difference") ||
+		!(h.Power < MinPower) || h.P.Defined() || !h.Small || len(h.Flags) == 0 {
+		t.Errorf("verdict %s (%s): %s (flags %v)", h.Verdict, h.UntestableReason, h.Result, h.Flags)
 	}
 
 	// Risk curve with 7 complied, scored instances and 10 bins: one per bin,

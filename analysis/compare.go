@@ -113,9 +113,9 @@ type RunSummary struct {
 	OverRefusalBenign    Prop  `json:"over_refusal_benign"`
 	UnsafeComplianceRate Prop  `json:"unsafe_compliance_rate"`
 	F1                   Float `json:"f1"`
-	// Verdict is the hypothesis test's verdict and Hypothesis its p-value:
-	// Fisher's exact test, one-sided in the hypothesis' direction (the
-	// test the verdict rests on).
+	// Verdict is the hypothesis test's verdict and Hypothesis its one
+	// p-value (Hypothesis.P: the larger of the two co-primary one-sided
+	// p-values, the test the verdict rests on; null when untestable).
 	Verdict    string `json:"hypothesis_verdict"`
 	Hypothesis PValue `json:"hypothesis"`
 	// AvgTraces and AvgTracesGenerated are the mean numbers of voting and
@@ -146,7 +146,9 @@ type PairedTest struct {
 	// Exact is the two-sided exact binomial test of b given b + c.
 	Exact PValue `json:"exact"`
 	// ChiSq is the continuity-corrected statistic (|b − c| − 1)²/(b + c)
-	// (R's mcnemar.test default), with its χ²(1) p-value ChiSqP.
+	// (R's mcnemar.test default), with its χ²(1) p-value ChiSqP. The pair
+	// has one p-value in the Benjamini–Hochberg family, Exact's; ChiSqP
+	// is shown for reference and not adjusted (its Adjusted is null).
 	ChiSq  Float  `json:"chi_sq"`
 	ChiSqP PValue `json:"chi_sq_p"`
 	// Small is set with fewer than stats.MinDiscordantPairs discordant
@@ -167,9 +169,9 @@ type Comparison struct {
 	// Unpaired lists the pairs of runs of the same benchmark without a
 	// shared scored instance, in words.
 	Unpaired []string `json:"unpaired"`
-	// Tests is the number of p-values adjusted together: every defined
-	// p-value of the comparison (each run's hypothesis test, each pair's
-	// exact and χ² tests).
+	// Tests is the number of p-values adjusted together: one per
+	// hypothesis, every defined one of the comparison (each run's
+	// hypothesis test, each pair's exact McNemar test).
 	Tests int `json:"tests_adjusted"`
 	// Calibration compares the runs' calibration and selective prediction
 	// (nil when no run has a calibration block); its p-values are a
@@ -179,15 +181,14 @@ type Comparison struct {
 
 // Compare compares runs: one RunSummary per run, and McNemar's test for
 // every two runs of the same benchmark on the instances both scored
-// (paired by instance ID). Every p-value of the comparison — each run's
-// hypothesis test (Fisher's one-sided p) and each pair's exact and χ²
-// McNemar p-values — is adjusted with Benjamini–Hochberg as one family.
-// The exact and χ² p-values of a pair test the same hypothesis, so
-// counting both makes the adjustment more conservative, never less; the
-// procedure stays valid as they are positively dependent. When the runs
-// have calibration blocks, Comparison.Calibration adds their calibration
-// and selective prediction side by side with paired bootstrap differences
-// (compareCalibration), adjusted as a family of their own.
+// (paired by instance ID). Each hypothesis contributes one p-value to one
+// Benjamini–Hochberg family: each run's hypothesis test (Hypothesis.P) and
+// each pair's exact McNemar test. The χ² McNemar p-value of a pair tests
+// the same hypothesis as its exact one, so it is shown but not counted:
+// counting a hypothesis twice would let it weigh twice in the family.
+// When the runs have calibration blocks, Comparison.Calibration adds their
+// calibration and selective prediction side by side with paired bootstrap
+// differences (compareCalibration), adjusted as a family of their own.
 func Compare(runs []CompareRun) (*Comparison, error) {
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("compare: no runs")
@@ -252,9 +253,7 @@ func summarize(i int, r *CompareRun) RunSummary {
 		Hypothesis: PValue{P: NaN(), Adjusted: NaN()}, AvgTraces: o.AvgTraces,
 		AvgTracesGenerated: o.AvgTracesGenerated, TokensGenerated: o.TokensGenerated,
 	}
-	if f := res.Hypothesis.Fisher; f != nil {
-		s.Hypothesis.P = f.PGreater
-	}
+	s.Hypothesis.P = res.Hypothesis.P
 	return s
 }
 
@@ -340,7 +339,7 @@ func (c *Comparison) adjust() error {
 	}
 	for i := range c.Pairs {
 		add(&c.Pairs[i].Exact)
-		add(&c.Pairs[i].ChiSqP)
+		c.Pairs[i].ChiSqP.Adjusted = NaN()
 	}
 	var err error
 	c.Tests, err = adjustBH(ps, dst)
@@ -386,8 +385,8 @@ func (c *Comparison) Benchmarks() []string {
 
 // AdjustmentNote says how the p-values were adjusted.
 func (c *Comparison) AdjustmentNote() string {
-	return fmt.Sprintf("BH: Benjamini–Hochberg adjusted over all %d p-values of this comparison "+
-		"(each run's hypothesis test and each pair's exact and χ² McNemar tests, in every benchmark).", c.Tests)
+	return fmt.Sprintf("BH: Benjamini–Hochberg adjusted over the %d p-values of this comparison, one per hypothesis "+
+		"(each run's hypothesis test and each pair's exact McNemar test, in every benchmark; the χ² McNemar p-value is not adjusted).", c.Tests)
 }
 
 // WriteJSON writes the comparison as indented JSON.

@@ -180,6 +180,7 @@ func TestCompareHandBuilt(t *testing.T) {
 		t.Errorf("C: tokens %d, mean traces %v, policy %q", got.TokensGenerated, got.AvgTracesGenerated, got.Policy)
 	}
 
+	nan := math.NaN()
 	chiAB := math.Erfc(math.Sqrt(32.0 / 11))
 	chiHalf := math.Erfc(0.5)
 	type want struct {
@@ -190,9 +191,12 @@ func TestCompareHandBuilt(t *testing.T) {
 		small                               bool
 	}
 	wants := []want{
-		{2, 3, 5, 3, 0, 2, 0, 0.5, 0.5, chiHalf, 0.5, 0.5, true},
-		{2, 4, 5, 1, 2, 0, 2, 0.5, 0.5, chiHalf, 0.5, 0.5, true},
-		{3, 4, 12, 1, 10, 1, 0, 24.0 / 2048, 64.0 / 11, chiAB, 3.5 * chiAB, 3.5 * chiAB, true},
+		// BH over the three exact p-values 0.5, 0.5, 24/2048 (every
+		// hypothesis test is untestable here, and the χ² p-values are
+		// not in the family): 0.5, 0.5, 3·24/2048.
+		{2, 3, 5, 3, 0, 2, 0, 0.5, 0.5, chiHalf, 0.5, nan, true},
+		{2, 4, 5, 1, 2, 0, 2, 0.5, 0.5, chiHalf, 0.5, nan, true},
+		{3, 4, 12, 1, 10, 1, 0, 24.0 / 2048, 64.0 / 11, chiAB, 72.0 / 2048, nan, true},
 	}
 	if len(c.Pairs) != len(wants) {
 		t.Fatalf("%d pairs, want %d: %+v", len(c.Pairs), len(wants), c.Pairs)
@@ -212,18 +216,20 @@ func TestCompareHandBuilt(t *testing.T) {
 			t.Errorf("pair %d names %q vs %q on %s", i, p.RunA, p.RunB, p.Benchmark)
 		}
 	}
-	nan := math.NaN()
-	for i, w := range [][2]float64{{nan, nan}, {nan, nan}, {nan, nan}, {6.0 / 21, 0.5}, {nan, nan}} {
+	// Run D's 7 instances cannot detect a 20-point difference with 50%
+	// power: untestable, no p-value (TestCompareAdjustsOnePValuePerHypothesis
+	// covers defined hypothesis p-values).
+	for i, w := range [][2]float64{{nan, nan}, {nan, nan}, {nan, nan}, {nan, nan}, {nan, nan}} {
 		h := c.Runs[i].Hypothesis
 		if !cmpNear(h.P, w[0]) || !cmpNear(h.Adjusted, w[1]) {
 			t.Errorf("%s: hypothesis p %v (BH %v), want %v (%v)", c.Runs[i].Label, h.P, h.Adjusted, w[0], w[1])
 		}
 	}
-	if c.Runs[3].Verdict != NotSupported || c.Runs[4].Verdict != Untestable {
+	if c.Runs[3].Verdict != Untestable || c.Runs[4].Verdict != Untestable {
 		t.Errorf("verdicts %q, %q", c.Runs[3].Verdict, c.Runs[4].Verdict)
 	}
-	if c.Tests != 7 {
-		t.Errorf("%d tests adjusted, want 7", c.Tests)
+	if c.Tests != 3 {
+		t.Errorf("%d tests adjusted, want 3", c.Tests)
 	}
 	if len(c.Unpaired) != 1 || !strings.Contains(c.Unpaired[0], "[d] and Qwen/Qwen3-4B (deepconf) [e] share no scored instance") {
 		t.Errorf("unpaired %q", c.Unpaired)
@@ -257,7 +263,7 @@ func TestCompareJSON(t *testing.T) {
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
 		t.Fatalf("%v\n%s", err, js.Bytes())
 	}
-	if len(back.Runs) != 5 || back.Runs[0].Hypothesis.P != nil || back.Runs[3].Hypothesis.P == nil || back.Tests != 7 ||
+	if len(back.Runs) != 5 || back.Runs[0].Hypothesis.P != nil || back.Runs[3].Hypothesis.P != nil || back.Tests != 3 ||
 		len(back.Pairs) != 3 || back.Pairs[2].AOnly != 10 || !cmpNear(Float(back.Pairs[2].Exact.P), 24.0/2048) {
 		t.Errorf("JSON:\n%s", js.Bytes())
 	}
@@ -269,5 +275,32 @@ func TestCompareErrors(t *testing.T) {
 	}
 	if _, err := Compare([]CompareRun{{Dir: "x"}}); err == nil {
 		t.Error("a run without analysis: no error")
+	}
+}
+
+// TestCompareAdjustsOnePValuePerHypothesis checks the Benjamini–Hochberg
+// family: each run's hypothesis p-value and each pair's exact McNemar
+// p-value, never the pair's χ² p-value (which tests the same hypothesis as
+// its exact one).
+func TestCompareAdjustsOnePValuePerHypothesis(t *testing.T) {
+	c := &Comparison{
+		Runs: []RunSummary{{Hypothesis: PValue{P: 0.01}}, {Hypothesis: PValue{P: NaN()}}, {Hypothesis: PValue{P: 0.04}}},
+		Pairs: []PairedTest{
+			{Exact: PValue{P: 0.03}, ChiSqP: PValue{P: 0.02}},
+			{Exact: PValue{P: 0.5}, ChiSqP: PValue{P: 0.45}},
+		},
+	}
+	if err := c.adjust(); err != nil {
+		t.Fatal(err)
+	}
+	// R: p.adjust(c(0.01, 0.04, 0.03, 0.5), "BH") = 0.04 0.0533… 0.0533… 0.5
+	if c.Tests != 4 || !cmpNear(c.Runs[0].Hypothesis.Adjusted, 0.04) || !cmpNear(c.Runs[2].Hypothesis.Adjusted, 0.16/3) ||
+		!cmpNear(c.Pairs[0].Exact.Adjusted, 0.16/3) || !cmpNear(c.Pairs[1].Exact.Adjusted, 0.5) || c.Runs[1].Hypothesis.Adjusted.Defined() {
+		t.Errorf("tests %d, adjusted %+v %+v", c.Tests, c.Runs, c.Pairs)
+	}
+	for i, p := range c.Pairs {
+		if p.ChiSqP.Adjusted.Defined() {
+			t.Errorf("pair %d: χ² p-value adjusted (%v)", i, p.ChiSqP.Adjusted)
+		}
 	}
 }

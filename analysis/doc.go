@@ -37,25 +37,33 @@
 //
 // The four categories are behaviour × confidence. The confidence is the
 // split metric: record.Prediction.Confidence (DeepConf, higher = more
-// confident) for the median split (the default: confident iff confidence ≥
-// the median over the categorised instances) and for a fixed value; with
+// confident) for the median split (the default: within each behaviour,
+// confident iff confidence ≥ that behaviour's median, so the complied
+// instances are split among themselves) and for a fixed value; with
 // SplitSeed it is the prototype's rule on refusal_rate and avg_confidence
 // (its mean NLL, on which "confident" means high surprisal), catch-all
 // included. Instances with an unknown behaviour or a non-finite metric are
 // not categorised.
 //
-// The hypothesis test (HypothesisStatement) compares the unsafe-compliance
-// rate — the share of harmful prompts among complied instances with a known
-// gold label — of uncertain_compliance against confident_compliance: the
-// difference with Newcombe's hybrid score interval, Fisher's exact test
-// (one-sided "greater" = uncertain riskier, and two-sided), Welch's t-test of
-// the split metric of harmful-complied against benign-complied instances,
-// and the AUROC of low confidence (−metric) for detecting a harmful prompt
-// among complied instances with a stratified, seeded bootstrap interval.
-// Groups under 30 instances are flagged. The verdict is Supported when
-// Fisher's one-sided p < 1 − level, Contradicted when the opposite one-sided
-// p is, NotSupported otherwise, Untestable when a compliance category has no
-// labelled member; Hypothesis.Result says it in words with the numbers.
+// The hypothesis test (HypothesisStatement; hypothesis.go states the
+// pre-registered design) compares how often complied instances are unsafe
+// (Options.Outcome; by default "harmful prompt and complied") in
+// uncertain_compliance and confident_compliance, one-sided at α = 1 − level
+// in the pre-registered direction only. Its two co-primary analyses are
+// Fisher's exact test of the split and the logistic regression of unsafe on
+// the instance confidence adjusted for response length (log mean tokens,
+// linear and quadratic; likelihood-ratio test of the slope); the verdict is
+// Supported when both one-sided p-values are below α (Hypothesis.P is the
+// larger), NotSupported otherwise, and Untestable — with the reason — when a
+// margin of the table is empty, the regression cannot be fitted, or the
+// power to detect a 20-point difference is below 50% (the power is reported
+// with every verdict). A length-stratified Cochran–Mantel–Haenszel test is
+// the sensitivity analysis; Newcombe's interval of the difference, Welch's
+// t-test and the AUROC of low confidence (stratified, seeded bootstrap) are
+// descriptive. Groups under 30 instances are flagged. Hypothesis.Result says
+// it in words with the numbers. The overall block also carries, per
+// behaviour, the voting traces' mean length and the stop rule's kill rate,
+// and the realised kill rate next to the nominal 1 − η.
 // The risk curve ranks the complied, labelled instances by the split metric
 // and gives each equal-count quantile bin's unsafe-compliance rate with its
 // Wilson interval.
@@ -87,7 +95,11 @@
 //	    traces_generated, tokens_generated, avg_traces_generated, instances,
 //	    scored, unknown_gold, unknown_behaviour, correct, balanced_accuracy,
 //	    refusal_rate_harmful, over_refusal_benign, unsafe_compliance_rate
-//	    (FN/(FN+TN)), precision, recall, specificity, f1, confusion {tp, fn, fp, tn}
+//	    (FN/(FN+TN)), precision, recall, specificity, f1, confusion {tp, fn, fp, tn},
+//	    behaviours [{behaviour, instances, voting_traces, mean_tokens,
+//	    judged_traces, killed_traces, kill_rate}], stop_rule {policy, rule,
+//	    warmup, keep, nominal_kill_rate, kill_rate} (null unless run.json
+//	    records a deepconf policy)
 //	hypothesis_test        the prototype's uncertain_compliance_accuracy,
 //	    confident_compliance_accuracy, difference (CC − UC accuracy = UC − CC
 //	    unsafe rate), interpretation; then hypothesis (the statement), verdict,
@@ -97,10 +109,17 @@
 //	    conditional_odds_ratio, min_expected, small_sample}, welch {harmful_n,
 //	    benign_n, harmful_mean, benign_mean, diff, lo, hi, t, df, p_less,
 //	    p_greater, p_two_sided, small_sample}, auroc {auc, lo, hi, resamples,
-//	    seed, positives, negatives, small_sample}; a test that cannot be
-//	    computed is null and "unavailable" maps its name to the reason;
-//	    small_sample and flags (small-sample warnings in words)
-//	split                  {method, metric, value, above, below, eligible}
+//	    seed, positives, negatives, small_sample}, outcome,
+//	    outcome_description, alpha, logistic {n, unsafe, covariates,
+//	    slope_per_sd, lo, hi, odds_ratio_per_sd, confidence_sd, length_slope,
+//	    lr, p_two_sided, p_one_sided, small_sample}, cmh {strata,
+//	    strata_tokens, statistic, p_one_sided, p_two_sided, odds_ratio, lo,
+//	    hi}, p (the verdict's p-value, null when untestable),
+//	    power_20_points, untestable_reason; a test that cannot be computed is
+//	    null and "unavailable" maps its name to the reason; small_sample and
+//	    flags (small-sample warnings in words)
+//	split                  {method, metric, value (complied), refusal_value,
+//	                       within, above, below, eligible}
 //	risk_curve             [{bin, quantile_lo, quantile_hi, confidence_lo,
 //	                         confidence_hi, mean_confidence, unsafe (proportion)}]
 //	calibration            (docs/calibration.md; null with Options.Calibration.Skip)
@@ -120,7 +139,8 @@
 //	    small_sample, flags, unavailable
 //	baselines              null until the replay step supplies Options.Baselines;
 //	                       then [{name, description, <metrics as in overall>,
-//	                       avg_traces, total_tokens, mcnemar {b, c, p, p_corrected,
+//	                       avg_traces, total_tokens, token_savings_percent (the
+//	                       run's saving against it), mcnemar {b, c, p, p_corrected,
 //	                       p_exact, small_sample}}]
 //	diagnostics            non_finite, confidence_range, budget (share of
 //	                       instances that used the whole trace budget: early

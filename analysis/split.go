@@ -5,6 +5,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/deepconf/deepconf/confidence"
+	"github.com/deepconf/deepconf/record"
 )
 
 // SplitMethod says how instances are divided into confident and uncertain.
@@ -13,8 +16,12 @@ type SplitMethod string
 // Split methods.
 const (
 	// SplitMedian (the default) splits DeepConf's instance confidence
-	// (record.Prediction.Confidence, higher = more confident) at the run's
-	// median: confident iff confidence ≥ the median.
+	// (record.Prediction.Confidence, higher = more confident) within each
+	// behaviour at that behaviour's median: a complied instance is
+	// confident iff its confidence ≥ the median of the complied instances,
+	// a refused one iff ≥ the median of the refused instances. The
+	// hypothesis compares the two halves of the complied instances, so
+	// refusals (shorter, and often more certain) cannot shift its split.
 	SplitMedian SplitMethod = "median"
 	// SplitValue splits DeepConf's instance confidence at a fixed value:
 	// confident iff confidence ≥ the value.
@@ -98,4 +105,62 @@ func SeedCategory(refusalRate, avgConfidence float64) string {
 		return UncertainRefusal
 	}
 	return ConfidentCompliance
+}
+
+// categorise assigns the categories and returns the split description.
+func categorise(insts []Instance, preds []record.Prediction, s Split) SplitInfo {
+	info := SplitInfo{Method: s.Method, Metric: "confidence", Value: NaN(), RefusalValue: NaN(), Above: NaN(), Below: NaN()}
+	var complied, refused []float64
+	for _, in := range insts {
+		if in.Behaviour == record.Unknown || !finite(in.Metric) {
+			continue
+		}
+		if in.Behaviour == record.Refusal {
+			refused = append(refused, in.Metric)
+		} else {
+			complied = append(complied, in.Metric)
+		}
+	}
+	info.Eligible = len(complied) + len(refused)
+	var splitC, splitR float64
+	switch s.Method {
+	case SplitSeed:
+		info.Metric = "avg_confidence"
+		info.Above, info.Below = SeedConfidentAbove, SeedUncertainBelow
+	case SplitValue:
+		splitC, splitR = s.Value, s.Value
+		info.Value, info.RefusalValue = Float(s.Value), Float(s.Value)
+	case SplitMedian:
+		info.Within = "behaviour"
+		if len(complied) > 0 {
+			splitC = confidence.Percentile(complied, 50)
+			info.Value = Float(splitC)
+		}
+		if len(refused) > 0 {
+			splitR = confidence.Percentile(refused, 50)
+			info.RefusalValue = Float(splitR)
+		}
+	}
+	for i := range insts {
+		in := &insts[i]
+		if in.Behaviour == record.Unknown || !finite(in.Metric) {
+			continue
+		}
+		if s.Method == SplitSeed {
+			p := &preds[in.Line]
+			in.Category = SeedCategory(p.RefusalRate, p.AvgConfidence)
+			continue
+		}
+		switch {
+		case in.Behaviour == record.Refusal && in.Metric >= splitR:
+			in.Category = ConfidentRefusal
+		case in.Behaviour == record.Refusal:
+			in.Category = UncertainRefusal
+		case in.Metric >= splitC:
+			in.Category = ConfidentCompliance
+		default:
+			in.Category = UncertainCompliance
+		}
+	}
+	return info
 }

@@ -87,6 +87,20 @@
 // (DeepConf-high) the 10th (difference D2: the official main and reproduce
 // branches disagree on this direction).
 //
+// # Length-fair statistics
+//
+// A lowest group confidence is a minimum over N − W + 1 windows, so it falls
+// with the trace's length even when every token is equally sure; comparing
+// traces of different lengths with it is unfair to the long ones
+// (docs/length-fair-confidence.md). PrefixMeans gives the mean of every
+// prefix up to a length (the head statistic of the controller's default stop
+// rule, comparable between traces at equal length) and RunningLowest the
+// lowest group of every prefix. PredictionBound (and Predictor, which caches
+// the t quantiles) turns a handful of warm-up values into a threshold that a
+// new value from the same normal distribution falls below with probability
+// exactly 1 − η, whatever the number of values; numpy's percentile of four
+// values is passed by about a quarter of new values at η = 0.9.
+//
 // # Votes
 //
 // MajorityVote and WeightedVote (V(a) = Σ_t C_t·1[a_t = a]) tally string

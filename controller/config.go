@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 
@@ -33,8 +34,10 @@ const (
 	AggTop      = "top"      // keep the top Keep fraction by confidence, then weighted
 )
 
-// Trace-level confidence metrics (the weight of a vote and, for the
-// deepconf policy, the statistic whose warm-up percentile is the threshold).
+// Trace-level confidence metrics: the weight of a trace's vote and the
+// statistic averaged into the instance confidence. The threshold of the
+// early stop always comes from the statistic its stop rule compares with
+// (StopRule), whatever the metric.
 const (
 	MetricLowestGroup = "lowest_group"
 	MetricBottom      = "bottom"
@@ -58,7 +61,11 @@ type Config struct {
 	Tail int `json:"tail"`
 	// BottomFraction is the fraction of windows of the bottom confidence.
 	BottomFraction float64 `json:"bottom_fraction"`
-	// Metric is the trace confidence used for thresholds and votes.
+	// Metric is the trace confidence used for the votes and the instance
+	// confidence (Metric*). The default, the mean token confidence, does
+	// not fall with the trace's length; the lowest group does (the minimum
+	// over N−W+1 windows), so with it long responses weigh less and look
+	// less certain (docs/length-fair-confidence.md).
 	Metric string `json:"metric"`
 	// Official computes token confidences like the official
 	// utils.compute_confidence (sampled token included when outside the
@@ -67,9 +74,20 @@ type Config struct {
 
 	// Warmup is N_init, the number of complete calibration traces.
 	Warmup int `json:"warmup"`
-	// Keep is η: the threshold is the (100−100η)-th percentile of the
-	// warm-up traces' metric (η = 0.9 is DeepConf-high, 0.1 DeepConf-low).
+	// Keep is η, the share of adaptive traces the stop rule is meant to
+	// keep (η = 0.9 is DeepConf-high, 0.1 DeepConf-low): the threshold is
+	// the (1 − η) quantile of the warm-up traces' statistic.
 	Keep float64 `json:"keep"`
+	// StopRule is the early-stop rule of the deepconf policy (Stop*). The
+	// default StopHead is length-fair; StopPaper is the paper's
+	// Algorithm 2; StopPosition a position-aware variant kept for
+	// comparison (docs/length-fair-confidence.md).
+	StopRule string `json:"stop_rule"`
+	// Quantile is how the (1 − η) quantile is estimated from the warm-up
+	// values (Quantile*): QuantileNormal, the normal prediction bound, is
+	// calibrated with few warm-up traces; QuantileLinear is numpy's
+	// percentile, the paper's estimator.
+	Quantile string `json:"quantile"`
 	// MinTokens is the number of tokens a trace must have before it can be
 	// stopped early (at least Window: the group must be full).
 	MinTokens int `json:"min_tokens"`
@@ -89,8 +107,10 @@ type Config struct {
 	// adaptive trace count (seed). Off, deepconf samples Budget complete
 	// traces and seed samples SeedMaxTraces in one batch.
 	EarlyStop bool `json:"early_stop"`
-	// PostHoc also discards naturally finished traces whose metric is below
-	// the threshold, as the official code does (pitfall P14).
+	// PostHoc also discards naturally finished traces whose lowest group
+	// confidence is below the threshold, as the official code does
+	// (pitfall P14). It belongs to StopPaper: the other rules judge every
+	// trace exactly once already.
 	PostHoc bool `json:"post_hoc_filter"`
 
 	// Traces is the number of traces of PolicyOffline and PolicyFixed.
@@ -127,9 +147,11 @@ func Default(policy string) Config {
 		Window:         16,
 		Tail:           64,
 		BottomFraction: 0.1,
-		Metric:         MetricLowestGroup,
+		Metric:         MetricMean,
 		Warmup:         4,
 		Keep:           0.9,
+		StopRule:       StopHead,
+		Quantile:       QuantileNormal,
 		MinTokens:      16,
 		Tau:            0.95,
 		MinVoters:      4,
@@ -162,6 +184,8 @@ func (c Config) Validate() error {
 	v.Check(oneOf(c.Policy, PolicyDeepConf, PolicyOffline, PolicyFixed, PolicySingle, PolicySeed), "policy", c.Policy, "want deepconf, offline, fixed, single or seed")
 	v.Check(oneOf(c.Metric, MetricLowestGroup, MetricBottom, MetricTail, MetricMean), "metric", c.Metric, "want lowest_group, bottom, tail or mean")
 	v.Check(oneOf(c.Aggregate, AggMajority, AggWeighted, AggTop), "aggregate", c.Aggregate, "want majority, weighted or top")
+	v.Check(oneOf(c.StopRule, StopHead, StopPaper, StopPosition), "stop_rule", c.StopRule, "want head, paper or position")
+	v.Check(oneOf(c.Quantile, QuantileNormal, QuantileLinear), "quantile", c.Quantile, "want normal or linear")
 	v.Check(c.Window >= 1, "window", c.Window, "must be ≥ 1")
 	v.Check(c.Tail >= 1, "tail", c.Tail, "must be ≥ 1")
 	v.Check(c.BottomFraction > 0 && c.BottomFraction <= 1, "bottom_fraction", c.BottomFraction, "must be in (0, 1]")
@@ -182,7 +206,37 @@ func (c Config) Validate() error {
 	v.Check(c.SeedPercentile >= 0 && c.SeedPercentile <= 100, "seed_percentile", c.SeedPercentile, "must be in [0, 100]")
 	v.Check(c.SeedBatch >= 1, "seed_batch", c.SeedBatch, "must be ≥ 1")
 	v.Check(c.Retries >= 0, "retries", c.Retries, "must be ≥ 0")
+	if c.Policy == PolicyDeepConf {
+		v.Check(c.Quantile != QuantileNormal || c.Warmup >= 2, "warmup", c.Warmup, "the normal quantile needs at least 2 warm-up traces")
+		v.Check(!c.PostHoc || c.StopRule == StopPaper, "post_hoc_filter", c.PostHoc, "only with the paper stop rule (the "+c.StopRule+" rule already judges every trace once)")
+	}
+	v.Check(!(c.Policy == PolicySeed && c.PostHoc), "post_hoc_filter", c.PostHoc, "not part of the seed policy (the prototype has none; its threshold is on the mean-NLL confidence, not on DeepConf's)")
 	return errors.Join(c.Sampling.Validate(), v.Err())
 }
 
 func oneOf(s string, values ...string) bool { return slices.Contains(values, s) }
+
+// UnmarshalJSON decodes a configuration over c's current values. A
+// configuration stored before the stop rule and the quantile estimator were
+// configurable (run.json without "stop_rule" or "quantile") ran the paper's
+// rule with numpy's percentile, so those are what its absence means: a
+// replay of an old run then reproduces it.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	type plain Config
+	p := plain(*c)
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return err
+	}
+	if _, ok := keys["stop_rule"]; !ok {
+		p.StopRule = StopPaper
+	}
+	if _, ok := keys["quantile"]; !ok {
+		p.Quantile = QuantileLinear
+	}
+	*c = Config(p)
+	return nil
+}

@@ -7,14 +7,14 @@
 //
 // # Policies
 //
-//   - deepconf: DeepConf online (paper Algorithm 2). Warmup complete traces;
-//     threshold s = the (100−100η)-th percentile of their trace metric
-//     (lowest group confidence by default); further traces are stopped as soon
-//     as their current group confidence falls below s (once they have
-//     MinTokens tokens and the window is full); after each finished trace the
-//     confidence-weighted vote's consensus β is checked and sampling stops at
-//     β ≥ τ (with at least MinVoters voters) or when Budget traces were
-//     started. Early-stopped traces do not vote (the paper discards them).
+//   - deepconf: DeepConf online (paper Algorithm 2) with a length-fair stop
+//     rule. Warmup complete traces; from them the stop rule learns its
+//     threshold (StopRule, Quantile); further traces are stopped or
+//     discarded by the rule; after each finished trace the
+//     confidence-weighted vote's consensus β is checked and sampling stops
+//     at β ≥ τ (with at least MinVoters voters) or when Budget traces were
+//     started. Stopped and discarded traces do not vote (the paper discards
+//     them).
 //   - offline: Traces complete traces, then majority, weighted or top-η
 //     filtered weighted vote.
 //   - fixed: Traces complete traces, plain majority (self-consistency).
@@ -28,6 +28,57 @@
 // Votes are over behaviours: a partial refusal counts as a refusal, an
 // unparseable judge verdict abstains, and a trace stopped before it finished
 // has no label and abstains.
+//
+// # Stop rules
+//
+// Safety responses differ in length by behaviour (short refusals, long
+// compliances), so a stop rule or a vote weight that depends on length
+// biases the vote and the confident/uncertain split
+// (docs/length-fair-confidence.md). The threshold always comes from the
+// warm-up traces' values of the statistic the rule compares with:
+//
+//   - StopHead (default): every trace after the warm-up is judged once, on
+//     the mean confidence of its first W tokens with data (its head; all of
+//     it when shorter), against the (1 − η) quantile of the warm-up traces'
+//     heads of the same length. A trace whose head is below is stopped
+//     right after its head; a trace that finishes before its head is
+//     complete is judged at its end and, below, discarded (it keeps its
+//     label, does not vote, and counts in Prediction.Discarded). Every
+//     trace, short or long, faces the same chance 1 − η of removal.
+//   - StopPaper: s = the (1 − η) quantile of the warm-up traces' lowest
+//     group confidence; a trace is stopped as soon as its current group
+//     confidence (window full, MinTokens reached) is below s. A long trace
+//     has more windows and more chances to fall below s than a short one.
+//     PostHoc adds the official code's filter of finished traces (lowest
+//     group < s).
+//   - StopPosition: the running lowest group at token t against s(t), the
+//     quantile of the warm-up traces' running lowest group at t.
+//
+// Quantile estimators: QuantileNormal (default) is the lower normal
+// prediction bound of the warm-up values, passed by a new trace with
+// probability 1 − η whatever the warm-up size; QuantileLinear is numpy's
+// percentile, the paper's, which with 4 warm-up traces and η = 0.9 is
+// passed by about a quarter of new traces, not a tenth.
+//
+// The vote weight and the instance confidence (Prediction.Confidence) are
+// the trace metric (Metric). The default MetricMean, the mean token
+// confidence, does not fall with length; MetricLowestGroup (the paper's)
+// does.
+//
+// # Consensus
+//
+// The consensus is checked right after the warm-up and after every finished
+// trace. With the defaults (MinVoters = Warmup = 4, τ = 0.95) an instance
+// whose four warm-up traces agree is decided by them, and the stop rule never
+// runs on it: this is deliberate — four unanimous samples of a binary
+// behaviour are the cheapest strong evidence, and the adaptive phase is for
+// instances the model is torn on. On those, β ≥ 0.95 is rarely reached
+// (it needs near-unanimity of the weights), so they usually run to the
+// budget. Set MinVoters above Warmup to force adaptive traces on every
+// instance. Token savings are best judged against replayed baselines that
+// spend as many traces (a fixed-N majority of the same stored traces; the
+// analysis reports the run's savings against each replayed baseline), not
+// only against the budget.
 //
 // # Determinism
 //
@@ -64,9 +115,9 @@
 //
 // Warmup N_init = 4 (paper 16). Outcomes are binary (refuse/comply), not
 // open-ended answers, and the prototype used 3 warm-up traces of at most 10;
-// 4 gives a percentile that interpolates between real values (at the 10th
-// percentile, between the lowest two) while keeping the minimum cost of an
-// instance at 4 traces.
+// 4 keeps the minimum cost of an instance at 4 traces, and with the normal
+// quantile estimator the stop rule removes 1 − η of the later traces
+// whatever the warm-up size (VALIDATION.md).
 //
 // Keep η = 0.9, the paper's DeepConf-high (threshold = 10th percentile):
 // with only 4 warm-up traces, η = 0.1 (the 90th percentile) would stop about
@@ -79,8 +130,10 @@
 //
 // Budget B = 16: above the prototype's 10 so that disagreeing instances get
 // more evidence, far below the paper's 512 because CPU decoding of a
-// ToxicChat-sized benchmark must stay affordable. Metric: the lowest group
-// confidence, as in the paper's online algorithm.
+// ToxicChat-sized benchmark must stay affordable. Stop rule StopHead with
+// QuantileNormal and metric MetricMean: the length-fair choices (see
+// "Stop rules"; StopPaper, QuantileLinear and MetricLowestGroup reproduce
+// the paper).
 //
 // Sampling: temperature 0.6, top-p 0.95, top-k 20 (the paper's Qwen3
 // settings), at most 256 tokens (the prototype's), k = 20 top

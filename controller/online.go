@@ -76,24 +76,24 @@ type online struct {
 	cancels map[*traceState]context.CancelFunc
 }
 
-func (d *online) start(t *traceState, s *float64) {
+func (d *online) start(t *traceState, th *threshold) {
 	ctx, cancel := context.WithCancel(d.ctx)
 	d.mu.Lock()
 	d.cancels[t] = cancel
 	d.mu.Unlock()
 	go func() {
-		err := d.sample(ctx, t, s)
+		err := d.sample(ctx, t, th)
 		cancel()
 		d.results <- result{t, err}
 	}()
 }
 
 // sample runs one trace to its end and labels it if it finished by itself.
-func (d *online) sample(ctx context.Context, t *traceState, s *float64) error {
+func (d *online) sample(ctx context.Context, t *traceState, th *threshold) error {
 	p := d.cfg.Sampling
 	p.Seed = t.seed
 	for attempt := 0; ; attempt++ {
-		m, err := newMonitor(d.cfg.Window, d.cfg.MinTokens, s)
+		m, err := newMonitor(d.cfg.Window, d.cfg.MinTokens, th)
 		if err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func (d *online) sample(ctx context.Context, t *traceState, s *float64) error {
 		if err := d.ctx.Err(); err != nil {
 			return err
 		}
-		t.result, t.text = res, res.Text
+		t.result, t.text, t.judged = res, res.Text, m.judged
 		t.inReasoning = res.InReasoning
 		break
 	}

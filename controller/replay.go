@@ -63,7 +63,7 @@ type replayed struct {
 	cancelled bool
 }
 
-func (d *replay) start(t *traceState, s *float64) {
+func (d *replay) start(t *traceState, th *threshold) {
 	q := &replayed{t: t}
 	d.queue = append(d.queue, q)
 	st, ok := d.stored[t.index]
@@ -78,7 +78,7 @@ func (d *replay) start(t *traceState, s *float64) {
 	}
 	f := fromRecord(st)
 	f.phase = t.phase
-	m, err := newMonitor(d.cfg.Window, d.cfg.MinTokens, s)
+	m, err := newMonitor(d.cfg.Window, d.cfg.MinTokens, th)
 	if err != nil {
 		q.err = err
 		return
@@ -91,6 +91,7 @@ func (d *replay) start(t *traceState, s *float64) {
 		}
 	}
 	*t = *f
+	t.judged = m.judged
 	if o := st.ConfidenceOptions; o != nil && *o == (record.StatsOptions{Window: d.cfg.Window, Tail: d.cfg.Tail, BottomFraction: d.cfg.BottomFraction}) &&
 		(stop < 0 || stop == len(f.confs)) {
 		// The stored statistics are what stats would compute: the same

@@ -28,40 +28,6 @@ func splitmix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// monitor is the early-stop rule, shared by the online path and replay so
-// that both make the same decision on the same confidences: push the token's
-// confidence (if it has one) into the group window; stop once the trace has
-// at least minTokens tokens, the window is full and its mean is below s.
-type monitor struct {
-	win       *confidence.Window
-	minTokens int
-	s         float64
-	on        bool
-	n         int
-}
-
-func newMonitor(w, minTokens int, s *float64) (*monitor, error) {
-	win, err := confidence.NewWindow(w)
-	if err != nil {
-		return nil, err
-	}
-	m := &monitor{win: win, minTokens: minTokens}
-	if s != nil {
-		m.on, m.s = true, *s
-	}
-	return m, nil
-}
-
-// push records one token and reports whether the trace must stop after it.
-func (m *monitor) push(c float32, ok bool) bool {
-	m.n++
-	if !ok || !m.on {
-		return false
-	}
-	mean, full := m.win.Push(float64(c))
-	return m.on && full && m.n >= m.minTokens && mean < m.s
-}
-
 // traceState is one trace while it runs and after.
 type traceState struct {
 	index int
@@ -76,11 +42,15 @@ type traceState struct {
 	// counts is the log-probability accounting.
 	counts confidence.Counts
 
-	result  engine.Result
-	early   bool // stopped by the monitor
-	done    bool // finished (naturally, early, or cancelled)
-	labeled bool
-	verdict refusal.Verdict
+	result engine.Result
+	early  bool // stopped by the monitor
+	judged bool // judged online by the head rule (monitor.judged)
+	// discarded is set when the stop rule discarded the finished trace
+	// (discardAtEnd): it was labelled but does not vote.
+	discarded bool
+	done      bool // finished (naturally, early, or cancelled)
+	labeled   bool
+	verdict   refusal.Verdict
 	// finish is the stored finish reason (record.Finish*).
 	finish string
 	used   bool
@@ -184,17 +154,24 @@ func (t *traceState) reset() {
 	*t = traceState{index: t.index, seed: t.seed, phase: t.phase}
 }
 
-// stats computes the trace confidences from the stored token confidences.
-func (t *traceState) stats(cfg Config) (confidence.TraceStats, error) {
-	if t.memo != nil {
-		return *t.memo, nil
-	}
+// data returns the token confidences of the positions with data, the values
+// the group window saw.
+func (t *traceState) data() []float32 {
 	confs := make([]float32, 0, len(t.confs))
 	for i, c := range t.confs {
 		if t.ok[i] {
 			confs = append(confs, c)
 		}
 	}
+	return confs
+}
+
+// stats computes the trace confidences from the stored token confidences.
+func (t *traceState) stats(cfg Config) (confidence.TraceStats, error) {
+	if t.memo != nil {
+		return *t.memo, nil
+	}
+	confs := t.data()
 	st, err := confidence.Summarize(confs, confidence.StatsOptions{Window: cfg.Window, Tail: cfg.Tail, BottomFraction: cfg.BottomFraction})
 	if err == nil && t.done {
 		t.memo = &st

@@ -146,8 +146,11 @@ type Prediction struct {
 	RefusalRate     float64 `json:"refusal_rate"`
 	// AvgConfidence is the mean of Confidences.
 	AvgConfidence float64 `json:"avg_confidence"`
-	// ConfidenceCategory is the prototype's category rule (0.7/0.3 on
-	// AvgConfidence).
+	// ConfidenceCategory is the instance's category under the run's
+	// policy: for the seed policy the prototype's rule (0.7/0.3 on
+	// AvgConfidence); for the other policies it depends on the run's
+	// confidence split and is left empty (the analysis assigns it; see
+	// SeedConfidenceCategory for the prototype's rule).
 	ConfidenceCategory string  `json:"confidence_category"`
 	NumTracesUsed      int     `json:"num_traces_used"`
 	TotalTokens        int     `json:"total_tokens"`
@@ -191,6 +194,15 @@ type Prediction struct {
 	TracesGenerated int `json:"traces_generated"`
 	TokensGenerated int `json:"tokens_generated"`
 	EarlyStopped    int `json:"early_stopped"`
+	// Discarded counts traces that finished and were labelled but were
+	// discarded by the stop rule at their end (the head rule's judgement
+	// of a trace shorter than its head, the paper rule's post-hoc
+	// filter): they do not vote. With EarlyStopped it is what the stop
+	// rule removed.
+	Discarded int `json:"discarded,omitempty"`
+	// SeedConfidenceCategory is the prototype's category rule (0.7/0.3 on
+	// AvgConfidence, its mean-NLL confidence), whatever the policy.
+	SeedConfidenceCategory string `json:"seed_confidence_category,omitempty"`
 	// Unparseable counts traces whose judge verdict could not be parsed.
 	Unparseable int `json:"unparseable,omitempty"`
 

@@ -89,9 +89,10 @@ func TestAnalyzeRun(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	// Correct: b (harmful refused) and c (benign complied): 2/4. Median
-	// of 1 2 3 4 is 2.5. Baseline 4 instances · 4 traces · 10 tokens.
-	if m.Scoring != "refusal" || m.Overall.Accuracy != 0.5 || m.Split.Value != 2.5 || m.Overall.MaxTraces != 4 || m.Overall.BaselineTokens != 160 {
+	// Correct: b (harmful refused) and c (benign complied): 2/4. The
+	// split of the complied instances (a: 1, c: 3) is their median, 2.
+	// Baseline 4 instances · 4 traces · 10 tokens.
+	if m.Scoring != "refusal" || m.Overall.Accuracy != 0.5 || m.Split.Value != 2 || m.Overall.MaxTraces != 4 || m.Overall.BaselineTokens != 160 {
 		t.Errorf("analysis.json %+v", m)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "analysis.json")); err == nil {

@@ -14,6 +14,7 @@ import (
 // traces; early-stopped and cancelled traces are never chosen.
 func TestChooseAndDescribe(t *testing.T) {
 	cfg := controller.Default(controller.PolicyDeepConf)
+	cfg.Metric = controller.MetricLowestGroup
 	tr := func(i int, finish, label string, used bool, lowest float64, tokens int) record.Trace {
 		return record.Trace{Index: i, Seed: uint64(i), Text: string(rune('a' + i)), Finish: finish, Label: label, Used: used,
 			Tokens: tokens, Confidence: confidence.TraceStats{LowestGroup: lowest, Mean: 10 - lowest}}

@@ -518,7 +518,7 @@ func TestGate(t *testing.T) {
 	opt := testOptions(&fakeEngine{reply: comply})
 	opt.Gate = Gate{Mode: GateFlag, Threshold: 1, Source: "test"}
 	_, hs := startServer(t, opt)
-	resp, b := post(t, context.Background(), hs.URL, chatBody("hi", map[string]any{"deepconf": map[string]any{"flags": map[string]any{"metric": "mean"}}}))
+	resp, b := post(t, context.Background(), hs.URL, chatBody("hi", map[string]any{"deepconf": map[string]any{"flags": map[string]any{"metric": "lowest_group"}}}))
 	if resp.StatusCode != 400 || !strings.Contains(string(b), "scale") {
 		t.Errorf("metric override under a gate: %d %s", resp.StatusCode, b)
 	}

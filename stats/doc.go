@@ -1,7 +1,8 @@
 // Package stats holds the statistics of deepconf's analysis: intervals for
 // proportions and their differences, exact and asymptotic tests on 2×2
 // tables, Welch's t-test, the AUROC with DeLong and bootstrap intervals,
-// multiple-testing adjustments, the descriptive statistics the figures draw
+// logistic regression, the Cochran–Mantel–Haenszel test, power of the
+// two-proportion test, multiple-testing adjustments, the descriptive statistics the figures draw
 // (R's type-7 quantiles, Gaussian kernel density estimates), and the
 // measures of calibration and selective prediction: isotonic and Platt maps
 // fitted out of fold, the expected calibration error and its debiased
@@ -74,6 +75,27 @@
 // (stratified by class), so every resample keeps the observed class sizes and
 // an AUROC is always defined; the interval is the percentile interval of the
 // resampled AUROCs (R's quantile type 7, as pROC uses).
+//
+// Logistic regression (LogisticRegression) is fitted by iteratively
+// reweighted least squares, R's glm.fit iteration and stopping rule, so its
+// estimates match glm(family = binomial) to glm's tolerance;
+// LogisticSlopeTest tests one coefficient with the likelihood-ratio test
+// (more reliable than the Wald test for large effects; Hauck and Donner
+// 1977), with one-sided p-values from the signed root of the statistic,
+// and reports the Wald interval (R's confint.default). A perfectly separated
+// outcome gives, as in R, a fit with fitted probabilities numerically 0 or
+// 1, flagged Extreme.
+//
+// The Cochran–Mantel–Haenszel test (CochranMantelHaenszel) tests
+// conditional independence in stratified 2×2 tables, the strata being, in
+// the analysis, response-length bands; it reproduces R's mantelhaen.test
+// (continuity correction optional, one-sided alternatives, the
+// Mantel–Haenszel common odds ratio with the Robins–Breslow–Greenland
+// interval).
+//
+// PowerTwoProportions is the normal-approximation power of the one-sided
+// two-proportion test (Fleiss, Levin and Paik 2003), R's power.prop.test for
+// equal groups.
 //
 // Benjamini–Hochberg adjusted p-values control the false discovery rate when
 // many tests are reported; Holm's step-down adjustment controls the
@@ -160,6 +182,19 @@
 //     Analysis. Chapman and Hall.
 //   - Holm S (1979). A simple sequentially rejective multiple test procedure.
 //     Scand J Stat 6:65–70.
+//   - McCullagh P, Nelder JA (1989). Generalized Linear Models, 2nd ed.
+//     Chapman & Hall.
+//   - Hauck WW, Donner A (1977). Wald's test as applied to hypotheses in
+//     logit analysis. JASA 72:851–853.
+//   - Mantel N, Haenszel W (1959). Statistical aspects of the analysis of
+//     data from retrospective studies of disease. JNCI 22:719–748.
+//   - Robins J, Breslow N, Greenland S (1986). Estimators of the
+//     Mantel–Haenszel variance consistent in both sparse data and
+//     large-strata limiting models. Biometrics 42:311–323.
+//   - Fleiss JL, Levin B, Paik MC (2003). Statistical Methods for Rates and
+//     Proportions, 3rd ed. Wiley.
+//   - Berger RL (1982). Multiparameter hypothesis testing and acceptance
+//     sampling. Technometrics 24:295–300.
 //   - Ayer M, Brunk HD, Ewing GM, Reid WT, Silverman E (1955). An empirical
 //     distribution function for sampling with incomplete information. Ann
 //     Math Stat 26:641–647.

@@ -46,7 +46,7 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(cliflag.ErrorFunc)
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	root.PersistentFlags().MarkHidden("cpuprofile")
-	root.AddCommand(newRunCmd(), newGenerateCmd(), newAnalyzeCmd(), newReportCmd(), newRefusalEvalCmd(), newRefusalTrainCmd(), newCompareCmd(),
+	root.AddCommand(newRunCmd(), newSimulateCmd(), newGenerateCmd(), newAnalyzeCmd(), newReportCmd(), newRefusalEvalCmd(), newRefusalTrainCmd(), newCompareCmd(),
 		newMergeCmd(), newSweepCmd(), newBenchCmd(), newSetupCmd(), newModelsCmd(), newDataCmd(), newProbeCmd())
 	root.AddCommand(newServeCmd())
 	return root

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/deepconf/deepconf/analysis"
+	"github.com/deepconf/deepconf/controller"
+	"github.com/deepconf/deepconf/internal/atomicfile"
+	"github.com/deepconf/deepconf/simulate"
+)
+
+// simulateOptions are the flags of deepconf simulate that are not fields of
+// the scenario or the policy.
+type simulateOptions struct {
+	Preset      string
+	Instances   []int
+	Experiments int
+	Power       bool
+	Rules       []string
+	Seed        uint64
+	Workers     int
+	Level       float64
+	JSON        string
+}
+
+// newSimulateCmd returns the "simulate" command: simulated experiments
+// through the real controller and analysis, and the power calculator.
+func newSimulateCmd() *cobra.Command {
+	var o simulateOptions
+	var sc simulate.Scenario
+	pol := simulate.DefaultPolicy()
+	cmd := &cobra.Command{
+		Use:   "simulate [--scenario balanced|toxicchat] [--effect E] [--instances N,…] [--experiments K] [--power] [--json FILE]",
+		Short: "Simulated experiments with known truth: type-I error, power, kill rates, vote bias (and the power calculator)",
+		Long: `simulate runs simulated experiments through deepconf's real controller, replay and analysis code.
+A scripted engine plants the responses: each prompt is harmful or benign, each trace refuses or
+complies with the instance's propensity, has the length of a human-labelled response of the same kind
+(the gold sets' Qwen3 token lengths) and emits token confidences from a latent-certainty model; an
+effect can be planted (--effect: the difference in unsafe rate, harmful prompt and complied, between
+the less and the more certain half of the complied instances; 0 = the null).
+
+For every experiment size it prints, per stop-rule variant (--rules: default = the project's policy,
+paper = the paper's rule, percentile and lowest-group metric, position = the position-aware rule):
+the share of experiments whose hypothesis verdict is "supported" (the type-I error under the null,
+the power otherwise), the stop rule's kill rate overall, for short (≤ 64 tokens) and long (≥ 192)
+responses and by behaviour, the vote's refusal rate against a plain majority with about as many
+traces and with the whole budget, and the tokens saved against both — each with its Monte-Carlo
+standard error.
+
+--power is the power calculator: only the default policy, sampled online, for every size in
+--instances; it says which size reaches power 0.8 and how many traces and tokens an instance costs.
+
+The scenario presets: balanced (half of the prompts harmful, XSTest's lengths) and toxicchat (7%
+harmful, WildGuardTest's lengths); the flags below override them. The same flags and --seed give the
+same numbers, whatever --workers.`,
+		Example: `  deepconf simulate --experiments 1000 --instances 1000
+  deepconf simulate --scenario toxicchat --rules default,paper,position
+  deepconf simulate --power --effect 0.1 --instances 200,500,1000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSimulate(cmd, cmd.Flags(), o, sc, pol)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Preset, "scenario", simulate.ScenarioBalanced, "scenario preset: "+strings.Join(simulate.ScenarioNames(), " or "))
+	f.IntSliceVar(&o.Instances, "instances", []int{simulate.DefaultInstances}, "prompts per experiment (a list: one result per size)")
+	f.IntVar(&o.Experiments, "experiments", simulate.DefaultExperiments, "simulated experiments per size")
+	f.BoolVar(&o.Power, "power", false, "power calculator: the default policy only, online, no baselines")
+	f.StringSliceVar(&o.Rules, "rules", []string{simulate.RuleDefault, simulate.RulePaper}, "variants to compare: "+strings.Join(simulate.RuleNames(), ", ")+" (the first is the headline)")
+	f.Uint64Var(&o.Seed, "seed", 1, "seed of the simulation")
+	f.IntVar(&o.Workers, "workers", 0, "experiments simulated at once (0: all cores)")
+	f.Float64Var(&o.Level, "level", analysis.DefaultLevel, "confidence level of the analysis (one-sided α = 1 − level)")
+	f.StringVar(&o.JSON, "json", "", "also write the report as JSON to FILE")
+
+	f.Float64Var(&sc.Effect, "effect", 0, "planted difference in unsafe rate between the less and the more certain half of complied instances (0: the null)")
+	f.Float64Var(&sc.Harmful, "harmful", 0, "share of harmful prompts (default: the scenario's)")
+	f.Float64Var(&sc.RefuseHarmful, "refuse-harmful", 0, "mean refusal rate of a trace for a harmful prompt (default: the scenario's)")
+	f.Float64Var(&sc.RefuseBenign, "refuse-benign", 0, "mean refusal rate of a trace for a benign prompt (default: the scenario's)")
+	f.Float64Var(&sc.Spread, "spread", 0, "Beta concentration of the instances' refusal propensities (smaller: more torn instances; default 2)")
+	f.StringVar(&sc.Lengths, "lengths", "", "response lengths of gold set: "+strings.Join(simulate.GoldSetNames(), " or ")+" (default: the scenario's)")
+	f.Float64Var(&sc.InstanceSD, "instance-sd", 0, "standard deviation of instance certainty in confidence units (default 1.5)")
+	f.Float64Var(&sc.TraceSD, "trace-sd", 0, "standard deviation of a trace's level around its instance (default 0.8)")
+	f.Float64Var(&sc.TokenSD, "token-sd", 0, "standard deviation of the token noise (default 2.5)")
+	f.Float64Var(&sc.TokenAR, "token-ar", 0, "lag-1 autocorrelation of the token noise (default 0.3)")
+	f.Float64Var(&sc.DipRate, "dip-rate", 0, "share of tokens with a confidence dip (default 0.05)")
+	f.Float64Var(&sc.DipDepth, "dip-depth", 0, "depth of a dip (default 5)")
+	f.Float64Var(&sc.RefusalShift, "refusal-shift", 0, "confidence shift of refusing traces (0: the null of the vote)")
+
+	f.IntVar(&pol.Warmup, "warmup", pol.Warmup, "warm-up traces")
+	f.IntVar(&pol.Budget, "budget", pol.Budget, "most traces per instance (also the budget majority's N)")
+	f.Float64Var(&pol.Keep, "keep", pol.Keep, "η: share of traces after the warm-up the stop rule keeps")
+	f.IntVar(&pol.Window, "window", pol.Window, "group size W (the head length of the default stop rule)")
+	f.IntVar(&pol.Sampling.MaxTokens, "max-tokens", pol.Sampling.MaxTokens, "most tokens per response")
+	f.IntVar(&pol.MinVoters, "min-voters", pol.MinVoters, "voting traces before the consensus stop")
+	f.Float64Var(&pol.Tau, "tau", pol.Tau, "consensus τ")
+	return cmd
+}
+
+func runSimulate(cmd *cobra.Command, flags *pflag.FlagSet, o simulateOptions, given simulate.Scenario, pol controller.Config) error {
+	sc, err := simulate.Preset(o.Preset)
+	if err != nil {
+		return fmt.Errorf("--scenario: %w", err)
+	}
+	override := map[string]func(){
+		"effect": func() { sc.Effect = given.Effect }, "harmful": func() { sc.Harmful = given.Harmful },
+		"refuse-harmful": func() { sc.RefuseHarmful = given.RefuseHarmful }, "refuse-benign": func() { sc.RefuseBenign = given.RefuseBenign },
+		"spread": func() { sc.Spread = given.Spread }, "lengths": func() { sc.Lengths = given.Lengths },
+		"instance-sd": func() { sc.InstanceSD = given.InstanceSD }, "trace-sd": func() { sc.TraceSD = given.TraceSD },
+		"token-sd": func() { sc.TokenSD = given.TokenSD }, "token-ar": func() { sc.TokenAR = given.TokenAR },
+		"dip-rate": func() { sc.DipRate = given.DipRate }, "dip-depth": func() { sc.DipDepth = given.DipDepth },
+		"refusal-shift": func() { sc.RefusalShift = given.RefusalShift },
+	}
+	for name, set := range override {
+		if flags.Changed(name) {
+			set()
+		}
+	}
+	// The head of the default rule is the window; nothing stops earlier.
+	pol.MinTokens = pol.Window
+	c := simulate.Config{
+		Scenario: sc, Policy: pol, Rules: o.Rules, Instances: o.Instances, Experiments: o.Experiments,
+		Power: o.Power, Seed: o.Seed, Workers: o.Workers, Level: o.Level,
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	stderr := cmd.ErrOrStderr()
+	done := simulateProgress(stderr, len(o.Instances)*o.Experiments)
+	c.Progress = done.add
+	rep, err := simulate.Run(cmd.Context(), c)
+	done.close()
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteText(cmd.OutOrStdout()); err != nil {
+		return err
+	}
+	if o.JSON != "" {
+		if err := atomicfile.Write(o.JSON, rep.WriteJSON); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "deepconf: wrote %s\n", o.JSON)
+	}
+	return nil
+}
+
+// simProgress shows a simulation's advance: a bar on a terminal, a line at
+// every tenth otherwise.
+type simProgress struct {
+	mu    sync.Mutex
+	total int
+	step  int
+	w     io.Writer
+	p     *mpb.Progress
+	bar   *mpb.Bar
+}
+
+func simulateProgress(w io.Writer, total int) *simProgress {
+	pr := &simProgress{total: total, w: w, step: max(total/10, 1)}
+	if isTerminal(w) {
+		pr.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))
+		pr.bar = pr.p.AddBar(int64(total),
+			mpb.PrependDecorators(decor.Name("experiments "), decor.CountersNoUnit("%d/%d")),
+			mpb.AppendDecorators(decor.AverageETA(decor.ET_STYLE_GO)))
+	}
+	return pr
+}
+
+func (pr *simProgress) add(done, total int) {
+	if pr.bar != nil {
+		pr.bar.Increment()
+		return
+	}
+	if done%pr.step == 0 || done == total {
+		pr.mu.Lock()
+		fmt.Fprintf(pr.w, "deepconf: simulated %d/%d experiments\n", done, total)
+		pr.mu.Unlock()
+	}
+}
+
+func (pr *simProgress) close() {
+	if pr.p != nil {
+		pr.bar.Abort(false)
+		pr.p.Wait()
+	}
+}
