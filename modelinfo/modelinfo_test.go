@@ -39,6 +39,9 @@ func TestDescribe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !RandomWeights(path) {
+			t.Errorf("%s: RandomWeights false for a generated model", tc.family)
+		}
 		f, _ := chat.LookupFamily(tc.family)
 		if info.Architecture != "qwen3" || info.Quantization != "F16" || info.ContextLength != 4096 || !info.RandomWeights ||
 			info.Parameters != tinyParams(info.Vocab.Size) || info.Parts != 1 {
@@ -68,6 +71,18 @@ func TestDescribe(t *testing.T) {
 // over its parts; a model with a template outside the tested families is
 // described with the reason it cannot run, and --chat-template model shows
 // its template.
+func TestRandomWeightsOfOtherFiles(t *testing.T) {
+	notGGUF := filepath.Join(t.TempDir(), "x.gguf")
+	if err := os.WriteFile(notGGUF, []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{notGGUF, filepath.Join(t.TempDir(), "missing.gguf")} {
+		if RandomWeights(p) {
+			t.Errorf("RandomWeights(%s) = true", p)
+		}
+	}
+}
+
 func TestDescribeSplitAndUnknown(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -41,6 +41,9 @@ type PolicySettings struct {
 	// code's token confidence and post-hoc filter.
 	Metric            string
 	Official, PostHoc bool
+	// StopRule and Quantile are the deepconf policy's early-stop rule and
+	// its quantile estimator (controller.Stop*, controller.Quantile*).
+	StopRule, Quantile string
 	// The sampling.
 	Temperature, TopP float64
 	TopK, MaxTokens   int
@@ -52,6 +55,10 @@ type PolicySettings struct {
 	// that the setting was given: the seed policy keeps the prototype's
 	// top-k, trace counts and percentile otherwise, and deepconf its η.
 	TopKGiven, MinTracesGiven, MaxTracesGiven, PercentileGiven bool
+	// MetricGiven and QuantileGiven say that the metric and the quantile
+	// were given: the paper's stop rule otherwise brings the paper's
+	// (lowest_group, numpy's linear percentile).
+	MetricGiven, QuantileGiven bool
 }
 
 // Config returns the controller configuration of s, checked: every invalid
@@ -71,6 +78,22 @@ func (s PolicySettings) Config() (controller.Config, error) {
 	c.Tau, c.MinVoters, c.Parallel = s.Tau, s.MinVoters, s.InstanceParallel
 	c.Traces, c.Aggregate, c.Metric = s.Traces, s.Aggregate, s.Metric
 	c.Official, c.PostHoc, c.EarlyStop = s.Official, s.PostHoc, !s.NoEarlyStopping
+	if s.StopRule != "" {
+		c.StopRule = s.StopRule
+	}
+	if s.Quantile != "" {
+		c.Quantile = s.Quantile
+	}
+	if c.StopRule == controller.StopPaper {
+		// The paper's method, for replication: its percentile and its
+		// lowest-group confidence, unless chosen otherwise.
+		if !s.QuantileGiven {
+			c.Quantile = controller.QuantileLinear
+		}
+		if !s.MetricGiven {
+			c.Metric = controller.MetricLowestGroup
+		}
+	}
 	c.Thinking, c.System = s.Thinking, s.System
 	if s.Aggregate == controller.AggTop {
 		c.Keep = s.Keep

@@ -29,6 +29,7 @@ import (
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/internal/setting"
+	"github.com/deepconf/deepconf/modelinfo"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/deepconf/deepconf/store"
@@ -250,6 +251,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	if run.Engine, err = engineInfo(first); err != nil {
 		return res, err
+	}
+	if !run.RandomModel && run.Engine.ModelSHA256 != "" {
+		// A generated model passed by its path is still random
+		// (its GGUF metadata says so).
+		run.RandomModel = modelinfo.RandomWeights(run.Engine.Model)
 	}
 	run.Sessions[0].Threads, run.Sessions[0].Parallel = first.Threads, first.Parallel
 	if ex.Run != nil && ex.Completed() > 0 {

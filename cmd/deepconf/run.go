@@ -162,7 +162,11 @@ func (f *policyFlags) register(fs *pflag.FlagSet) {
 	cliflag.Float(fs, &f.Keep, "keep", 0.1, cliflag.Unit, "top-η fraction kept by --aggregate top")
 	cliflag.Enum(fs, &f.Metric, "metric", d.Metric, []string{controller.MetricLowestGroup, controller.MetricBottom, controller.MetricTail, controller.MetricMean}, "trace confidence for thresholds and votes: lowest_group, bottom, tail or mean")
 	fs.BoolVar(&f.Official, "official-confidence", false, "token confidence as the official utils.compute_confidence (sampled token included when outside the top-k, 3 dp)")
-	fs.BoolVar(&f.PostHoc, "post-hoc-filter", false, "also discard finished traces below the threshold, as the official code does")
+	fs.BoolVar(&f.PostHoc, "post-hoc-filter", false, "also discard finished traces below the threshold, as the official code does (with --stop-rule paper)")
+	cliflag.Enum(fs, &f.StopRule, "stop-rule", d.StopRule, []string{controller.StopHead, controller.StopPaper, controller.StopPosition},
+		"deepconf early stop: head (length-fair: every trace judged once on its first --window tokens), paper (the paper's window-mean rule; brings --metric lowest_group and --quantile linear) or position (threshold by token position)")
+	cliflag.Enum(fs, &f.Quantile, "quantile", d.Quantile, []string{controller.QuantileNormal, controller.QuantileLinear},
+		"estimator of the stop threshold from the warm-up: normal (calibrated prediction bound) or linear (numpy's percentile, the paper's)")
 	cliflag.Float(fs, &f.Temperature, "temperature", d.Sampling.Temperature, cliflag.AtLeast(0), "sampling temperature")
 	cliflag.Float(fs, &f.TopP, "top-p", d.Sampling.TopP, cliflag.Unit, "nucleus sampling mass")
 	cliflag.Int(fs, &f.TopK, "top-k", d.Sampling.TopK, cliflag.AtLeast(0), "top-k sampling (0: off; seed policy default 50)")
@@ -176,7 +180,13 @@ func (f *policyFlags) register(fs *pflag.FlagSet) {
 // (runner.PolicySettings); its errors name the flags.
 func policyConfig(fs *pflag.FlagSet, f *policyFlags) (controller.Config, error) {
 	ps := f.PolicySettings
+	for _, name := range []string{"stop-rule", "quantile"} {
+		if fs.Lookup(name) != nil && fs.Changed(name) && ps.Policy != controller.PolicyDeepConf {
+			return controller.Config{}, fmt.Errorf("--%s: only the deepconf policy has a stop rule to set (--policy %s)", name, ps.Policy)
+		}
+	}
 	ps.TopKGiven, ps.MinTracesGiven, ps.MaxTracesGiven, ps.PercentileGiven = fs.Changed("top-k"), fs.Changed("min-traces"), fs.Changed("max-traces"), fs.Changed("percentile")
+	ps.MetricGiven, ps.QuantileGiven = fs.Changed("metric"), fs.Changed("quantile")
 	names := runPolicyFlags()
 	if f.Aggregate == controller.AggTop {
 		names["keep"] = "keep"
@@ -199,6 +209,10 @@ func runOptions(fs *pflag.FlagSet, f *runFlags, log io.Writer) (runner.Options, 
 	shard, err := store.ParseShard(f.Shard)
 	if err != nil {
 		return o, fmt.Errorf("--shard %w", err)
+	}
+	if f.Policy == controller.PolicySeed && !fs.Changed("detector") {
+		f.Detector = refusal.SpecSeed
+		fmt.Fprintf(log, "deepconf: the seed policy detects refusals as the prototype did (--detector %s); --detector chooses another\n", refusal.SpecSeed)
 	}
 	if err := checkDetector(f.Detector); err != nil {
 		return o, err

@@ -18,6 +18,7 @@ import (
 	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/internal/shareddata"
 	"github.com/deepconf/deepconf/record"
+	"github.com/deepconf/deepconf/refusal"
 	"github.com/spf13/cobra"
 )
 
@@ -90,6 +91,10 @@ func TestRunXSTestTinyModel(t *testing.T) {
 			b, _ := os.ReadFile(filepath.Join(out, record.RunFile))
 			if err := json.Unmarshal(b, &run); err != nil || !run.RandomModel || run.Finished == nil {
 				t.Errorf("run.json: %v, random %v, finished %v", err, run.RandomModel, run.Finished)
+			}
+			// The seed policy detects refusals as the prototype did.
+			if want := map[string]string{"deepconf": refusal.DefaultSpec, "seed": refusal.SpecSeed}[policy]; run.Config.Detector != want {
+				t.Errorf("%s policy: detector %q, want %q", policy, run.Config.Detector, want)
 			}
 			// A finished run is analysed as deepconf analyze does it.
 			for _, f := range []string{record.AnalysisFile, "report.html", "figures"} {

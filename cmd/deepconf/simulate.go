@@ -2,18 +2,15 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"github.com/vbauerster/mpb/v8"
-	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/internal/atomicfile"
+	"github.com/deepconf/deepconf/internal/progress"
 	"github.com/deepconf/deepconf/simulate"
 )
 
@@ -133,10 +130,10 @@ func runSimulate(cmd *cobra.Command, flags *pflag.FlagSet, o simulateOptions, gi
 		return err
 	}
 	stderr := cmd.ErrOrStderr()
-	done := simulateProgress(stderr, len(o.Instances)*o.Experiments)
-	c.Progress = done.add
+	bar := progress.NewCount(stderr, "experiments", len(o.Instances)*o.Experiments)
+	c.Progress = bar.Done
 	rep, err := simulate.Run(cmd.Context(), c)
-	done.close()
+	bar.Close()
 	if err != nil {
 		return err
 	}
@@ -150,45 +147,4 @@ func runSimulate(cmd *cobra.Command, flags *pflag.FlagSet, o simulateOptions, gi
 		fmt.Fprintf(stderr, "deepconf: wrote %s\n", o.JSON)
 	}
 	return nil
-}
-
-// simProgress shows a simulation's advance: a bar on a terminal, a line at
-// every tenth otherwise.
-type simProgress struct {
-	mu    sync.Mutex
-	total int
-	step  int
-	w     io.Writer
-	p     *mpb.Progress
-	bar   *mpb.Bar
-}
-
-func simulateProgress(w io.Writer, total int) *simProgress {
-	pr := &simProgress{total: total, w: w, step: max(total/10, 1)}
-	if isTerminal(w) {
-		pr.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))
-		pr.bar = pr.p.AddBar(int64(total),
-			mpb.PrependDecorators(decor.Name("experiments "), decor.CountersNoUnit("%d/%d")),
-			mpb.AppendDecorators(decor.AverageETA(decor.ET_STYLE_GO)))
-	}
-	return pr
-}
-
-func (pr *simProgress) add(done, total int) {
-	if pr.bar != nil {
-		pr.bar.Increment()
-		return
-	}
-	if done%pr.step == 0 || done == total {
-		pr.mu.Lock()
-		fmt.Fprintf(pr.w, "deepconf: simulated %d/%d experiments\n", done, total)
-		pr.mu.Unlock()
-	}
-}
-
-func (pr *simProgress) close() {
-	if pr.p != nil {
-		pr.bar.Abort(false)
-		pr.p.Wait()
-	}
 }

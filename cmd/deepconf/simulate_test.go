@@ -19,7 +19,7 @@ func TestSimulateCommand(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
 	}
-	if !strings.Contains(stderr, "simulated 3/3 experiments") {
+	if !strings.Contains(stderr, "3/3 experiments done") {
 		t.Errorf("progress: %q", stderr)
 	}
 	b, err := os.ReadFile(out)

@@ -145,3 +145,48 @@ func (b *Fits) Close() {
 	b.bar.SetTotal(-1, true)
 	b.p.Wait()
 }
+
+// Count follows a count of equal jobs (a simulation's experiments): a bar
+// with the count and ETA on a terminal, a log line at every tenth
+// otherwise. Its methods may be called from any goroutine.
+type Count struct {
+	mu   sync.Mutex
+	noun string
+	step int
+	w    io.Writer
+	p    *mpb.Progress
+	bar  *mpb.Bar
+}
+
+// NewCount starts the report of total jobs called noun (plural) on w.
+func NewCount(w io.Writer, noun string, total int) *Count {
+	c := &Count{noun: noun, w: w, step: max(total/10, 1)}
+	if IsTerminal(w) {
+		c.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))
+		c.bar = c.p.AddBar(int64(total),
+			mpb.PrependDecorators(decor.Name(noun+" "), decor.CountersNoUnit("%d/%d")),
+			mpb.AppendDecorators(decor.AverageETA(decor.ET_STYLE_GO)))
+	}
+	return c
+}
+
+// Done records that done of total jobs are finished.
+func (c *Count) Done(done, total int) {
+	if c.bar != nil {
+		c.bar.Increment()
+		return
+	}
+	if done%c.step == 0 || done == total {
+		c.mu.Lock()
+		fmt.Fprintf(c.w, "deepconf: %d/%d %s done\n", done, total, c.noun)
+		c.mu.Unlock()
+	}
+}
+
+// Close ends the bar.
+func (c *Count) Close() {
+	if c.p != nil {
+		c.bar.Abort(false)
+		c.p.Wait()
+	}
+}
