@@ -106,11 +106,11 @@ func ReplayDir(ctx context.Context, dir string, g Grid, o ReplayOptions) (*Pool,
 		}
 	}
 	if o.ReasoningDelimiters != "" {
-		if len(lo.Detectors) == 0 {
-			return nil, nil, fmt.Errorf("reasoning delimiters %q split the stored texts for another detector (--detector patterns, …): with the stored labels alone they change nothing", o.ReasoningDelimiters)
-		}
 		if lo.Reasoning, err = chat.ParseDelimiters(o.ReasoningDelimiters); err != nil {
 			return nil, nil, err
+		}
+		if len(lo.Detectors) == 0 {
+			return nil, nil, fmt.Errorf("reasoning delimiters %q split the stored texts for another detector (--detector patterns, …): with the stored labels alone they change nothing", o.ReasoningDelimiters)
 		}
 	}
 	p, err := Load(ctx, d, lo)

@@ -199,4 +199,11 @@ func TestRelabelReasoningErrors(t *testing.T) {
 	if err != nil || p.Reasoning.Open != "<think>" || len(res) != 1 {
 		t.Fatalf("replay with markers: %v", err)
 	}
+	var out bytes.Buffer
+	if err := WriteText(&out, p, res); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "split from the reasoning with the markers <think>,</think> (option)") {
+		t.Errorf("sweep output does not name the markers:\n%s", out.String())
+	}
 }
