@@ -201,6 +201,9 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	}
 	r.Diagnostics = diag
 	r.Reasoning = rs.result(r, d, o)
+	if h := r.Reasoning.hint(); h != "" {
+		r.Diagnostics.Hints = append(r.Diagnostics.Hints, h)
+	}
 	return r, nil
 }
 

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 
 	"github.com/deepconf/deepconf/confidence"
@@ -317,6 +318,26 @@ func answerSplit(r *Result, insts []Instance, ris []ReasoningInstance, d *RunDat
 		}
 	}
 	return as
+}
+
+// hintStoppedInReasoning is the share of traces ended inside their
+// reasoning above which the diagnostics say so.
+const hintStoppedInReasoning = 0.1
+
+// hint returns the diagnostics' hint when many traces ended inside their
+// reasoning ("" otherwise, and for a nil r).
+func (r *Reasoning) hint() string {
+	if r == nil || r.Traces == 0 || float64(r.StoppedInReasoning) <= hintStoppedInReasoning*float64(r.Traces) {
+		return ""
+	}
+	unknown := 0
+	for _, b := range r.Behaviours {
+		if b.Behaviour == record.Unknown {
+			unknown = b.Instances
+		}
+	}
+	return fmt.Sprintf("%d of %d traces ended inside their reasoning, before any answer: they are not labelled and do not vote (%d instances have no vote at all); raise --max-tokens for a reasoning model",
+		r.StoppedInReasoning, r.Traces, unknown)
 }
 
 // avg returns sum/n, NaN when n = 0.

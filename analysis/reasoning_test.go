@@ -208,6 +208,11 @@ func TestReasoningBlock(t *testing.T) {
 			t.Errorf("instance %s: %+v, want categories %v, %v, reasoning %v, answer %v", in.ID, in, w[0], w[1], w[2], w[3])
 		}
 	}
+	// 6 of 20 traces ended inside their reasoning: above the hint's 10%.
+	if h := r.Diagnostics.Hints; len(h) == 0 || !strings.HasPrefix(h[len(h)-1], "6 of 20 traces ended inside their reasoning") ||
+		!strings.Contains(h[len(h)-1], "(1 instances have no vote at all)") {
+		t.Errorf("hints %q", h)
+	}
 	var buf bytes.Buffer
 	if err := r.WriteJSON(&buf); err != nil {
 		t.Fatal(err)
