@@ -165,7 +165,8 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 			base <- replayed{rp, err}
 		}()
 	}
-	diag, err := diagnose(ctx, d, r, maxTraces)
+	rs := newReasoningSums(r, d.Run)
+	diag, err := diagnose(ctx, d, r, maxTraces, rs)
 	if base != nil {
 		b := <-base
 		if err == nil && b.err != nil {
@@ -199,6 +200,10 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 		return nil, err
 	}
 	r.Diagnostics = diag
+	r.Reasoning = rs.result(r, d, o)
+	if h := r.Reasoning.hint(); h != "" {
+		r.Diagnostics.Hints = append(r.Diagnostics.Hints, h)
+	}
 	return r, nil
 }
 

@@ -123,7 +123,8 @@ const (
 var goldOrder = []string{string(benchmark.Harmful), string(benchmark.Benign), string(benchmark.Unknown)}
 
 // diagnose computes the diagnostics, streaming d.TracesPath if any.
-func diagnose(ctx context.Context, d *RunData, r *Result, maxTraces int) (Diagnostics, error) {
+// Each trace is also added to rs (the reasoning block).
+func diagnose(ctx context.Context, d *RunData, r *Result, maxTraces int, rs *reasoningSums) (Diagnostics, error) {
 	var dg Diagnostics
 	dg.NonFinite.PredictionValues = d.NonFinite
 	goldByID := make(map[string]string, len(r.Instances))
@@ -172,6 +173,7 @@ func diagnose(ctx context.Context, d *RunData, r *Result, maxTraces int) (Diagno
 				tc.Orphans++
 				return nil
 			}
+			rs.add(t)
 			dr := rates[g]
 			switch t.Label {
 			case "":

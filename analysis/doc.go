@@ -148,6 +148,18 @@
 //	                       label, instance and trace refusal rates), traces
 //	                       (counts by finish reason, orphans), each with a
 //	                       "hint" when out of range, and hints (all of them)
+//	reasoning              only for a run whose traces have reasoning records
+//	    (Reasoning; docs/models.md, "Reasoning in the analysis"): delimiters,
+//	    metric, metric_from, traces, with_reasoning, stopped_in_reasoning,
+//	    behaviours [{behaviour (refusal, compliance, unknown, all), instances,
+//	    traces, stopped_in_reasoning (proportion), voting_traces,
+//	    reasoning_voters, mean_confidence, mean_reasoning_confidence,
+//	    mean_answer_confidence, mean_reasoning_tokens, mean_answer_tokens}],
+//	    answer_split {split, categorised, changed, compliance_changed,
+//	    verdict, p, uncertain_unsafe, confident_unsafe} (null under the
+//	    prototype's split), instances [{instance_id, behaviour, category,
+//	    answer_category, confidence, reasoning_confidence, answer_confidence,
+//	    voting_traces, traces, stopped_in_reasoning}]
 //
 // # Calibration and selective prediction
 //

@@ -10,7 +10,8 @@ import (
 // policy, random-model flag and confidence level, the prototype's keys
 // (the four categories, overall, hypothesis_test) with the new statistics
 // added inside them, then split, risk_curve, calibration, selective,
-// baselines and diagnostics (see the package documentation for the schema).
+// baselines and diagnostics, and reasoning for a run with reasoning records
+// (see the package documentation for the schema).
 func (r *Result) MarshalJSON() ([]byte, error) {
 	out := struct {
 		Scoring             string       `json:"scoring"`
@@ -30,12 +31,14 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		Selective           *Selective   `json:"selective"`
 		Baselines           []Baseline   `json:"baselines"`
 		Diagnostics         Diagnostics  `json:"diagnostics"`
+		Reasoning           *Reasoning   `json:"reasoning,omitempty"`
 	}{
 		Scoring: r.Scoring, Policy: r.Policy, RandomModel: r.RandomModel, Coverage: r.Coverage, Level: r.Level,
 		ConfidentRefusal: r.Categories[0], UncertainCompliance: r.Categories[1],
 		UncertainRefusal: r.Categories[2], ConfidentCompliance: r.Categories[3],
 		Overall: r.Overall, Hypothesis: r.Hypothesis, Split: r.Split,
 		RiskCurve: r.RiskCurve, Calibration: r.Calibration, Selective: r.Selective, Baselines: r.Baselines, Diagnostics: r.Diagnostics,
+		Reasoning: r.Reasoning,
 	}
 	if out.RiskCurve == nil {
 		out.RiskCurve = []RiskBin{}

@@ -464,6 +464,9 @@ type Result struct {
 	// prediction blocks (nil when Options.Calibration.Skip is set).
 	Calibration *Calibration
 	Selective   *Selective
+	// Reasoning describes the reasoning and answer confidences of a run
+	// whose traces have reasoning records (nil otherwise).
+	Reasoning *Reasoning
 }
 
 // Category returns the category named name, or nil.

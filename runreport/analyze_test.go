@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/deepconf/deepconf/analysis"
+	"github.com/deepconf/deepconf/confidence"
 	"github.com/deepconf/deepconf/internal/shareddata"
 	"github.com/deepconf/deepconf/record"
 )
@@ -263,6 +264,57 @@ func TestAnalyzeRunErrors(t *testing.T) {
 	} {
 		if _, err := AnalyzeRun(context.Background(), tt.dir, tt.o); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%+v: error %v, want %q", tt.o, err, tt.want)
+		}
+	}
+}
+
+// TestAnalyzeRunReasoning: a run with reasoning records shows the reasoning
+// table in the summary, tables.md and report.html; a run without shows it
+// nowhere.
+func TestAnalyzeRunReasoning(t *testing.T) {
+	const title = "Reasoning and answer confidence"
+	for _, reasoning := range []bool{false, true} {
+		dir := writeRunDir(t)
+		var lines bytes.Buffer
+		for i, id := range []string{"a", "b", "c", "d"} {
+			label := map[bool]string{true: "refusal", false: "compliance"}[i%2 == 1]
+			st := confidence.TraceStats{N: 10, Mean: float64(i + 1), LowestGroup: float64(i + 1)}
+			tr := record.Trace{InstanceID: id, Tokens: 10, Finish: "stop", Used: true, Label: label, Confidence: st}
+			if reasoning {
+				r, a := confidence.TraceStats{N: 8, Mean: 2}, confidence.TraceStats{N: 2, Mean: 5}
+				tr.ReasoningSpans, tr.ReasoningConfidence, tr.AnswerConfidence = [][2]int{{0, 8}}, &r, &a
+			}
+			appendJSON(t, &lines, tr)
+			if reasoning {
+				appendJSON(t, &lines, record.Trace{InstanceID: id, Index: 1, Tokens: 10, Finish: "length", Confidence: st,
+					ReasoningSpans: [][2]int{{0, 10}}, ReasoningConfidence: &st, AnswerConfidence: &confidence.TraceStats{Empty: true}, StoppedInReasoning: true})
+			}
+		}
+		writeFile(t, filepath.Join(dir, record.TracesFile), lines.Bytes())
+		out := filepath.Join(t.TempDir(), "out")
+		oc, err := AnalyzeRun(context.Background(), dir, AnalyzeOptions{Out: out, Exports: []string{FormatMarkdown}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stdout bytes.Buffer
+		if err := WriteSummary(&stdout, oc); err != nil {
+			t.Fatal(err)
+		}
+		html, err := os.ReadFile(filepath.Join(out, record.ReportFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, err := os.ReadFile(filepath.Join(out, TablesMarkdown))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, text := range map[string]string{"summary": stdout.String(), "report.html": string(html), TablesMarkdown: string(md)} {
+			if strings.Contains(text, title) != reasoning {
+				t.Errorf("reasoning %v: %s shows the reasoning table: %v", reasoning, name, !reasoning)
+			}
+		}
+		if reasoning && !strings.Contains(stdout.String(), "8 of 8 traces have reasoning records") {
+			t.Errorf("summary:\n%s", stdout.String())
 		}
 	}
 }

@@ -25,6 +25,7 @@ const (
 	TableBaselines   = "baselines"
 	TableRisk        = "risk"
 	TableDiagnostics = "diagnostics"
+	TableReasoning   = "reasoning"
 
 	TablePrototypeCategories = "prototype-categories"
 	TablePrototypeOverall    = "prototype-overall"
@@ -38,7 +39,8 @@ const (
 // overall metrics, the four categories, the hypothesis test, the replayed
 // baselines (when there are any), the risk curve (when there are complied
 // instances), the calibration and selective-prediction tables (when the
-// analysis has those blocks) and the diagnostics.
+// analysis has those blocks), the reasoning and answer confidences (when
+// the run has reasoning) and the diagnostics.
 func RunTables(res *analysis.Result) []table.Table {
 	tables := []table.Table{overallTable(res), categoryTable(res), hypothesisTable(res)}
 	if len(res.Baselines) > 0 {
@@ -48,7 +50,38 @@ func RunTables(res *analysis.Result) []table.Table {
 		tables = append(tables, riskTable(res))
 	}
 	tables = append(tables, calibrationTables(res)...)
+	if res.Reasoning != nil {
+		tables = append(tables, reasoningTable(res))
+	}
 	return append(tables, diagnosticsTable(res))
+}
+
+// reasoningTable compares the confidence of the reasoning with that of the
+// answer, by behaviour, with the traces that ended inside their reasoning.
+func reasoningTable(res *analysis.Result) table.Table {
+	r := res.Reasoning
+	lvl := table.Level(res.Level)
+	t := table.Table{ID: TableReasoning, Title: "Reasoning and answer confidence", Header: []string{
+		"behaviour", "instances", "stopped in reasoning", lvl + " CI", "k/n", "voting traces",
+		"mean confidence (whole)", "mean reasoning confidence", "mean answer confidence", "mean reasoning tokens", "mean answer tokens"}}
+	for _, b := range r.Behaviours {
+		t.Rows = append(t.Rows, []string{b.Behaviour, strconv.Itoa(b.Instances), table.Num(b.Stopped.Rate, 3), table.CI(b.Stopped.Lo, b.Stopped.Hi),
+			table.Count(b.Stopped.K, b.Stopped.N), strconv.Itoa(b.VotingTraces), table.G(b.MeanConfidence), table.G(b.MeanReasoningConfidence),
+			table.G(b.MeanAnswerConfidence), table.Num(b.MeanReasoningTokens, 1), table.Num(b.MeanAnswerTokens, 1)})
+	}
+	delims := r.Delimiters
+	if delims == "" {
+		delims = "unrecorded"
+	}
+	t.Notes = []string{fmt.Sprintf("Trace confidences (%s) of the voting traces: of the whole trace, of its reasoning (markers %s; traces that reasoned) and of its answer. "+
+		"Stopped in reasoning: traces that ended before their answer (unlabelled; they do not vote), by the behaviour of their instance. "+
+		"%d of %d traces have reasoning records.", r.Metric, delims, r.WithReasoning, r.Traces)}
+	if as := r.AnswerSplit; as != nil {
+		t.Notes = append(t.Notes, fmt.Sprintf("The split uses the whole trace's confidence (docs/models.md). Split on the answer's confidence instead, "+
+			"%d of %d categorised instances change category (%d of them complied), and the hypothesis test gives %s (p %s) instead of %s (p %s).",
+			as.Changed, as.Categorised, as.ComplianceChanged, as.Verdict, table.P(as.P), res.Hypothesis.Verdict, table.P(res.Hypothesis.P)))
+	}
+	return t
 }
 
 // splitText describes the confidence split in words.

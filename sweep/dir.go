@@ -12,6 +12,7 @@ import (
 
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/benchmark"
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/internal/atomicfile"
 	"github.com/deepconf/deepconf/internal/setting"
@@ -57,6 +58,11 @@ type ReplayOptions struct {
 	// Level is the confidence level of the intervals (default
 	// analysis.DefaultLevel).
 	Level float64
+	// ReasoningDelimiters, "OPEN,CLOSE", are the markers of the model's
+	// reasoning with which the stored texts are split before another
+	// detector labels their answers (LoadOptions.Reasoning); "" takes
+	// the run's.
+	ReasoningDelimiters string
 }
 
 // ReplayDir replays the grid g on the stored traces of the run directory
@@ -97,6 +103,14 @@ func ReplayDir(ctx context.Context, dir string, g Grid, o ReplayOptions) (*Pool,
 		}
 		if s.Detector != StoredLabels && !slices.Contains(lo.Detectors, s.Detector) {
 			lo.Detectors = append(lo.Detectors, s.Detector)
+		}
+	}
+	if o.ReasoningDelimiters != "" {
+		if lo.Reasoning, err = chat.ParseDelimiters(o.ReasoningDelimiters); err != nil {
+			return nil, nil, err
+		}
+		if len(lo.Detectors) == 0 {
+			return nil, nil, fmt.Errorf("reasoning delimiters %q split the stored texts for another detector (--detector patterns, …): with the stored labels alone they change nothing", o.ReasoningDelimiters)
 		}
 	}
 	p, err := Load(ctx, d, lo)

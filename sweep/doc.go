@@ -39,7 +39,11 @@
 // run's own configuration (RunConfig: run.json's config.policy). Detectors
 // other than the stored labels are rule-based detectors (refusal.New
 // "patterns", "patterns:seed") applied by Load to the stored texts of the
-// traces that were labelled.
+// traces that were labelled. As the run's own detector, they see only the
+// answer of a trace that reasons: Load splits the text with the run's
+// reasoning markers (run.json engine.reasoning_delimiters, starting inside
+// the block when engine.first_prompt opens it) or LoadOptions.Reasoning,
+// and a trace that ended inside its reasoning stays unlabelled.
 //
 // Baselines is the analysis.BaselineFunc of deepconf analyze: single trace,
 // fixed-N majority without confidence, DeepConf offline weighted and top-10%

@@ -75,6 +75,10 @@ func Tables(p *Pool, rs []Result) []table.Table {
 	if p.Orphans > 0 {
 		t.Notes = append(t.Notes, fmt.Sprintf("%d stored traces belong to no prediction and were ignored.", p.Orphans))
 	}
+	if !p.Reasoning.IsZero() {
+		t.Notes = append(t.Notes, fmt.Sprintf("Re-labelling detectors saw the answers only, split from the reasoning with the markers %s (%s); traces that ended inside their reasoning stay unlabelled.",
+			p.Reasoning, p.ReasoningFrom))
+	}
 	return []table.Table{t}
 }
 

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/benchmark"
+	"github.com/deepconf/deepconf/chat"
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
@@ -39,6 +41,12 @@ type Pool struct {
 	// Detectors are the detectors whose labels Load computed from the
 	// stored texts (LoadOptions.Detectors), in addition to StoredLabels.
 	Detectors []string
+	// Reasoning are the reasoning markers with which the stored texts
+	// were split before the Detectors saw their answers (zero when the
+	// run records none and none were given), and ReasoningFrom says
+	// where they came from.
+	Reasoning     chat.Delimiters
+	ReasoningFrom string
 	// Instances are in predictions.jsonl order.
 	Instances []Instance
 	// Orphans counts stored traces whose instance has no prediction; they
@@ -83,8 +91,15 @@ type LoadOptions struct {
 	// Detectors are rule-based refusal detector specs (refusal.New:
 	// "patterns", "patterns:seed") with which the stored texts of every
 	// labelled trace are labelled again, for replays with another
-	// detector. Judges need a model and are not accepted.
+	// detector. Judges need a model and are not accepted. Like the
+	// run's own detector, they see only the answer of a trace that
+	// reasons (Reasoning), and a trace that ended inside its reasoning
+	// stays unlabelled.
 	Detectors []string
+	// Reasoning are the markers of the model's reasoning that split a
+	// stored text into reasoning and answer before the Detectors see it;
+	// zero takes the run's (run.json engine.reasoning_delimiters).
+	Reasoning chat.Delimiters
 	// Labels supplies gold labels by instance ID for predictions without
 	// one (analysis.GoldLabel).
 	Labels map[string]string
@@ -119,6 +134,12 @@ func Load(ctx context.Context, d *analysis.RunData, o LoadOptions) (*Pool, error
 		}
 		dets = append(dets, det)
 		p.Detectors = append(p.Detectors, spec)
+	}
+	var answer answerFunc
+	if len(dets) > 0 {
+		if answer, err = p.reasoningSplit(d.Run, o.Reasoning); err != nil {
+			return nil, err
+		}
 	}
 	byID := make(map[string]int, len(d.Predictions))
 	p.Instances = make([]Instance, len(d.Predictions))
@@ -163,9 +184,16 @@ func Load(ctx context.Context, d *analysis.RunData, o LoadOptions) (*Pool, error
 		var verdicts []refusal.Verdict
 		if len(dets) > 0 {
 			verdicts = make([]refusal.Verdict, len(dets))
+			text, ok := "", false
 			if t.Label != "" {
+				var err error
+				if text, ok, err = answer(t); err != nil {
+					return nil, err
+				}
+			}
+			if ok {
 				for k, det := range dets {
-					v, err := det.Detect(ctx, prompt(t.InstanceID), t.Text)
+					v, err := det.Detect(ctx, prompt(t.InstanceID), text)
 					if err != nil {
 						return nil, fmt.Errorf("detector %s: %w", det.Name(), err)
 					}
@@ -246,6 +274,61 @@ func Load(ctx context.Context, d *analysis.RunData, o LoadOptions) (*Pool, error
 		}
 	}
 	return p, nil
+}
+
+// answerFunc returns the part of a stored trace's text that a refusal
+// detector judges, or false when the trace has no answer (it ended inside
+// its reasoning).
+type answerFunc func(t *record.Trace) (answer string, ok bool, err error)
+
+// reasoningSplit sets p.Reasoning to the markers given, else the run's,
+// and returns the answerFunc that splits stored texts with them. A prompt
+// that opens the reasoning itself (run.json engine.first_prompt, as
+// DeepSeek-R1's does) starts every trace inside it.
+func (p *Pool) reasoningSplit(run *record.Run, given chat.Delimiters) (answerFunc, error) {
+	var firstPrompt string
+	if run != nil && run.Engine != nil {
+		firstPrompt = run.Engine.FirstPrompt
+	}
+	switch {
+	case !given.IsZero():
+		p.Reasoning, p.ReasoningFrom = given, "option"
+	case run != nil && run.Engine != nil && run.Engine.ReasoningDelimiters != "":
+		d, err := chat.ParseDelimiters(run.Engine.ReasoningDelimiters)
+		if err != nil {
+			return nil, fmt.Errorf("%s: engine.reasoning_delimiters: %w", record.RunFile, err)
+		}
+		p.Reasoning, p.ReasoningFrom = d, record.RunFile+" engine.reasoning_delimiters"
+	}
+	d := p.Reasoning
+	if d.IsZero() {
+		return func(t *record.Trace) (string, bool, error) {
+			switch {
+			case t.StoppedInReasoning:
+				return "", false, nil
+			case len(t.ReasoningSpans) > 0:
+				return "", false, fmt.Errorf("trace %d of %s has reasoning, but %s records no reasoning markers to split its text with: give them (--reasoning-delimiters OPEN,CLOSE)",
+					t.Index, t.InstanceID, record.RunFile)
+			}
+			return t.Text, true, nil
+		}, nil
+	}
+	opened := d.OpenAtEnd(firstPrompt)
+	return func(t *record.Trace) (string, bool, error) {
+		inside := opened
+		if firstPrompt == "" && len(t.ReasoningSpans) > 0 && t.ReasoningSpans[0][0] == 0 && !strings.HasPrefix(t.Text, d.Open) {
+			// No recorded prompt: a trace whose first token is
+			// reasoning without the opening marker started inside.
+			inside = true
+		}
+		tr := chat.NewTracker(d, inside)
+		tr.Next(t.Text)
+		if t.StoppedInReasoning || tr.Inside() {
+			return "", false, nil
+		}
+		_, a := d.Split(t.Text, inside)
+		return a, true, nil
+	}, nil
 }
 
 func byIndex(a, b record.Trace) int { return a.Index - b.Index }

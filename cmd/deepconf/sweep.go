@@ -31,6 +31,7 @@ type sweepOptions struct {
 	Out       string
 	Level     float64
 	Gold      sweep.Gold
+	Reasoning string
 }
 
 // newSweepCmd returns the "sweep" command: replay any policy grid on a
@@ -45,7 +46,9 @@ func newSweepCmd() *cobra.Command {
 keeps its per-token confidences, so a different percentile, η, window, warm-up (--min-traces),
 budget (--max-traces), τ, metric,
 minimum tokens, minimum voters or early stop, another rule-based detector on the stored texts, or
-another confidence split can be evaluated offline. Each flag takes a comma-separated list; the grid is
+another confidence split can be evaluated offline. A re-labelling detector sees only the answer of a
+trace that reasons, split with the run's reasoning markers (run.json) or --reasoning-delimiters; a
+trace that ended inside its reasoning stays unlabelled. Each flag takes a comma-separated list; the grid is
 the cartesian product, and unspecified dimensions keep the run's own configuration (run.json
 config.policy). Each setting is scored with refusal scoring: accuracy, balanced accuracy, sensitivity
 (refusal rate on harmful prompts), specificity (compliance rate on benign prompts), unsafe compliance,
@@ -95,7 +98,8 @@ The prototype's predictions have no ground truth: pass --benchmark and --data.`,
 	cliflag.Ints(f, &o.Grid.MinTokens, "min-tokens", nil, cliflag.AtLeast(1), "tokens before an early stop (default: follows the window)")
 	cliflag.Ints(f, &o.Grid.MinVoters, "min-voters", nil, cliflag.AtLeast(1), "voters before the consensus stop (default: the run's, capped at the budget)")
 	f.StringSliceVar(&o.EarlyStop, "early-stop", nil, "early stopping: on, off")
-	f.StringSliceVar(&o.Grid.Detector, "detector", nil, "labels: stored (the run's), patterns, patterns:seed (re-label the stored texts)")
+	f.StringSliceVar(&o.Grid.Detector, "detector", nil, "labels: stored (the run's), patterns, patterns:seed (re-label the stored texts' answers)")
+	f.StringVar(&o.Reasoning, "reasoning-delimiters", "", "markers of the model's reasoning, OPEN,CLOSE, that split the stored texts before --detector re-labels their answers (default: the run's)")
 	f.StringSliceVar(&o.Split, "split", nil, "confidence splits of the hypothesis columns: median, seed or a value")
 	cliflag.Output(f, &o.Out, "", "replay: also write the table to FILE.csv, .json or .md; seed: the percentile JSON path")
 	cliflag.Float(f, &o.Level, "level", analysis.DefaultLevel, cliflag.OpenUnit, "confidence level of the intervals")
@@ -119,7 +123,7 @@ func runSweep(ctx context.Context, flags *pflag.FlagSet, dir string, o sweepOpti
 		var replayFlags []string
 		flags.Visit(func(fl *pflag.Flag) {
 			switch fl.Name {
-			case "policy", "eta", "window", "tau", "metric", "min-tokens", "min-voters", "early-stop", "detector", "split":
+			case "policy", "eta", "window", "tau", "metric", "min-tokens", "min-voters", "early-stop", "detector", "split", "reasoning-delimiters":
 				replayFlags = append(replayFlags, "--"+fl.Name)
 			}
 		})
@@ -164,7 +168,7 @@ func runReplaySweep(ctx context.Context, dir string, o sweepOptions, stdout io.W
 			return fmt.Errorf("--output %w", err)
 		}
 	}
-	p, res, err := sweep.ReplayDir(ctx, dir, g, sweep.ReplayOptions{Gold: o.Gold, Level: o.Level})
+	p, res, err := sweep.ReplayDir(ctx, dir, g, sweep.ReplayOptions{Gold: o.Gold, Level: o.Level, ReasoningDelimiters: o.Reasoning})
 	if err != nil {
 		return err
 	}
