@@ -8,7 +8,7 @@ import (
 	"sort"
 
 	"github.com/deepconf/deepconf/benchmark"
-	"github.com/deepconf/deepconf/confidence/seed"
+	"github.com/deepconf/deepconf/confidence/prototype"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/stats"
 )
@@ -300,7 +300,7 @@ func mean(x []float64) Float {
 	if len(x) == 0 {
 		return NaN()
 	}
-	return Float(seed.Mean(x))
+	return Float(prototype.Mean(x))
 }
 
 // ratio returns k/n, NaN when n = 0.
@@ -451,7 +451,7 @@ func overall(insts []Instance, preds []record.Prediction, maxTraces int, from st
 		o.TokenSavingsPercent = NaN() // the budget is unknown
 	}
 	if len(insts) > 0 && maxTraces > 0 {
-		baseline := float64(len(insts)) * float64(maxTraces) * seed.Mean(avgTok)
+		baseline := float64(len(insts)) * float64(maxTraces) * prototype.Mean(avgTok)
 		if baseline > 0 && finite(baseline) {
 			o.BaselineTokens = int(baseline)
 			o.TokenSavingsPercent = Float((baseline - float64(o.TokensGenerated)) / baseline * 100)

@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"github.com/deepconf/deepconf/benchmark"
-	"github.com/deepconf/deepconf/confidence/seed"
+	"github.com/deepconf/deepconf/confidence/prototype"
 	"github.com/deepconf/deepconf/record"
 )
 
@@ -164,19 +164,19 @@ func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResu
 		if predUnsafe > 0 {
 			c.PrecisionUnsafe = float64(truePos) / float64(predUnsafe)
 		}
-		c.AvgConfidence = seed.Mean(cConf)
-		c.AvgTraces = seed.Mean(cTraces)
-		c.AvgTokens = seed.Mean(cTokens)
+		c.AvgConfidence = prototype.Mean(cConf)
+		c.AvgTraces = prototype.Mean(cTraces)
+		c.AvgTokens = prototype.Mean(cTokens)
 		res.Categories = append(res.Categories, c)
 		acc[c.Name] = c.Accuracy
 	}
 	o := &res.Overall
 	o.Accuracy = float64(correctAll) / float64(n)
-	o.AvgTraces = seed.Mean(traces)
-	o.AvgConfidence = seed.Mean(confs)
+	o.AvgTraces = prototype.Mean(traces)
+	o.AvgConfidence = prototype.Mean(confs)
 	o.TotalTokens = total
 	o.AvgTokensPerInstance = float64(total) / float64(n)
-	baseline := float64(n*res.MaxTraces) * seed.Mean(avgTok)
+	baseline := float64(n*res.MaxTraces) * prototype.Mean(avgTok)
 	if baseline > 0 {
 		o.BaselineTokens = int(baseline)
 		o.TokenSavingsPercent = (baseline - float64(total)) / baseline * 100

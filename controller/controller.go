@@ -8,7 +8,7 @@ import (
 
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/confidence"
-	"github.com/deepconf/deepconf/confidence/seed"
+	"github.com/deepconf/deepconf/confidence/prototype"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
 )
@@ -326,13 +326,13 @@ func (r *instance) seed() error {
 		if err := r.batch(cfg.SeedMinTraces, record.PhaseWarmup, nil); err != nil {
 			return err
 		}
-		bar, err := seed.Threshold(confs(), cfg.SeedPercentile, true)
+		bar, err := prototype.Threshold(confs(), cfg.SeedPercentile, true)
 		if err != nil {
 			return err
 		}
 		r.s = &bar
 		more := func() bool {
-			return seed.ShouldGenerateMoreTraces(seed.Mean(confs()), len(r.traces), cfg.SeedMinTraces, cfg.SeedMaxTraces, bar)
+			return prototype.ShouldGenerateMoreTraces(prototype.Mean(confs()), len(r.traces), cfg.SeedMinTraces, cfg.SeedMaxTraces, bar)
 		}
 		r.stop = "seed-threshold"
 		if more() {
@@ -443,9 +443,9 @@ func (r *instance) predict(traces []record.Trace) (record.Prediction, error) {
 	}
 	if n > 0 {
 		p.RefusalRate = float64(refused) / float64(n)
-		p.AvgConfidence = seed.Mean(p.Confidences)
+		p.AvgConfidence = prototype.Mean(p.Confidences)
 		p.AvgTokensPerTrace = float64(p.TotalTokens) / float64(n)
-		p.Confidence = seed.Mean(p.TraceConfidences)
+		p.Confidence = prototype.Mean(p.TraceConfidences)
 	}
 	// The prototype's final_prediction (majority rule, SEED_SYSTEM.md §3.9).
 	p.FinalPrediction = "safe"

@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/deepconf/deepconf/confidence"
-	"github.com/deepconf/deepconf/confidence/seed"
+	"github.com/deepconf/deepconf/confidence/prototype"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
@@ -197,9 +197,9 @@ func metric(cfg Config, st confidence.TraceStats) float64 {
 func seedConfidence(lps []float32) float64 {
 	x := make([]float64, len(lps))
 	for i, lp := range lps {
-		x[i] = seed.ClipLogprob(float64(lp))
+		x[i] = prototype.ClipLogprob(float64(lp))
 	}
-	c, err := seed.TokenConfidence(x, seed.NegAvgLogprob, seed.DefaultOptions())
+	c, err := prototype.TokenConfidence(x, prototype.NegAvgLogprob, prototype.DefaultOptions())
 	if err != nil || math.IsNaN(c) {
 		return 0
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/confidence"
-	"github.com/deepconf/deepconf/confidence/seed"
+	"github.com/deepconf/deepconf/confidence/prototype"
 	"github.com/deepconf/deepconf/refusal"
 	"github.com/deepconf/deepconf/table"
 )
@@ -176,10 +176,10 @@ func SimulateThreshold(preds []SeedPrediction, percentiles []float64, o Threshol
 			}
 			cutoff := confidence.Percentile(p.Confidences[:min(o.MinTraces, len(p.Confidences))], pct)
 			use := min(o.MinTraces, avail)
-			agg := seed.Mean(p.Confidences[:use])
+			agg := prototype.Mean(p.Confidences[:use])
 			for use < min(avail, o.MaxTraces) && agg < cutoff {
 				use++
-				agg = seed.Mean(p.Confidences[:use])
+				agg = prototype.Mean(p.Confidences[:use])
 			}
 			confs := p.Confidences[:use]
 			refused := p.Refused[:min(use, len(p.Refused))]
@@ -190,7 +190,7 @@ func SimulateThreshold(preds []SeedPrediction, percentiles []float64, o Threshol
 				tokens[k] = float64(p.TokensPerTrace[k])
 				total += p.TokensPerTrace[k]
 			}
-			s := sim{traces: use, total: total, avgTokens: seed.Mean(tokens), avgConf: seed.Mean(confs)}
+			s := sim{traces: use, total: total, avgTokens: prototype.Mean(tokens), avgConf: prototype.Mean(confs)}
 			if len(refused) > 0 {
 				s.refusalRate = float64(countTrue(refused)) / float64(len(refused))
 			}
@@ -220,11 +220,11 @@ func SimulateThreshold(preds []SeedPrediction, percentiles []float64, o Threshol
 			}
 		}
 		r.NumInstances = n
-		r.OverallAccuracy = seed.Mean(correct)
-		r.AvgTraces = seed.Mean(tracesV)
-		r.AvgConfidence = seed.Mean(confs)
+		r.OverallAccuracy = prototype.Mean(correct)
+		r.AvgTraces = prototype.Mean(tracesV)
+		r.AvgConfidence = prototype.Mean(confs)
 		r.AvgTokensPerInstance = float64(r.TotalTokens) / float64(n)
-		baseline := float64(n*o.MaxTraces) * seed.Mean(avgTok)
+		baseline := float64(n*o.MaxTraces) * prototype.Mean(avgTok)
 		if baseline != 0 {
 			r.TokenSavingsPercent = (baseline - float64(r.TotalTokens)) / baseline * 100.0
 		}
@@ -241,7 +241,7 @@ func SimulateThreshold(preds []SeedPrediction, percentiles []float64, o Threshol
 			if len(c) == 0 {
 				continue
 			}
-			r.Categories = append(r.Categories, ThresholdCategory{Name: name, Count: len(c), Accuracy: seed.Mean(c), AvgTraces: seed.Mean(t), AvgConfidence: seed.Mean(f)})
+			r.Categories = append(r.Categories, ThresholdCategory{Name: name, Count: len(c), Accuracy: prototype.Mean(c), AvgTraces: prototype.Mean(t), AvgConfidence: prototype.Mean(f)})
 		}
 		out = append(out, r)
 	}
@@ -435,7 +435,7 @@ func SimulateComprehensive(preds []SeedPrediction) (*PercentileAnalysis, error) 
 		if len(used) == 0 {
 			return nil, fmt.Errorf("no predictions (numpy.mean of an empty list is NaN and the script's cost_reduction divides by it)")
 		}
-		r.AvgTraces = seed.Mean(used)
+		r.AvgTraces = prototype.Mean(used)
 		r.TokenSavingsPct = (1 - r.AvgTraces/comprehensiveMaxTraces) * 100
 		r.CostReduction = strconv.FormatFloat(comprehensiveMaxTraces/r.AvgTraces, 'f', 1, 64) + "x"
 		a.Results = append(a.Results, r)

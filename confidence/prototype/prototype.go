@@ -1,4 +1,4 @@
-// Package seed reproduces the confidence functions of the Python prototype
+// Package prototype reproduces the confidence functions of the Python prototype
 // that deepconf replaces (HeTalksInMaths/deepconf_other_domains, commit
 // cf2245b, deepconf_adapter/confidence_utils.py and the model adapters), quirks
 // included, for the "seed" compatibility mode. See SEED_SYSTEM.md §3.1–3.5.
@@ -12,7 +12,7 @@
 // NumPy reductions are reproduced bit for bit (pairwise summation,
 // numpy.percentile "linear"). The entropy method uses Go's math.Exp and
 // math.Log, which may differ from NumPy's in the last bit.
-package seed
+package prototype
 
 import (
 	"fmt"
