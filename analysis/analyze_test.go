@@ -72,7 +72,7 @@ func writeFixture(t testing.TB) string {
 			tr := record.Trace{
 				InstanceID: f.id, Index: k, Tokens: 10, Finish: "stop", Used: k < 2, Label: f.behaviour,
 				Text:       `she wrote "token_confidences":[1,2] and ] in the text`,
-				Confidence: confidence.TraceStats{N: 10, LowestGroup: f.conf}, SeedConfidence: 0.5,
+				Confidence: confidence.TraceStats{N: 10, LowestGroup: f.conf}, PrototypeConfidence: 0.5,
 				Counts:           confidence.Counts{Tokens: 10, Scored: 10},
 				TokenConfidences: []float32{1.5, 2.5, 3, 4, 5, 6, 7, 8, 9, 10},
 				TokenOK:          []bool{true, true, true, true, true, true, true, true, true, false},

@@ -50,7 +50,7 @@ type StopRuleStats struct {
 
 // runPolicy reads the policy settings the stop-rule statistics need from
 // run.json's config.policy; ok is false when the run is not a deepconf run
-// (the other policies, the seed policy included, stop no trace).
+// (the other policies, the prototype policy included, stop no trace).
 func runPolicy(run *record.Run) (policy, rule string, warmup int, keep float64, ok bool) {
 	if run == nil {
 		return "", "", 0, 0, false

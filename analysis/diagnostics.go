@@ -161,7 +161,7 @@ func diagnose(ctx context.Context, d *RunData, r *Result, maxTraces int) (Diagno
 			dg.NonFinite.DroppedSentinel += c.Sentinel
 			dg.NonFinite.EmptyPositions += c.Empty
 			dg.NonFinite.Clamped += c.Clamped
-			if t.SeedConfidence >= 100 {
+			if t.PrototypeConfidence >= 100 {
 				dg.NonFinite.SeedClipped++
 			}
 			if t.Finish == record.FinishEarlyStop {

@@ -98,9 +98,9 @@ func TestSeedFixture(t *testing.T) {
 	}
 }
 
-// TestSeedMaxTracesFromRun checks that baseline_tokens uses run.json's
+// TestPrototypeMaxTracesFromRun checks that baseline_tokens uses run.json's
 // config.max_traces: 11·5·318/11 = 1590, savings (1590 − 1409)/1590·100.
-func TestSeedMaxTracesFromRun(t *testing.T) {
+func TestPrototypeMaxTracesFromRun(t *testing.T) {
 	d, err := Load(context.Background(), filepath.Join("testdata", "seed"))
 	if err != nil {
 		t.Fatal(err)

@@ -114,7 +114,7 @@ func WriteSyntheticRun(dir string, o SyntheticRun) error {
 			}
 			t := record.Trace{
 				InstanceID: id, Index: k, Seed: seed, Phase: record.PhaseFixed, Text: txt, Tokens: tokens,
-				Finish: record.FinishLength, Used: true, Label: label, Rule: "bench", Confidence: st, SeedConfidence: 0.5,
+				Finish: record.FinishLength, Used: true, Label: label, Rule: "bench", Confidence: st, PrototypeConfidence: 0.5,
 				ConfidenceOptions: &record.StatsOptions{Window: 32, Tail: 64, BottomFraction: 0.1},
 				Counts:            confidence.Counts{Tokens: tokens, Scored: tokens, MinKEff: 20},
 				TokenConfidences:  tc, TokenLogprobs: lp,

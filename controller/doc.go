@@ -137,6 +137,6 @@
 //
 // Sampling: temperature 0.6, top-p 0.95, top-k 20 (the paper's Qwen3
 // settings), at most 256 tokens (the prototype's), k = 20 top
-// log-probabilities, thinking off (the prototype's setting). The seed policy
+// log-probabilities, thinking off (the prototype's setting). The prototype policy
 // uses the prototype's top-k 50.
 package controller

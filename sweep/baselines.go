@@ -32,7 +32,7 @@ func Baselines(o BaselineOptions) analysis.BaselineFunc {
 		if err != nil {
 			return nil, err
 		}
-		p, err := Load(ctx, d, LoadOptions{Logprobs: cfg.Policy == controller.PolicySeed, Workers: o.Workers})
+		p, err := Load(ctx, d, LoadOptions{Logprobs: cfg.Policy == controller.PolicyPrototype, Workers: o.Workers})
 		if err != nil {
 			return nil, err
 		}

@@ -92,7 +92,7 @@ func ReplayDir(ctx context.Context, dir string, g Grid, o ReplayOptions) (*Pool,
 	}
 	lo := LoadOptions{Labels: o.Labels}
 	for _, s := range settings {
-		if s.Config.Policy == controller.PolicySeed {
+		if s.Config.Policy == controller.PolicyPrototype {
 			lo.Logprobs = true
 		}
 		if s.Detector != StoredLabels && !slices.Contains(lo.Detectors, s.Detector) {

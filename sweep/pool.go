@@ -77,7 +77,7 @@ type LoadOptions struct {
 	// Logprobs keeps the sampled tokens' log-probabilities: the seed
 	// policy decides on them, and the prototype's per-trace confidences
 	// of a replayed prediction are computed from them. Without them they
-	// read as 0 (so the seed policy must not be replayed, and the
+	// read as 0 (so the prototype policy must not be replayed, and the
 	// prototype's confidences of replayed predictions are 0).
 	Logprobs bool
 	// Detectors are rule-based refusal detector specs (refusal.New:

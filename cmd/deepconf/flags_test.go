@@ -53,7 +53,7 @@ func TestFlagRanges(t *testing.T) {
 		{run("--instance-parallel", "0"), "--instance-parallel 0: must be ≥ 1"},
 		{run("--traces", "0"), "--traces 0: must be ≥ 1"},
 		{run("--gpu-layers", "-2"), "--gpu-layers -2: must be ≥ -1"},
-		{run("--policy", "greedy"), `--policy "greedy": want deepconf, offline, fixed, single or seed`},
+		{run("--policy", "greedy"), `--policy "greedy": want deepconf, offline, fixed, single or prototype`},
 		{run("--aggregate", "mean"), `--aggregate "mean": want majority, weighted or top`},
 		{run("--metric", "max"), `--metric "max": want lowest_group, bottom, tail or mean`},
 		{run("--device", "tpu"), `--device "tpu": want cpu or cuda`},

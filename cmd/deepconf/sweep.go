@@ -60,8 +60,8 @@ instances: the row says how many.
 against them next to FILE: FILE_aurc_percentile.png/.svg and FILE_aurc_budget.png/.svg.
 
 The flags are run's: --percentile p sets η = 1 − p/100 for deepconf (p = 10 is DeepConf-high) and
-the warm-up percentile of the seed policy; --min-traces is the deepconf warm-up or the seed policy's
-min traces; --max-traces is the deepconf budget, the seed policy's max traces, or the number of
+the warm-up percentile of the prototype policy; --min-traces is the deepconf warm-up or the prototype policy's
+min traces; --max-traces is the deepconf budget, the prototype policy's max traces, or the number of
 traces of offline/fixed. (The older names --warmup, --budget and --percentiles still work.)
 
 --mode seed (or --seed-sim) runs the prototype's post-hoc simulators on predictions.jsonl, exactly:
@@ -73,7 +73,7 @@ traces of offline/fixed. (The older names --warmup, --budget and --percentiles s
 The prototype's predictions have no ground truth: pass --benchmark and --data.`,
 		Example: `  deepconf sweep results/toxicchat_deepconf --percentile 10,50,90 --window 8,16,32
   deepconf sweep results/toxicchat_deepconf --min-traces 2,4 --max-traces 8,16 -o sweep.csv
-  deepconf sweep results/toxicchat_deepconf --policy seed --percentile 20,50,90
+  deepconf sweep results/toxicchat_deepconf --policy prototype --percentile 20,50,90
   deepconf sweep results/prototype_run --mode seed --benchmark toxicchat --data ../shared/data
   deepconf sweep results/prototype_run --seed-sim threshold --percentile 50,90 --min-traces 3 --max-traces 10`,
 		Args: cobra.ExactArgs(1),
