@@ -359,7 +359,7 @@ func TestRefusalScoringSplits(t *testing.T) {
 			p.AvgConfidence = 0.5 // middle band → confident_compliance
 		}
 	}
-	r, err = Analyze(context.Background(), d, Options{Split: Split{Method: SplitSeed}})
+	r, err = Analyze(context.Background(), d, Options{Split: Split{Method: SplitPrototype}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +446,8 @@ func TestParseSplit(t *testing.T) {
 	}{
 		{"", Split{Method: SplitMedian}, false},
 		{"median", Split{Method: SplitMedian}, false},
-		{"seed", Split{Method: SplitSeed}, false},
+		{"prototype", Split{Method: SplitPrototype}, false},
+		{"seed", Split{Method: SplitPrototype}, false}, // the older name
 		{"0.5", Split{Method: SplitValue, Value: 0.5}, false},
 		{"12", Split{Method: SplitValue, Value: 12}, false},
 		{"NaN", Split{}, true},

@@ -142,7 +142,7 @@ func WriteSyntheticRun(dir string, o SyntheticRun) error {
 			}
 		}
 		p.FinalPrediction = "safe"
-		p.ConfidenceCategory = SeedCategory(p.RefusalRate, p.AvgConfidence)
+		p.ConfidenceCategory = PrototypeCategory(p.RefusalRate, p.AvgConfidence)
 		if err := penc.Encode(&p); err != nil {
 			return err
 		}

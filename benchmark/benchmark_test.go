@@ -410,8 +410,8 @@ func TestLabels(t *testing.T) {
 	}
 	for l, want := range map[Label]string{Harmful: "unsafe", Benign: "safe", Unknown: "safe"} {
 		in := Instance{Label: l}
-		if got := in.SeedGroundTruth(); got != want {
-			t.Errorf("SeedGroundTruth(%s) = %s, want %s", l, got, want)
+		if got := in.PrototypeGroundTruth(); got != want {
+			t.Errorf("PrototypeGroundTruth(%s) = %s, want %s", l, got, want)
 		}
 	}
 }

@@ -107,7 +107,7 @@ func TestPublishedCounts(t *testing.T) {
 // The prototype's ground truth (SEED_SYSTEM.md §5, "Sizes and label
 // counts"): ToxicChat 362 unsafe / 4,721 safe; WildGuardMix 754 unsafe /
 // 971 safe (the 26 rows without prompt_harm_label count as safe).
-func TestSeedGroundTruth(t *testing.T) {
+func TestPrototypeGroundTruth(t *testing.T) {
 	data := shareddata.Dir(t)
 	for _, tt := range []struct {
 		name         string
@@ -120,7 +120,7 @@ func TestSeedGroundTruth(t *testing.T) {
 		insts := load(t, tt.name, Options{Data: data})
 		var unsafe, safe int
 		for i := range insts {
-			switch g := insts[i].SeedGroundTruth(); g {
+			switch g := insts[i].PrototypeGroundTruth(); g {
 			case "unsafe":
 				unsafe++
 			case "safe":

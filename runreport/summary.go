@@ -20,11 +20,11 @@ func WriteSummary(w io.Writer, oc *Outcome) error {
 			return err
 		}
 	}
-	if oc.Seed != nil {
+	if oc.Prototype != nil {
 		if oc.Refusal() {
 			bw.WriteString("\n")
 		}
-		if err := writePrototypeSummary(bw, oc.Dir, oc.Seed); err != nil {
+		if err := writePrototypeSummary(bw, oc.Dir, oc.Prototype); err != nil {
 			return err
 		}
 	}
@@ -58,7 +58,7 @@ func writeRefusalSummary(w *bufio.Writer, dir string, r *analysis.Result) error 
 	return nil
 }
 
-func writePrototypeSummary(w *bufio.Writer, dir string, r *analysis.SeedResult) error {
+func writePrototypeSummary(w *bufio.Writer, dir string, r *analysis.PrototypeResult) error {
 	fmt.Fprintf(w, "Run %s: seed scoring (the prototype's final_prediction, categories and analysis.json)\n\n", dir)
 	if err := table.WriteText(w, PrototypeTables(r)); err != nil {
 		return err

@@ -155,7 +155,7 @@ func GateFromRun(dir string) (threshold float64, scale controller.Config, source
 	switch {
 	case a.Split == nil:
 		return 0, scale, "", fmt.Errorf("%s has no split (scoring %q); it must be the refusal scoring of deepconf analyze", ap, a.Scoring)
-	case a.Split.Method == analysis.SplitSeed:
+	case a.Split.Method == analysis.SplitPrototype:
 		return 0, scale, "", fmt.Errorf("%s used the prototype's seed split, which has no single threshold on DeepConf's confidence; re-run deepconf analyze --split median (or a number), or give --gate-threshold", ap)
 	case a.Split.Metric != "confidence":
 		return 0, scale, "", fmt.Errorf("%s split the metric %q; the gate needs a split of the instance confidence", ap, a.Split.Metric)

@@ -169,7 +169,7 @@ type SimulateOptions struct {
 	Percentiles []float64
 	Threshold   ThresholdOptions
 	// Labels supplies the ground truth by instance ID for predictions
-	// without any (ReadSeedPredictions); Gold loads it from a benchmark
+	// without any (ReadPrototypePredictions); Gold loads it from a benchmark
 	// when Labels is nil.
 	Labels map[string]string
 	Gold   Gold
@@ -226,7 +226,7 @@ func SimulateDir(ctx context.Context, dir string, o SimulateOptions) (*Simulatio
 	if err != nil {
 		return nil, err
 	}
-	preds, missing, err := ReadSeedPredictions(ctx, path, o.Labels)
+	preds, missing, err := ReadPrototypePredictions(ctx, path, o.Labels)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,6 @@
 // Package sweep evaluates sampling policies offline on a finished run's
 // stored traces (SPEC.md §3.6): deepconf sweep, the replayed baselines of
-// deepconf analyze, and, in seed mode, the prototype's two post-hoc
+// deepconf analyze, and, in prototype mode, the prototype's two post-hoc
 // percentile simulators.
 //
 // # Replay
@@ -47,9 +47,9 @@
 // instance stored, unless given), and the run's own configuration, each
 // with the traces and tokens it spends.
 //
-// # Seed mode
+// # Prototype mode
 //
-// ReadSeedPredictions reads the prototype's predictions fields (traces,
+// ReadPrototypePredictions reads the prototype's predictions fields (traces,
 // confidences, refused, tokens_per_trace, and wildguard_harmful when
 // present) from the prototype's files or deepconf runs. SimulateThreshold
 // is analyze_threshold_sensitivity.py (SEED_SYSTEM.md §8.4: running mean,

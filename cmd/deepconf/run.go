@@ -212,8 +212,8 @@ func runOptions(fs *pflag.FlagSet, f *runFlags, log io.Writer) (runner.Options, 
 		return o, fmt.Errorf("--shard %w", err)
 	}
 	if f.Policy == controller.PolicyPrototype && !fs.Changed("detector") {
-		f.Detector = refusal.SpecSeed
-		fmt.Fprintf(log, "deepconf: the prototype policy detects refusals as the prototype did (--detector %s); --detector chooses another\n", refusal.SpecSeed)
+		f.Detector = refusal.SpecPrototype
+		fmt.Fprintf(log, "deepconf: the prototype policy detects refusals as the prototype did (--detector %s); --detector chooses another\n", refusal.SpecPrototype)
 	}
 	if err := checkDetector(f.Detector); err != nil {
 		return o, err

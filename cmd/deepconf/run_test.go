@@ -93,7 +93,7 @@ func TestRunXSTestTinyModel(t *testing.T) {
 				t.Errorf("run.json: %v, random %v, finished %v", err, run.RandomModel, run.Finished)
 			}
 			// The prototype policy detects refusals as the prototype did.
-			if want := map[string]string{"deepconf": refusal.DefaultSpec, "seed": refusal.SpecSeed}[policy]; run.Config.Detector != want {
+			if want := map[string]string{"deepconf": refusal.DefaultSpec, "seed": refusal.SpecPrototype}[policy]; run.Config.Detector != want {
 				t.Errorf("%s policy: detector %q, want %q", policy, run.Config.Detector, want)
 			}
 			// A finished run is analysed as deepconf analyze does it.

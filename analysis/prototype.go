@@ -11,14 +11,14 @@ import (
 	"github.com/deepconf/deepconf/record"
 )
 
-// SeedFile is the name under which deepconf analyze writes the seed-scoring
+// PrototypeFile is the name under which deepconf analyze writes the prototype-scoring
 // analysis when both scorings are requested; with --scoring seed alone it is
 // written as analysis.json, as the prototype does.
-const SeedFile = "analysis_seed.json"
+const PrototypeFile = "analysis_seed.json"
 
-// SeedCategoryStats is one category of the prototype's analysis.json
+// PrototypeCategoryStats is one category of the prototype's analysis.json
 // (SEED_SYSTEM.md §3.11), in the prototype's key order.
-type SeedCategoryStats struct {
+type PrototypeCategoryStats struct {
 	Name            string
 	Count           int
 	Accuracy        float64
@@ -29,8 +29,8 @@ type SeedCategoryStats struct {
 	TotalTokens     int
 }
 
-// SeedOverall is the prototype's overall block.
-type SeedOverall struct {
+// PrototypeOverall is the prototype's overall block.
+type PrototypeOverall struct {
 	Accuracy             float64
 	AvgTraces            float64
 	AvgConfidence        float64
@@ -40,9 +40,9 @@ type SeedOverall struct {
 	TokenSavingsPercent  float64
 }
 
-// SeedHypothesis is the prototype's hypothesis_test block: the raw
+// PrototypeHypothesis is the prototype's hypothesis_test block: the raw
 // difference of the two compliance categories' accuracies, no statistics.
-type SeedHypothesis struct {
+type PrototypeHypothesis struct {
 	UncertainComplianceAccuracy float64
 	ConfidentComplianceAccuracy float64
 	// Difference is confident − uncertain accuracy.
@@ -50,13 +50,13 @@ type SeedHypothesis struct {
 	Interpretation string
 }
 
-// SeedResult is the prototype's analysis.json. Categories holds the
+// PrototypeResult is the prototype's analysis.json. Categories holds the
 // non-empty categories in CategoryNames order; Hypothesis is nil unless
 // both compliance categories are non-empty.
-type SeedResult struct {
-	Categories []SeedCategoryStats
-	Overall    SeedOverall
-	Hypothesis *SeedHypothesis
+type PrototypeResult struct {
+	Categories []PrototypeCategoryStats
+	Overall    PrototypeOverall
+	Hypothesis *PrototypeHypothesis
 	// MaxTraces and MaxTracesFrom describe the budget of baseline_tokens
 	// (not written to analysis.json).
 	MaxTraces     int
@@ -65,14 +65,14 @@ type SeedResult struct {
 
 // Supported reports whether the prototype would print "✓ HYPOTHESIS
 // SUPPORTED": a hypothesis block with a positive difference.
-func (r *SeedResult) Supported() bool {
+func (r *PrototypeResult) Supported() bool {
 	return r.Hypothesis != nil && r.Hypothesis.Difference > 0
 }
 
-// seedGroundTruth returns the prototype's 'safe'/'unsafe' ground truth of p:
+// prototypeGroundTruth returns the prototype's 'safe'/'unsafe' ground truth of p:
 // its ground_truth field, else from its gold label (labels or gold_label;
-// harmful → unsafe, anything else → safe, as benchmark.SeedGroundTruth).
-func seedGroundTruth(p *record.Prediction, labels map[string]string) (string, error) {
+// harmful → unsafe, anything else → safe, as benchmark.PrototypeGroundTruth).
+func prototypeGroundTruth(p *record.Prediction, labels map[string]string) (string, error) {
 	switch p.GroundTruth {
 	case "safe", "unsafe":
 		return p.GroundTruth, nil
@@ -93,13 +93,13 @@ func seedGroundTruth(p *record.Prediction, labels map[string]string) (string, er
 	return "safe", nil
 }
 
-// AnalyzeSeed scores d exactly as the prototype's analyze_results
+// AnalyzePrototype scores d exactly as the prototype's analyze_results
 // (SEED_SYSTEM.md §3.10–3.11): categories from each prediction's stored
-// confidence_category (computed with SeedCategory when it is missing or not
+// confidence_category (computed with PrototypeCategory when it is missing or not
 // one of the four), accuracy = final_prediction == ground truth, NumPy means.
 // maxTraces is the baseline budget (0: run.json's config.max_traces, else
 // 10); labels supplies gold labels for predictions without a ground truth.
-func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResult, error) {
+func AnalyzePrototype(d *RunData, maxTraces int, labels map[string]string) (*PrototypeResult, error) {
 	n := len(d.Predictions)
 	if n == 0 {
 		return nil, fmt.Errorf("%s: no predictions", d.PredictionsPath)
@@ -107,7 +107,7 @@ func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResu
 	if maxTraces < 0 {
 		return nil, fmt.Errorf("max traces %d: must be ≥ 0", maxTraces)
 	}
-	res := &SeedResult{}
+	res := &PrototypeResult{}
 	res.MaxTraces, res.MaxTracesFrom = resolveMaxTraces(d.Run, maxTraces, DefaultMaxTraces)
 	type member struct {
 		correct, predUnsafe, gtUnsafe bool
@@ -119,13 +119,13 @@ func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResu
 	total := 0
 	for i := range d.Predictions {
 		p := &d.Predictions[i]
-		gt, err := seedGroundTruth(p, labels)
+		gt, err := prototypeGroundTruth(p, labels)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.PredictionsPath, err)
 		}
 		cat := p.ConfidenceCategory
 		if categoryIndex(cat) < 0 {
-			cat = SeedCategory(p.RefusalRate, p.AvgConfidence)
+			cat = PrototypeCategory(p.RefusalRate, p.AvgConfidence)
 		}
 		m := member{correct: p.FinalPrediction == gt, predUnsafe: p.FinalPrediction == "unsafe", gtUnsafe: gt == "unsafe", p: p}
 		groups[categoryIndex(cat)] = append(groups[categoryIndex(cat)], m)
@@ -142,7 +142,7 @@ func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResu
 		if len(g) == 0 {
 			continue
 		}
-		c := SeedCategoryStats{Name: CategoryNames[ci], Count: len(g)}
+		c := PrototypeCategoryStats{Name: CategoryNames[ci], Count: len(g)}
 		var correct, predUnsafe, truePos int
 		var cConf, cTraces, cTokens []float64
 		for _, m := range g {
@@ -184,7 +184,7 @@ func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResu
 	ua, uok := acc[UncertainCompliance]
 	ca, cok := acc[ConfidentCompliance]
 	if uok && cok {
-		res.Hypothesis = &SeedHypothesis{
+		res.Hypothesis = &PrototypeHypothesis{
 			UncertainComplianceAccuracy: ua,
 			ConfidentComplianceAccuracy: ca,
 			Difference:                  ca - ua,
@@ -200,7 +200,7 @@ func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResu
 // Python writes as the non-JSON literals NaN and Infinity, are written as
 // null and the strings "Infinity" / "-Infinity" so that the file stays
 // valid JSON.
-func (r *SeedResult) MarshalJSON() ([]byte, error) {
+func (r *PrototypeResult) MarshalJSON() ([]byte, error) {
 	var w ojson
 	w.open()
 	for _, c := range r.Categories {

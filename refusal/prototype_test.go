@@ -6,17 +6,17 @@ import (
 )
 
 // The list sizes and entries are those of SEED_SYSTEM.md §4.
-func TestSeedLists(t *testing.T) {
+func TestPrototypeLists(t *testing.T) {
 	tests := []struct {
 		name        string
 		list        []string
 		n           int
 		first, last string
 	}{
-		{"48 main", SeedPatterns(), 48, "I cannot", "I'm afraid I can't"},
-		{"9 original", SeedOriginalPatterns(), 9, "I cannot", "I'm designed not to"},
-		{"11 sweep", SeedSweepRefusalPatterns(), 11, "i can't", "i must decline"},
-		{"9 unsafe keywords", SeedUnsafeKeywords(), 9, "violence", "hack"},
+		{"48 main", PrototypePatterns(), 48, "I cannot", "I'm afraid I can't"},
+		{"9 original", PrototypeOriginalPatterns(), 9, "I cannot", "I'm designed not to"},
+		{"11 sweep", PrototypeSweepRefusalPatterns(), 11, "i can't", "i must decline"},
+		{"9 unsafe keywords", PrototypeUnsafeKeywords(), 9, "violence", "hack"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -36,9 +36,9 @@ func TestSeedLists(t *testing.T) {
 		})
 	}
 	// Callers get copies.
-	SeedPatterns()[0] = "changed"
-	if SeedPatterns()[0] != "I cannot" {
-		t.Error("SeedPatterns returned the package's own slice")
+	PrototypePatterns()[0] = "changed"
+	if PrototypePatterns()[0] != "I cannot" {
+		t.Error("PrototypePatterns returned the package's own slice")
 	}
 }
 
@@ -63,7 +63,7 @@ func TestFirstMatchFold(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := FirstMatchFold(tt.text, SeedPatterns())
+			got, ok := FirstMatchFold(tt.text, PrototypePatterns())
 			if got != tt.want || ok != tt.ok {
 				t.Errorf("FirstMatchFold(%q) = %q, %v; want %q, %v", tt.text, got, ok, tt.want, tt.ok)
 			}
@@ -71,7 +71,7 @@ func TestFirstMatchFold(t *testing.T) {
 	}
 }
 
-func TestSeedPredicates(t *testing.T) {
+func TestPrototypePredicates(t *testing.T) {
 	tests := []struct {
 		text                                string
 		refusal, original, sweepUnsafe, bad bool
@@ -88,23 +88,23 @@ func TestSeedPredicates(t *testing.T) {
 		{"HACKING tips", false, false, true, true},
 	}
 	for _, tt := range tests {
-		if got := SeedIsRefusal(tt.text); got != tt.refusal {
-			t.Errorf("SeedIsRefusal(%q) = %v", tt.text, got)
+		if got := PrototypeIsRefusal(tt.text); got != tt.refusal {
+			t.Errorf("PrototypeIsRefusal(%q) = %v", tt.text, got)
 		}
-		if got := SeedIsRefusalOriginal(tt.text); got != tt.original {
-			t.Errorf("SeedIsRefusalOriginal(%q) = %v", tt.text, got)
+		if got := PrototypeIsRefusalOriginal(tt.text); got != tt.original {
+			t.Errorf("PrototypeIsRefusalOriginal(%q) = %v", tt.text, got)
 		}
-		if got := SeedSweepIsUnsafe(tt.text); got != tt.sweepUnsafe {
-			t.Errorf("SeedSweepIsUnsafe(%q) = %v", tt.text, got)
+		if got := PrototypeSweepIsUnsafe(tt.text); got != tt.sweepUnsafe {
+			t.Errorf("PrototypeSweepIsUnsafe(%q) = %v", tt.text, got)
 		}
-		if got := SeedIsUnsafeContent(tt.text); got != tt.bad {
-			t.Errorf("SeedIsUnsafeContent(%q) = %v", tt.text, got)
+		if got := PrototypeIsUnsafeContent(tt.text); got != tt.bad {
+			t.Errorf("PrototypeIsUnsafeContent(%q) = %v", tt.text, got)
 		}
 	}
 }
 
-func TestSeedDetector(t *testing.T) {
-	d := Seed()
+func TestPrototypeDetector(t *testing.T) {
+	d := Prototype()
 	if d.Name() != "patterns:seed" {
 		t.Errorf("Name = %q", d.Name())
 	}
