@@ -180,7 +180,7 @@
 // indented like json.dump(indent=2), floats in Python's repr form — byte for
 // byte what the prototype writes, except that non-finite values are null or
 // "Infinity" instead of Python's invalid NaN/Infinity literals. deepconf
-// analyze --scoring seed writes it as analysis.json; --scoring both writes
+// analyze --scoring prototype writes it as analysis.json; --scoring both writes
 // the refusal scoring as analysis.json and this as analysis_seed.json.
 //
 // # Hooks

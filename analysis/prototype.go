@@ -11,9 +11,10 @@ import (
 	"github.com/deepconf/deepconf/record"
 )
 
-// PrototypeFile is the name under which deepconf analyze writes the prototype-scoring
-// analysis when both scorings are requested; with --scoring seed alone it is
-// written as analysis.json, as the prototype does.
+// PrototypeFile is the name under which deepconf analyze writes the
+// prototype-scoring analysis when both scorings are requested; with
+// --scoring prototype alone it is written as analysis.json, as the
+// prototype does. The file keeps its older name.
 const PrototypeFile = "analysis_seed.json"
 
 // PrototypeCategoryStats is one category of the prototype's analysis.json

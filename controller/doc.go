@@ -19,7 +19,7 @@
 //     filtered weighted vote.
 //   - fixed: Traces complete traces, plain majority (self-consistency).
 //   - single: one trace.
-//   - seed: the prototype's rule exactly (SEED_SYSTEM.md §3.5–3.6): 3 warm-up
+//   - prototype (PolicyPrototype, stored as "seed"): the prototype's rule exactly (SEED_SYSTEM.md §3.5–3.6): 3 warm-up
 //     traces, conf_bar = numpy's 90th percentile of their mean-NLL
 //     "confidence", then batches of 3 while the running mean of all
 //     confidences is below conf_bar (stop at ≥), at most 10 — so 3, 6, 9 or

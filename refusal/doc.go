@@ -54,7 +54,7 @@
 // SafetyDeepConfExperiment (SEED_SYSTEM.md §4.1): case-insensitive
 // substrings anywhere, no normalisation, so a typographic apostrophe (U+2019)
 // does not match "'". The prototype's other lists and predicates are exposed
-// for seed-mode scoring and simulators: PrototypeOriginalPatterns and
+// for prototype-mode scoring and simulators: PrototypeOriginalPatterns and
 // PrototypeIsRefusalOriginal (the first 9-phrase list), PrototypeSweepRefusalPatterns and
 // PrototypeSweepIsUnsafe (the 11 phrases of comprehensive_percentile_analysis.py's
 // is_unsafe), PrototypeUnsafeKeywords and PrototypeIsUnsafeContent (is_unsafe_content).

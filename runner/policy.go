@@ -16,7 +16,7 @@ type PolicySettings struct {
 	Policy string
 	// MinTraces and MaxTraces are the warm-up and the budget (the seed
 	// policy's min and max traces); Percentile the threshold percentile
-	// (deepconf: η = 1 − p/100; seed: its warm-up percentile).
+	// (deepconf: η = 1 − p/100; prototype: its warm-up percentile).
 	MinTraces, MaxTraces int
 	Percentile           float64
 	// NoEarlyStopping turns off the early termination and the consensus

@@ -13,7 +13,7 @@ import (
 type BaselineOptions struct {
 	// Traces is N of the fixed-N majority and the DeepConf offline
 	// baselines; 0 takes CommonTraces, the number of complete traces every
-	// instance has stored (at least the warm-up of a deepconf or seed run).
+	// instance has stored (at least the warm-up of a deepconf or prototype run).
 	Traces int
 	// Workers is the number of goroutines (default GOMAXPROCS).
 	Workers int

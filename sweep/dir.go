@@ -257,7 +257,7 @@ func SimulateDir(ctx context.Context, dir string, o SimulateOptions) (*Simulatio
 	return out, nil
 }
 
-// WriteText writes the simulations as deepconf sweep --mode seed prints
+// WriteText writes the simulations as deepconf sweep --mode prototype prints
 // them: a line naming the run, the threshold simulator's tables
 // (ThresholdTables), the comprehensive simulator's table and the file it
 // wrote.

@@ -45,9 +45,9 @@ type Grid struct {
 	// minimum tokens follow the window when the base configuration had
 	// them equal, and are raised to the window otherwise.
 	Window []int
-	// Warmup is the warm-up size (deepconf Warmup, seed PrototypeMinTraces).
+	// Warmup is the warm-up size (deepconf Warmup, prototype PrototypeMinTraces).
 	Warmup []int
-	// Budget is the most traces (deepconf Budget, seed PrototypeMaxTraces,
+	// Budget is the most traces (deepconf Budget, prototype PrototypeMaxTraces,
 	// offline and fixed Traces).
 	Budget []int
 	// Tau is the consensus level τ.

@@ -57,7 +57,7 @@ func ParseMethod(s string) (Method, error) {
 	case NegAvgLogprob, BottomWindow, TailConfidence, MinWindow, Entropy, MinProb:
 		return m, nil
 	}
-	return "", fmt.Errorf("seed: unknown confidence method %q", s)
+	return "", fmt.Errorf("prototype: unknown confidence method %q", s)
 }
 
 // Options are the keyword arguments of compute_token_confidence.
@@ -99,10 +99,10 @@ func TokenConfidence(logprobs []float64, m Method, o Options) (float64, error) {
 		return 0, err
 	}
 	if o.WindowSize < 1 {
-		return 0, fmt.Errorf("seed: window size %d: must be ≥ 1", o.WindowSize)
+		return 0, fmt.Errorf("prototype: window size %d: must be ≥ 1", o.WindowSize)
 	}
 	if math.IsNaN(o.BottomPercent) {
-		return 0, fmt.Errorf("seed: bottom percent is NaN")
+		return 0, fmt.Errorf("prototype: bottom percent is NaN")
 	}
 	if len(logprobs) == 0 {
 		return 0, nil
@@ -129,7 +129,7 @@ func TokenConfidence(logprobs []float64, m Method, o Options) (float64, error) {
 		nb := max(1, int(float64(len(wc))*o.BottomPercent))
 		if nb > len(wc) {
 			// np.partition raises for kth out of bounds.
-			return 0, fmt.Errorf("seed: bottom percent %v selects %d of %d windows", o.BottomPercent, nb, len(wc))
+			return 0, fmt.Errorf("prototype: bottom percent %v selects %d of %d windows", o.BottomPercent, nb, len(wc))
 		}
 		slices.Sort(wc)
 		return pyfloat.NumpyMean(wc[:nb]), nil
@@ -236,10 +236,10 @@ func Threshold(warmup []float64, percentile float64, usePercentile bool) (float6
 		return percentile / 100, nil
 	}
 	if len(warmup) == 0 {
-		return 0, fmt.Errorf("seed: threshold: no warm-up confidences")
+		return 0, fmt.Errorf("prototype: threshold: no warm-up confidences")
 	}
 	if !(percentile >= 0 && percentile <= 100) {
-		return 0, fmt.Errorf("seed: threshold: percentile %v: must be in [0, 100]", percentile)
+		return 0, fmt.Errorf("prototype: threshold: percentile %v: must be in [0, 100]", percentile)
 	}
 	return confidence.Percentile(warmup, percentile), nil
 }
@@ -262,7 +262,7 @@ func MultiTraceConfidence(confs []float64, agg Aggregation) (float64, error) {
 	switch agg {
 	case AggMean, AggMin, AggMax:
 	default:
-		return 0, fmt.Errorf("seed: unknown aggregation %q", agg)
+		return 0, fmt.Errorf("prototype: unknown aggregation %q", agg)
 	}
 	if len(confs) == 0 {
 		return 0, nil
