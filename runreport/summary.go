@@ -11,8 +11,9 @@ import (
 
 // WriteSummary writes the readable summary of an AnalyzeRun outcome: under
 // refusal scoring a header, the hypothesis and its result in words, the
-// run's tables (RunTables) as text and the diagnostics' hints; under seed
-// prototype scoring the prototype's tables and its verdict line; both for ScoringBoth.
+// run's tables (RunTables) as text and the diagnostics' hints; under
+// prototype scoring the prototype's tables and its verdict line; both for
+// ScoringBoth.
 func WriteSummary(w io.Writer, oc *Outcome) error {
 	bw := bufio.NewWriter(w)
 	if oc.Refusal() {
