@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"encoding/json"
+
 	"github.com/deepconf/deepconf/record"
 )
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/confidence/prototype"
+	"github.com/deepconf/deepconf/internal/pycompat"
 	"github.com/deepconf/deepconf/record"
 )
 
@@ -282,11 +283,7 @@ func (w *ojson) key(k string) {
 }
 
 func (w *ojson) str(s string) {
-	b, err := jsonString(s)
-	if err != nil && w.err == nil {
-		w.err = err
-	}
-	w.buf.Write(b)
+	w.buf.Write(pycompat.JSONString(s))
 }
 
 func (w *ojson) intField(k string, v int) {
@@ -300,49 +297,13 @@ func (w *ojson) floatField(k string, v float64) {
 	case math.IsNaN(v):
 		w.buf.WriteString("null")
 	case math.IsInf(v, 0):
-		w.str(pyFloat(v))
+		w.str(pycompat.FloatRepr(v))
 	default:
-		w.buf.WriteString(pyFloat(v))
+		w.buf.WriteString(pycompat.FloatRepr(v))
 	}
 }
 
 func (w *ojson) stringField(k, v string) {
 	w.key(k)
 	w.str(v)
-}
-
-// jsonString encodes s as a JSON string with Python's ensure_ascii escaping
-// (non-ASCII as \uXXXX), as json.dump writes it.
-func jsonString(s string) ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\b':
-			b.WriteString(`\b`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		case r < 0x80:
-			b.WriteRune(r)
-		case r > 0xffff:
-			r -= 0x10000
-			fmt.Fprintf(&b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
-		default:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		}
-	}
-	b.WriteByte('"')
-	return b.Bytes(), nil
 }

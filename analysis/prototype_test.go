@@ -196,20 +196,3 @@ func TestPrototypeCategoryRule(t *testing.T) {
 		}
 	}
 }
-
-func TestPyFloat(t *testing.T) {
-	// Python 3: repr(x) for each x.
-	tests := []struct {
-		x    float64
-		want string
-	}{
-		{1, "1.0"}, {0, "0.0"}, {0.5, "0.5"}, {1.0 / 3, "0.3333333333333333"}, {1e-5, "1e-05"},
-		{0.0001, "0.0001"}, {1e16, "1e+16"}, {123456789012345.0, "123456789012345.0"},
-		{1.5e16, "1.5e+16"}, {-2.5, "-2.5"}, {math.Inf(1), "Infinity"}, {math.NaN(), "NaN"},
-	}
-	for _, tt := range tests {
-		if got := pyFloat(tt.x); got != tt.want {
-			t.Errorf("pyFloat(%v) = %s, want %s", tt.x, got, tt.want)
-		}
-	}
-}

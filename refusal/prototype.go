@@ -3,6 +3,8 @@ package refusal
 import (
 	"context"
 	"strings"
+
+	"github.com/deepconf/deepconf/internal/pycompat"
 )
 
 // The prototype's lists, verbatim (SEED_SYSTEM.md §4). They are unexported
@@ -84,25 +86,14 @@ func PrototypeSweepRefusalPatterns() []string {
 // (SEED_SYSTEM.md §4.5).
 func PrototypeUnsafeKeywords() []string { return append([]string(nil), prototypeUnsafeKeywords[:]...) }
 
-// pyLower lower-cases s as Python's str.lower does, as far as it matters for
-// matching ASCII phrases: Go's strings.ToLower uses simple case mappings,
-// Python the full ones, and the only unconditional full lower-case mapping
-// that differs is U+0130 (İ → "i̇", i plus combining dot above).
-func pyLower(s string) string {
-	if strings.Contains(s, "\u0130") {
-		s = strings.ReplaceAll(s, "\u0130", "i\u0307")
-	}
-	return strings.ToLower(s)
-}
-
 // FirstMatchFold returns the first pattern p, in list order, for which
 // Python's `p.lower() in text.lower()` holds, and whether there is one. It is
 // the prototype's matching: case-insensitive substring, anywhere, no word
 // boundaries, no normalisation (a U+2019 apostrophe does not match ').
 func FirstMatchFold(text string, patterns []string) (string, bool) {
-	t := pyLower(text)
+	t := pycompat.Lower(text)
 	for _, p := range patterns {
-		if strings.Contains(t, pyLower(p)) {
+		if strings.Contains(t, pycompat.Lower(p)) {
 			return p, true
 		}
 	}

@@ -6,11 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/deepconf/deepconf/internal/setting"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/deepconf/deepconf/internal/pycompat"
+	"github.com/deepconf/deepconf/internal/setting"
 
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/benchmark"
@@ -265,10 +267,6 @@ func countTrue(bs []bool) int {
 	return n
 }
 
-// pyFmtG formats a percentile like Python's f"{x:g}" (6 significant
-// digits, trailing zeros dropped).
-func pyFmtG(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
-
 // ThresholdTables returns Simulator A's output as tables: one row per
 // percentile with the script's printed metrics and precision, and the
 // category breakdown.
@@ -284,7 +282,7 @@ func ThresholdTables(rs []ThresholdResult, o ThresholdOptions) []table.Table {
 		Header: []string{"Percentile", "Category", "Count", "Accuracy", "Avg traces", "Avg confidence"},
 	}
 	for _, r := range rs {
-		p := pyFmtG(r.Percentile)
+		p := pycompat.FormatG(r.Percentile)
 		if r.NumInstances == 0 {
 			t.Rows = append(t.Rows, []string{p, "0", "no data to analyze", "", "", "", "", ""})
 			continue
@@ -471,13 +469,13 @@ func (p PrototypePrediction) isUnsafe(text string) (bool, error) {
 type pyNum float64
 
 func (x pyNum) MarshalJSON() ([]byte, error) {
-	return []byte(analysis.PythonFloat(float64(x))), nil
+	return []byte(pycompat.FloatRepr(float64(x))), nil
 }
 
 // pyStr is a string written with Python's json escaping (ensure_ascii).
 type pyStr string
 
-func (s pyStr) MarshalJSON() ([]byte, error) { return analysis.PythonJSONString(string(s)), nil }
+func (s pyStr) MarshalJSON() ([]byte, error) { return pycompat.JSONString(string(s)), nil }
 
 type jsonExamples struct {
 	TP []pyStr `json:"tp"`

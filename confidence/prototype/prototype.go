@@ -20,7 +20,7 @@ import (
 	"slices"
 
 	"github.com/deepconf/deepconf/confidence"
-	"github.com/deepconf/deepconf/confidence/internal/pyfloat"
+	"github.com/deepconf/deepconf/internal/pycompat"
 )
 
 // Method is a compute_token_confidence method name.
@@ -119,11 +119,11 @@ func TokenConfidence(logprobs []float64, m Method, o Options) (float64, error) {
 	w := o.WindowSize
 	switch m {
 	case NegAvgLogprob:
-		return -pyfloat.NumpyMean(clip(valid)), nil
+		return -pycompat.NumpyMean(clip(valid)), nil
 	case BottomWindow:
 		c := clip(valid)
 		if len(c) < w {
-			return -pyfloat.NumpyMean(c), nil
+			return -pycompat.NumpyMean(c), nil
 		}
 		wc := windowConfs(c, w)
 		nb := max(1, int(float64(len(wc))*o.BottomPercent))
@@ -132,14 +132,14 @@ func TokenConfidence(logprobs []float64, m Method, o Options) (float64, error) {
 			return 0, fmt.Errorf("prototype: bottom percent %v selects %d of %d windows", o.BottomPercent, nb, len(wc))
 		}
 		slices.Sort(wc)
-		return pyfloat.NumpyMean(wc[:nb]), nil
+		return pycompat.NumpyMean(wc[:nb]), nil
 	case TailConfidence:
 		c := clip(valid)
-		return -pyfloat.NumpyMean(c[len(c)-min(w, len(c)):]), nil
+		return -pycompat.NumpyMean(c[len(c)-min(w, len(c)):]), nil
 	case MinWindow:
 		c := clip(valid)
 		if len(c) < w {
-			return -pyfloat.NumpyMean(c), nil
+			return -pycompat.NumpyMean(c), nil
 		}
 		return slices.Min(windowConfs(c, w)), nil
 	case Entropy:
@@ -169,7 +169,7 @@ func clip(x []float64) []float64 {
 func windowConfs(c []float64, w int) []float64 {
 	wc := make([]float64, len(c)-w+1)
 	for j := range wc {
-		wc[j] = -pyfloat.NumpyMean(c[j : j+w])
+		wc[j] = -pycompat.NumpyMean(c[j : j+w])
 	}
 	return wc
 }
@@ -180,13 +180,13 @@ func entropy(valid []float64) float64 {
 	for i, v := range valid {
 		p[i] = math.Exp(v)
 	}
-	s := pyfloat.NumpySum(p)
+	s := pycompat.NumpySum(p)
 	terms := make([]float64, len(p))
 	for i := range p {
 		p[i] /= s
 		terms[i] = float64(p[i] * math.Log(p[i]+1e-10))
 	}
-	h := -pyfloat.NumpySum(terms)
+	h := -pycompat.NumpySum(terms)
 	return 1.0 - h/math.Log(float64(len(p)))
 }
 
@@ -273,7 +273,7 @@ func MultiTraceConfidence(confs []float64, agg Aggregation) (float64, error) {
 	case AggMax:
 		return npExtreme(confs, func(a, b float64) bool { return a > b }), nil
 	}
-	return pyfloat.NumpyMean(confs), nil
+	return pycompat.NumpyMean(confs), nil
 }
 
 // npExtreme is np.min/np.max: NaN propagates.
@@ -294,5 +294,5 @@ func npExtreme(x []float64, better func(a, b float64) bool) float64 {
 // slice (guard against it: SEED_SYSTEM.md §14.2). The pipeline's
 // avg_confidence is float(np.mean(confidences)).
 func Mean(x []float64) float64 {
-	return pyfloat.NumpyMean(x)
+	return pycompat.NumpyMean(x)
 }
