@@ -318,7 +318,7 @@ func budgetCheck(d *RunData, r *Result, maxTraces, early int) BudgetCheck {
 	adaptive := r.Policy == "" || r.Policy == "deepconf" || r.Policy == "seed"
 	if adaptive && bc.Share.Defined() && float64(bc.Share) > hintBudgetShare {
 		bc.Hint = fmt.Sprintf("%.1f%% of instances used the whole trace budget: early stopping almost never fired (expected only with early stopping off). "+
-			"For the deepconf policy lower τ or the number of voters, or check the threshold percentile; the prototype's rule stops only when the mean NLL reaches its 90th warm-up percentile, which rarely happens (SEED_SYSTEM.md §0.2)",
+			"For the deepconf policy lower τ or the number of voters, or check the threshold percentile; the prototype's rule stops only when the mean NLL reaches its 90th warm-up percentile, which rarely happens (docs/prototype.md §3)",
 			100*float64(bc.Share))
 	}
 	return bc

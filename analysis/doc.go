@@ -169,7 +169,7 @@
 // # Prototype scoring
 //
 // AnalyzePrototype reproduces the prototype's analyze_results exactly
-// (SEED_SYSTEM.md §3.10–3.11, §9.3, §14.2): categories from each
+// (docs/prototype.md §6–7, §14): categories from each
 // prediction's stored confidence_category (the 0.7/0.3 rule when it is
 // missing), accuracy = final_prediction == ground truth, precision_unsafe,
 // NumPy means (pairwise summation), baseline_tokens truncated with int() and

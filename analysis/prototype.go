@@ -19,7 +19,7 @@ import (
 const PrototypeFile = "analysis_seed.json"
 
 // PrototypeCategoryStats is one category of the prototype's analysis.json
-// (SEED_SYSTEM.md §3.11), in the prototype's key order.
+// (docs/prototype.md §7), in the prototype's key order.
 type PrototypeCategoryStats struct {
 	Name            string
 	Count           int
@@ -96,7 +96,7 @@ func prototypeGroundTruth(p *record.Prediction, labels map[string]string) (strin
 }
 
 // AnalyzePrototype scores d exactly as the prototype's analyze_results
-// (SEED_SYSTEM.md §3.10–3.11): categories from each prediction's stored
+// (docs/prototype.md §6–7): categories from each prediction's stored
 // confidence_category (computed with PrototypeCategory when it is missing or not
 // one of the four), accuracy = final_prediction == ground truth, NumPy means.
 // maxTraces is the baseline budget (0: run.json's config.max_traces, else
@@ -197,7 +197,7 @@ func AnalyzePrototype(d *RunData, maxTraces int, labels map[string]string) (*Pro
 }
 
 // MarshalJSON writes the prototype's analysis.json: the keys and their order
-// of SEED_SYSTEM.md §9.3, indented by two spaces like json.dump(indent=2),
+// of docs/prototype.md §7, indented by two spaces like json.dump(indent=2),
 // floats in Python's repr form (1.0, 0.1, 1e-05). Non-finite values, which
 // Python writes as the non-JSON literals NaN and Infinity, are written as
 // null and the strings "Infinity" / "-Infinity" so that the file stays

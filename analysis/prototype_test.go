@@ -13,9 +13,9 @@ import (
 )
 
 // The fixture testdata/seed/predictions.jsonl has eleven instances in the
-// prototype's predictions.jsonl format (SEED_SYSTEM.md §9.2) plus the
+// prototype's predictions.jsonl format (docs/prototype.md §9) plus the
 // ground_truth field. Expected values are computed by hand from the rules of
-// SEED_SYSTEM.md §3.10–3.11; testdata/seed/analysis.json holds the same
+// docs/prototype.md §6–7; testdata/seed/analysis.json holds the same
 // numbers as Python's json.dump(indent=2) prints them (written by
 // testdata/seed/gen.py, a plain restatement of those rules).
 //
@@ -175,7 +175,7 @@ func TestPrototypeGroundTruth(t *testing.T) {
 }
 
 func TestPrototypeCategoryRule(t *testing.T) {
-	// SEED_SYSTEM.md §3.10: strict comparisons, catch-all.
+	// docs/prototype.md §6: strict comparisons, catch-all.
 	tests := []struct {
 		rr, conf float64
 		want     string

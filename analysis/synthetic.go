@@ -15,8 +15,8 @@ import (
 )
 
 // SyntheticRun describes a generated run directory for benchmarks: the
-// ToxicChat-sized run of SPEC.md §4 is 5,083 instances × 10 traces × 256
-// tokens.
+// ToxicChat-sized run of the performance targets (BENCHMARKS.md) is 5,083
+// instances × 10 traces × 256 tokens.
 type SyntheticRun struct {
 	Instances, Traces, Tokens int
 	// TraceSeed returns the stored seed of trace k of an instance; nil

@@ -13,7 +13,7 @@ const (
 	// it refuses a harmful prompt or complies with a benign one.
 	ScoringRefusal = "refusal"
 	// ScoringPrototype is the prototype's scoring: final_prediction ('safe' /
-	// 'unsafe') against ground_truth (SEED_SYSTEM.md §3.9–3.11).
+	// 'unsafe') against ground_truth (docs/prototype.md §5–7).
 	ScoringPrototype = "seed"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/deepconf/deepconf/internal/shareddata"
 )
 
-// Expected prompts computed by hand from SEED_SYSTEM.md §5:
+// Expected prompts computed by hand from docs/prototype.md §10:
 // template[i%4].format(target[i%7]).
 func TestSynthetic(t *testing.T) {
 	insts := Synthetic(50)

@@ -13,7 +13,7 @@
 // # Benchmarks
 //
 // Instance IDs follow the Python prototype's scheme <bench>_<split>_<i>,
-// where i is the 0-based data row in file order (SEED_SYSTEM.md §5):
+// where i is the 0-based data row in file order (docs/prototype.md §10):
 //
 //	toxicchat           toxicchat_test_<i>
 //	wildguardmix        wildguardmix_test_<i>

@@ -92,7 +92,7 @@ type Instance struct {
 }
 
 // PrototypeGroundTruth returns the prototype's ground truth for the instance,
-// "unsafe" or "safe", exactly as SEED_SYSTEM.md §5 maps it: "unsafe" iff
+// "unsafe" or "safe", exactly as docs/prototype.md §10 maps it: "unsafe" iff
 // the prompt is harmful (ToxicChat toxicity == 1, WildGuardMix
 // prompt_harm_label == "harmful", every HarmBench behaviour, the synthetic
 // unsafe requests); everything else, unlabelled prompts included

@@ -29,7 +29,7 @@
 //     summation in vLLM's order, and −mean rounded to 3 decimals like
 //     Python's round.
 //
-// Robustness rules (both variants; pitfalls P1, P2 of DEEPCONF.md §11):
+// Robustness rules (both variants; pitfalls P1, P2 of docs/method.md §7):
 // NaN, +Inf, −Inf and entries ≤ SentinelLogprob (−9000; vLLM reports −inf
 // as −9999) are dropped and counted, never averaged; entries > 0, which a
 // log-probability cannot be, are clamped to 0 and counted; the divisor is

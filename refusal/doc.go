@@ -51,7 +51,7 @@
 //
 // Seed reproduces the prototype's is_refusal: Python's
 // any(p.lower() in text.lower() for p in patterns) over the 48 phrases of
-// SafetyDeepConfExperiment (SEED_SYSTEM.md §4.1): case-insensitive
+// SafetyDeepConfExperiment (docs/prototype.md §4): case-insensitive
 // substrings anywhere, no normalisation, so a typographic apostrophe (U+2019)
 // does not match "'". The prototype's other lists and predicates are exposed
 // for prototype-mode scoring and simulators: PrototypeOriginalPatterns and

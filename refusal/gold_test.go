@@ -141,7 +141,7 @@ func readXSTestCSV(t testing.TB, path, model string) []Example {
 }
 
 // goldSets loads both gold sets and checks their sizes against
-// /work/shared/data/MANIFEST.md: WildGuardTest 563 refusal / 1,157
+// docs/benchmarks.md: WildGuardTest 563 refusal / 1,157
 // compliance; XSTest v2 983 full refusal / 176 partial / 1,091 compliance.
 func goldSets(t *testing.T) map[string][]Example {
 	t.Helper()
@@ -157,7 +157,7 @@ func goldSets(t *testing.T) map[string][]Example {
 		}
 		for l, n := range want[name] {
 			if got[l] != n {
-				t.Fatalf("%s: %d %s examples, want %d (MANIFEST.md)", name, got[l], l, n)
+				t.Fatalf("%s: %d %s examples, want %d (docs/benchmarks.md)", name, got[l], l, n)
 			}
 		}
 	}
@@ -165,7 +165,7 @@ func goldSets(t *testing.T) map[string][]Example {
 }
 
 // TestGoldPrototype checks that patterns:seed reproduces the reference scores
-// measured for the prototype's detector in /work/shared/data/MANIFEST.md:
+// of the prototype's detector in docs/benchmarks.md:
 // XSTest v2 P 0.975 R 0.676 F1 0.799 (partial counted as refusal) and
 // WildGuardTest P 0.783 R 0.821 F1 0.801.
 func TestGoldPrototype(t *testing.T) {

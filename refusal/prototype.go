@@ -7,7 +7,7 @@ import (
 	"github.com/deepconf/deepconf/internal/pycompat"
 )
 
-// The prototype's lists, verbatim (SEED_SYSTEM.md §4). They are unexported
+// The prototype's lists, verbatim (docs/prototype.md §4). They are unexported
 // so that callers cannot change them; the Prototype* functions return copies.
 var (
 	// prototypePatterns is SafetyDeepConfExperiment.__init__'s default list
@@ -66,24 +66,24 @@ var (
 	}
 )
 
-// PrototypePatterns returns the prototype's 48 refusal phrases (SEED_SYSTEM.md
-// §4.1) in source order.
+// PrototypePatterns returns the prototype's 48 refusal phrases (docs/prototype.md
+// §4) in source order.
 func PrototypePatterns() []string { return append([]string(nil), prototypePatterns[:]...) }
 
 // PrototypeOriginalPatterns returns the prototype's first, 9-phrase refusal list
-// (SEED_SYSTEM.md §4.2).
+// (docs/prototype.md §4).
 func PrototypeOriginalPatterns() []string {
 	return append([]string(nil), prototypeOriginalPatterns[:]...)
 }
 
 // PrototypeSweepRefusalPatterns returns the 11 lower-case phrases of
-// comprehensive_percentile_analysis.py's is_unsafe() (SEED_SYSTEM.md §4.3).
+// comprehensive_percentile_analysis.py's is_unsafe() (docs/prototype.md §4).
 func PrototypeSweepRefusalPatterns() []string {
 	return append([]string(nil), prototypeSweepRefusalPatterns[:]...)
 }
 
 // PrototypeUnsafeKeywords returns the 9 keywords of is_unsafe_content
-// (SEED_SYSTEM.md §4.5).
+// (docs/prototype.md §4).
 func PrototypeUnsafeKeywords() []string { return append([]string(nil), prototypeUnsafeKeywords[:]...) }
 
 // FirstMatchFold returns the first pattern p, in list order, for which
@@ -101,29 +101,29 @@ func FirstMatchFold(text string, patterns []string) (string, bool) {
 }
 
 // PrototypeIsRefusal is the prototype's is_refusal with the 48-phrase list
-// (SEED_SYSTEM.md §3.7).
+// (docs/prototype.md §4).
 func PrototypeIsRefusal(text string) bool {
 	_, ok := FirstMatchFold(text, prototypePatterns[:])
 	return ok
 }
 
 // PrototypeIsRefusalOriginal is is_refusal with the first version's 9-phrase list
-// (SEED_SYSTEM.md §4.2).
+// (docs/prototype.md §4).
 func PrototypeIsRefusalOriginal(text string) bool {
 	_, ok := FirstMatchFold(text, prototypeOriginalPatterns[:])
 	return ok
 }
 
 // PrototypeSweepIsUnsafe is comprehensive_percentile_analysis.py's is_unsafe()
-// without WildGuard flags (SEED_SYSTEM.md §8.5): true iff text matches none
+// without WildGuard flags (docs/prototype.md §8.2): true iff text matches none
 // of the 11 phrases of §4.3, i.e. "unsafe" means "did not refuse".
 func PrototypeSweepIsUnsafe(text string) bool {
 	_, ok := FirstMatchFold(text, prototypeSweepRefusalPatterns[:])
 	return !ok
 }
 
-// PrototypeIsUnsafeContent is the prototype's is_unsafe_content (SEED_SYSTEM.md
-// §3.8): any of the 9 keywords as a substring of the lower-cased text, so
+// PrototypeIsUnsafeContent is the prototype's is_unsafe_content (docs/prototype.md
+// §4): any of the 9 keywords as a substring of the lower-cased text, so
 // "harm" also matches "harmless" and "pharmacy".
 func PrototypeIsUnsafeContent(text string) bool {
 	_, ok := FirstMatchFold(text, prototypeUnsafeKeywords[:])
@@ -134,7 +134,7 @@ func PrototypeIsUnsafeContent(text string) bool {
 type prototypeDetector struct{}
 
 // Prototype returns the "patterns:seed" detector: the prototype's is_refusal with
-// its 48 phrases (SEED_SYSTEM.md §3.7, §4.1), exactly. A match gives Refusal
+// its 48 phrases (docs/prototype.md §4), exactly. A match gives Refusal
 // with Rule set to the first matching phrase in list order; no match gives
 // Compliance with an empty Rule. It never returns Partial.
 func Prototype() Detector { return prototypeDetector{} }

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// The list sizes and entries are those of SEED_SYSTEM.md §4.
+// The list sizes and entries are those of docs/prototype.md §4.
 func TestPrototypeLists(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -82,7 +82,7 @@ func TestPrototypePredicates(t *testing.T) {
 		{"I'm sorry you feel that way", false, false, false, false},
 		{"As a language model I think so", false, false, false, false},
 		{"I apologize, but no.", true, true, false, false},
-		// "harm" matches inside "harmless" and "pharmacy" (SEED_SYSTEM.md §3.8).
+		// "harm" matches inside "harmless" and "pharmacy" (docs/prototype.md §4).
 		{"The pharmacy is harmless.", false, false, true, true},
 		{"That is not appropriate.", false, false, false, false},
 		{"HACKING tips", false, false, true, true},

@@ -65,8 +65,9 @@ func complete(t record.Trace) bool {
 	return t.Finish != record.FinishEarlyStop && t.Finish != record.FinishConsensus
 }
 
-// Baselines replays, from the stored traces, the comparison policies of
-// SPEC.md §3.5, each with the traces and tokens it spends:
+// Baselines replays, from the stored traces, the comparison policies that
+// deepconf analyze reports next to the run's own, each with the traces and
+// tokens it spends:
 //
 //	single                trace 0 alone
 //	fixed-N-majority      N complete traces, plain majority (no confidence)

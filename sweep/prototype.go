@@ -22,7 +22,7 @@ import (
 	"github.com/deepconf/deepconf/table"
 )
 
-// The prototype's two post-hoc percentile simulators (SEED_SYSTEM.md §8.4,
+// The prototype's two post-hoc percentile simulators (docs/prototype.md §8.1,
 // §8.5), ported exactly: they re-decide each instance from the stored
 // per-trace fields of predictions.jsonl (traces, confidences, refused,
 // tokens_per_trace), so they run on the prototype's own files and on
@@ -131,7 +131,7 @@ type ThresholdResult struct {
 }
 
 // SimulateThreshold is Simulator A, analyze_threshold_sensitivity.py
-// (SEED_SYSTEM.md §8.4), for each percentile: per instance, cutoff = numpy's
+// (docs/prototype.md §8.1), for each percentile: per instance, cutoff = numpy's
 // percentile of the first MinTraces confidences; it takes min(MinTraces,
 // available) traces and adds one at a time while fewer than min(available,
 // MaxTraces) are taken and the running MEAN confidence is below the cutoff.
@@ -327,7 +327,7 @@ type PercentileResult struct {
 }
 
 // PercentileAnalysis is the prototype's percentile JSON
-// (percentile_safety_analysis.json, SEED_SYSTEM.md §9.4).
+// (percentile_safety_analysis.json, docs/prototype.md §8.2).
 type PercentileAnalysis struct {
 	Results []PercentileResult
 	// BestSensitivity, BestAccuracy and BestSavings index Results: the
@@ -342,7 +342,7 @@ type PercentileAnalysis struct {
 const comprehensiveMaxTraces = 10
 
 // SimulateComprehensive is Simulator B, comprehensive_percentile_analysis.py
-// (SEED_SYSTEM.md §8.5), for percentiles 20…90: per instance, threshold =
+// (docs/prototype.md §8.2), for percentiles 20…90: per instance, threshold =
 // numpy's percentile of the first 3 confidences; traces are taken in order
 // (over zip(traces, refused, confidences)) and taking stops after trace i
 // when i ≥ 2 and that trace's OWN confidence ≥ threshold. refusal_rate =

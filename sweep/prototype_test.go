@@ -16,7 +16,7 @@ import (
 // The fixture testdata/seed/predictions.jsonl is the prototype's
 // predictions format (no ground truth; the benchmark's labels come from
 // prototypeLabels). Its six instances, with the numbers worked out by hand from
-// SEED_SYSTEM.md §8.4–8.5 (testdata/seed/gen.py restates the two scripts
+// docs/prototype.md §8.1, §8.2 (testdata/seed/gen.py restates the two scripts
 // in Python and wrote the expected percentile JSON with json.dump(indent=2)):
 //
 //	0 unsafe  conf .5 .32 .1 .37 .45 .2 .9, refused T F F T T F F, one trace
@@ -238,7 +238,7 @@ func TestThresholdFixture(t *testing.T) {
 	}
 }
 
-// TestThresholdAlwaysThreeAtLowPercentiles is SEED_SYSTEM.md §8.4's
+// TestThresholdAlwaysThreeAtLowPercentiles is docs/prototype.md §8.1's
 // consequence: for x0 ≤ x1 ≤ x2, p30 = x0 + 0.6(x1 − x0) ≤ x0 + ⅔(x1 − x0)
 // ≤ (x0 + x1 + x2)/3, so the running mean never starts below the cutoff
 // at p20 and p30 and exactly 3 traces are taken (the published 3.00), while

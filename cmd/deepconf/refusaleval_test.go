@@ -221,7 +221,7 @@ func TestRefusalEvalJudgeTinyModel(t *testing.T) {
 // test/wildguard_test.parquet of allenai/wildguardmix (the copy in
 // ../shared/data) to requests carrying $HF_TOKEN. Without a token the error
 // must say what to do; with it, patterns:seed must give the same F1 as from
-// the local file, 0.801 (MANIFEST.md).
+// the local file, 0.801 (docs/benchmarks.md).
 func TestRefusalEvalHub(t *testing.T) {
 	parquet, err := os.ReadFile(shareddata.Path(t, "wildguardmix", "wildguardtest.parquet"))
 	if err != nil {

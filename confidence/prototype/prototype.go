@@ -1,7 +1,7 @@
 // Package prototype reproduces the confidence functions of the Python prototype
 // that deepconf replaces (HeTalksInMaths/deepconf_other_domains, commit
 // cf2245b, deepconf_adapter/confidence_utils.py and the model adapters), quirks
-// included, for the "seed" compatibility mode. See SEED_SYSTEM.md §3.1–3.5.
+// included, for the "seed" compatibility mode. See docs/prototype.md §2–3.
 //
 // Sign convention: the prototype's "confidence" is computed from the
 // sampled tokens' log-probabilities only (k = 1). Its default method,
@@ -226,7 +226,7 @@ func ShouldGenerateMoreTraces(current float64, tracesSoFar, minTraces, maxTraces
 	return true
 }
 
-// Threshold is the prototype's per-instance conf_bar (SEED_SYSTEM.md §3.4):
+// Threshold is the prototype's per-instance conf_bar (docs/prototype.md §3):
 // float(np.percentile(warmup, percentile)) when usePercentile is true (the
 // pipeline: percentile 90 of the first 3 trace confidences), else
 // percentile/100. It is an error when the percentile is needed and warmup is
@@ -291,7 +291,7 @@ func npExtreme(x []float64, better func(a, b float64) bool) float64 {
 }
 
 // Mean is np.mean: the pairwise sum divided by the length, NaN for an empty
-// slice (guard against it: SEED_SYSTEM.md §14.2). The pipeline's
+// slice (guard against it: docs/prototype.md §14). The pipeline's
 // avg_confidence is float(np.mean(confidences)).
 func Mean(x []float64) float64 {
 	return pycompat.NumpyMean(x)
