@@ -89,7 +89,7 @@ cmd_build() {
 	local start=$SECONDS
 	# The -ldflags set the version that `ollama --version` and GET /api/version
 	# report; a module-proxy build says 0.0.0 otherwise. -march matters: ggml's
-	# own cgo flags have none and a baseline build runs 3–12× slower (§4.3).
+	# own cgo flags have none and a baseline build runs 3–12× slower.
 	(
 		cd "$CACHE"
 		CGO_ENABLED=1 \

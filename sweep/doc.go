@@ -55,8 +55,8 @@
 // is analyze_threshold_sensitivity.py (docs/prototype.md §8.1: running mean,
 // one trace at a time, the any() keyword rule, token-based savings, stdout
 // only: ThresholdTables) and SimulateComprehensive is
-// comprehensive_percentile_analysis.py (§8.5: percentiles 20…90, an
+// comprehensive_percentile_analysis.py (§8.2: percentiles 20…90, an
 // individual trace ≥ the threshold from the third trace on, the 11-phrase
 // rule, trace-based savings), whose PercentileAnalysis.MarshalJSON writes
-// the prototype's percentile JSON byte for byte (§9.4).
+// the prototype's percentile JSON byte for byte (§8.2).
 package sweep

@@ -23,7 +23,7 @@ import (
 )
 
 // The prototype's two post-hoc percentile simulators (docs/prototype.md §8.1,
-// §8.5), ported exactly: they re-decide each instance from the stored
+// §8.2), ported exactly: they re-decide each instance from the stored
 // per-trace fields of predictions.jsonl (traces, confidences, refused,
 // tokens_per_trace), so they run on the prototype's own files and on
 // deepconf runs alike. Their confidences are the prototype's mean NLL
