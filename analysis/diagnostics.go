@@ -8,6 +8,7 @@ import (
 
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/confidence"
+	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/record"
 )
 
@@ -315,7 +316,7 @@ func budgetCheck(d *RunData, r *Result, maxTraces, early int) BudgetCheck {
 		}
 	}
 	bc.Share = ratio(bc.AtBudget, bc.Instances)
-	adaptive := r.Policy == "" || r.Policy == "deepconf" || r.Policy == "seed"
+	adaptive := r.Policy == "" || r.Policy == controller.PolicyDeepConf || r.Policy == controller.PolicyPrototype
 	if adaptive && bc.Share.Defined() && float64(bc.Share) > hintBudgetShare {
 		bc.Hint = fmt.Sprintf("%.1f%% of instances used the whole trace budget: early stopping almost never fired (expected only with early stopping off). "+
 			"For the deepconf policy lower τ or the number of voters, or check the threshold percentile; the prototype's rule stops only when the mean NLL reaches its 90th warm-up percentile, which rarely happens (docs/prototype.md §3)",
