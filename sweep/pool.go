@@ -94,10 +94,10 @@ type LoadOptions struct {
 
 // Load reads the stored traces of the run d (analysis.Load) into a Pool,
 // streaming traces.jsonl with all cores. The run must have traces.jsonl
-// (the prototype's output directories have none: use the seed simulators).
+// (the prototype's output directories have none: use the prototype simulators).
 func Load(ctx context.Context, d *analysis.RunData, o LoadOptions) (*Pool, error) {
 	if d.TracesPath == "" {
-		return nil, fmt.Errorf("%s: no %s: replays need the per-token confidences a deepconf run stores (for the prototype's output use the seed simulators)", d.Dir, record.TracesFile)
+		return nil, fmt.Errorf("%s: no %s: replays need the per-token confidences a deepconf run stores (for the prototype's output use its simulators: --mode prototype)", d.Dir, record.TracesFile)
 	}
 	p := &Pool{Dir: d.Dir, Run: d.Run, Texts: o.Texts, Logprobs: o.Logprobs}
 	cfg, fromRun, err := RunConfig(d)

@@ -348,7 +348,7 @@ func TestSweepCmdErrors(t *testing.T) {
 	}
 	// A prototype directory cannot be replayed: it has no traces.jsonl.
 	os.WriteFile(filepath.Join(dir, record.PredictionsFile), []byte(`{"instance_id":"a","traces":["x"],"confidences":[0.1],"refused":[false],"ground_truth":"safe"}`+"\n"), 0o644)
-	if _, _, err := runSweepCmd(t, dir); err == nil || !strings.Contains(err.Error(), "seed simulators") {
+	if _, _, err := runSweepCmd(t, dir); err == nil || !strings.Contains(err.Error(), "--mode prototype") {
 		t.Errorf("prototype directory: %v", err)
 	}
 }
