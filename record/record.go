@@ -42,7 +42,7 @@ const (
 
 // Phases of a trace within its instance's policy.
 const (
-	PhaseWarmup   = "warmup"   // calibration traces (deepconf, seed)
+	PhaseWarmup   = "warmup"   // calibration traces (deepconf, prototype)
 	PhaseAdaptive = "adaptive" // traces after the warm-up
 	PhaseFixed    = "fixed"    // policies without phases (offline, fixed, single)
 )

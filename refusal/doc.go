@@ -49,7 +49,7 @@
 //
 // # patterns:seed
 //
-// Seed reproduces the prototype's is_refusal: Python's
+// Prototype reproduces the prototype's is_refusal: Python's
 // any(p.lower() in text.lower() for p in patterns) over the 48 phrases of
 // SafetyDeepConfExperiment (docs/prototype.md §4): case-insensitive
 // substrings anywhere, no normalisation, so a typographic apostrophe (U+2019)

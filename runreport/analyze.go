@@ -80,7 +80,7 @@ type Outcome struct {
 	Dir, Out string
 	Data     *analysis.RunData
 	// Result is the refusal-scoring analysis (also computed for the
-	// exports under prototype scoring), Seed the prototype's (nil unless
+	// exports under prototype scoring), Prototype the prototype's (nil unless
 	// asked for).
 	Result    *analysis.Result
 	Prototype *analysis.PrototypeResult

@@ -74,7 +74,7 @@ type LoadOptions struct {
 	// reproduce the run's predictions byte for byte (the prototype's
 	// fields hold the texts).
 	Texts bool
-	// Logprobs keeps the sampled tokens' log-probabilities: the seed
+	// Logprobs keeps the sampled tokens' log-probabilities: the prototype
 	// policy decides on them, and the prototype's per-trace confidences
 	// of a replayed prediction are computed from them. Without them they
 	// read as 0 (so the prototype policy must not be replayed, and the

@@ -1,7 +1,7 @@
 // Package prototype reproduces the confidence functions of the Python prototype
 // that deepconf replaces (HeTalksInMaths/deepconf_other_domains, commit
 // cf2245b, deepconf_adapter/confidence_utils.py and the model adapters), quirks
-// included, for the "seed" compatibility mode. See docs/prototype.md §2–3.
+// included, for the compatibility mode (docs/prototype.md §2–3).
 //
 // Sign convention: the prototype's "confidence" is computed from the
 // sampled tokens' log-probabilities only (k = 1). Its default method,
