@@ -8,7 +8,7 @@ import (
 	"sort"
 
 	"github.com/deepconf/deepconf/benchmark"
-	"github.com/deepconf/deepconf/confidence/seed"
+	"github.com/deepconf/deepconf/confidence/prototype"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/stats"
 )
@@ -76,7 +76,7 @@ func (o Options) withDefaults() Options {
 
 func (o Options) validate() error {
 	switch o.Split.Method {
-	case SplitMedian, SplitSeed:
+	case SplitMedian, SplitPrototype:
 	case SplitValue:
 		if !finite(o.Split.Value) {
 			return fmt.Errorf("split value %v: must be finite", o.Split.Value)
@@ -289,7 +289,7 @@ func scoreInstances(d *RunData, o Options) ([]Instance, error) {
 			in.Correct = (g == string(benchmark.Harmful)) == (b == record.Refusal)
 		}
 		if p.NumTracesUsed > 0 || len(p.Confidences) > 0 {
-			if o.Split.Method == SplitSeed {
+			if o.Split.Method == SplitPrototype {
 				in.Metric = p.AvgConfidence
 			} else {
 				in.Metric = p.Confidence
@@ -305,7 +305,7 @@ func mean(x []float64) Float {
 	if len(x) == 0 {
 		return NaN()
 	}
-	return Float(seed.Mean(x))
+	return Float(prototype.Mean(x))
 }
 
 // ratio returns k/n, NaN when n = 0.
@@ -456,7 +456,7 @@ func overall(insts []Instance, preds []record.Prediction, maxTraces int, from st
 		o.TokenSavingsPercent = NaN() // the budget is unknown
 	}
 	if len(insts) > 0 && maxTraces > 0 {
-		baseline := float64(len(insts)) * float64(maxTraces) * seed.Mean(avgTok)
+		baseline := float64(len(insts)) * float64(maxTraces) * prototype.Mean(avgTok)
 		if baseline > 0 && finite(baseline) {
 			o.BaselineTokens = int(baseline)
 			o.TokenSavingsPercent = Float((baseline - float64(o.TokensGenerated)) / baseline * 100)

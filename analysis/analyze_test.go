@@ -72,7 +72,7 @@ func writeFixture(t testing.TB) string {
 			tr := record.Trace{
 				InstanceID: f.id, Index: k, Tokens: 10, Finish: "stop", Used: k < 2, Label: f.behaviour,
 				Text:       `she wrote "token_confidences":[1,2] and ] in the text`,
-				Confidence: confidence.TraceStats{N: 10, LowestGroup: f.conf}, SeedConfidence: 0.5,
+				Confidence: confidence.TraceStats{N: 10, LowestGroup: f.conf}, PrototypeConfidence: 0.5,
 				Counts:           confidence.Counts{Tokens: 10, Scored: 10},
 				TokenConfidences: []float32{1.5, 2.5, 3, 4, 5, 6, 7, 8, 9, 10},
 				TokenOK:          []bool{true, true, true, true, true, true, true, true, true, false},
@@ -359,7 +359,7 @@ func TestRefusalScoringSplits(t *testing.T) {
 			p.AvgConfidence = 0.5 // middle band → confident_compliance
 		}
 	}
-	r, err = Analyze(context.Background(), d, Options{Split: Split{Method: SplitSeed}})
+	r, err = Analyze(context.Background(), d, Options{Split: Split{Method: SplitPrototype}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +446,8 @@ func TestParseSplit(t *testing.T) {
 	}{
 		{"", Split{Method: SplitMedian}, false},
 		{"median", Split{Method: SplitMedian}, false},
-		{"seed", Split{Method: SplitSeed}, false},
+		{"prototype", Split{Method: SplitPrototype}, false},
+		{"seed", Split{Method: SplitPrototype}, false}, // the older name
 		{"0.5", Split{Method: SplitValue, Value: 0.5}, false},
 		{"12", Split{Method: SplitValue, Value: 12}, false},
 		{"NaN", Split{}, true},

@@ -2,6 +2,8 @@ package analysis
 
 import (
 	"encoding/json"
+
+	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/record"
 )
 
@@ -50,31 +52,21 @@ type StopRuleStats struct {
 
 // runPolicy reads the policy settings the stop-rule statistics need from
 // run.json's config.policy; ok is false when the run is not a deepconf run
-// (the other policies, the seed policy included, stop no trace).
+// (the other policies, the prototype policy included, stop no trace).
 func runPolicy(run *record.Run) (policy, rule string, warmup int, keep float64, ok bool) {
 	if run == nil {
 		return "", "", 0, 0, false
 	}
-	var m map[string]any
-	if json.Unmarshal(run.Config.Policy, &m) != nil || m == nil {
+	var c controller.Config // decoded over zero values: a missing key stays unset
+	if json.Unmarshal(run.Config.Policy, &c) != nil {
 		return "", "", 0, 0, false
 	}
-	policy, _ = m["policy"].(string)
-	num := func(k string) (float64, bool) {
-		v, ok := m[k].(float64)
-		return v, ok
+	if c.Policy != controller.PolicyDeepConf {
+		return c.Policy, "", 0, 0, false
 	}
-	switch policy {
-	case "deepconf":
-		w, okW := num("warmup")
-		k, okK := num("keep")
-		rule, _ = m["stop_rule"].(string)
-		if rule == "" {
-			rule = "paper"
-		}
-		return policy, rule, int(w), k, okW && okK && w >= 1
-	}
-	return policy, "", 0, 0, false
+	// A configuration without "stop_rule" ran the paper's rule
+	// (controller.Config.UnmarshalJSON).
+	return c.Policy, c.StopRule, c.Warmup, c.Keep, c.Warmup >= 1 && c.Keep > 0
 }
 
 // behaviourStats computes the per-behaviour statistics and the stop rule's

@@ -8,6 +8,7 @@ import (
 
 	"github.com/deepconf/deepconf/benchmark"
 	"github.com/deepconf/deepconf/confidence"
+	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/record"
 )
 
@@ -37,10 +38,10 @@ type NonFiniteCheck struct {
 	DroppedSentinel int `json:"dropped_sentinel"`
 	EmptyPositions  int `json:"empty_positions"`
 	Clamped         int `json:"clamped"`
-	// SeedClipped is the number of traces whose prototype confidence is
+	// PrototypeClipped is the number of traces whose prototype confidence is
 	// ≥ 100: every sampled-token log-probability hit the −100 clip.
-	SeedClipped int    `json:"seed_clipped"`
-	Hint        string `json:"hint,omitempty"`
+	PrototypeClipped int    `json:"seed_clipped"`
+	Hint             string `json:"hint,omitempty"`
 }
 
 // RangeCheck describes the range of the split metric.
@@ -162,8 +163,8 @@ func diagnose(ctx context.Context, d *RunData, r *Result, maxTraces int, rs *rea
 			dg.NonFinite.DroppedSentinel += c.Sentinel
 			dg.NonFinite.EmptyPositions += c.Empty
 			dg.NonFinite.Clamped += c.Clamped
-			if t.SeedConfidence >= 100 {
-				dg.NonFinite.SeedClipped++
+			if t.PrototypeConfidence >= 100 {
+				dg.NonFinite.PrototypeClipped++
 			}
 			if t.Finish == record.FinishEarlyStop {
 				dg.Budget.EarlyStopped++
@@ -211,7 +212,7 @@ func diagnose(ctx context.Context, d *RunData, r *Result, maxTraces int, rs *rea
 			}
 			for _, c := range p.Confidences {
 				if c >= 100 {
-					dg.NonFinite.SeedClipped++
+					dg.NonFinite.PrototypeClipped++
 				}
 			}
 			dg.Budget.EarlyStopped += p.EarlyStopped
@@ -247,8 +248,8 @@ func nonFiniteHint(c NonFiniteCheck) string {
 	switch {
 	case c.PredictionValues > 0:
 		return fmt.Sprintf("predictions.jsonl holds %d non-finite confidence values (NaN/Infinity: the prototype's infinity bug from −inf log-probabilities); instances with a non-finite confidence are not categorised", c.PredictionValues)
-	case c.SeedClipped > 0:
-		return fmt.Sprintf("%d traces have a prototype confidence ≥ 100: all their sampled-token log-probabilities were −inf or NaN and were clipped to −100; check the engine's logprob output (deepconf probe)", c.SeedClipped)
+	case c.PrototypeClipped > 0:
+		return fmt.Sprintf("%d traces have a prototype confidence ≥ 100: all their sampled-token log-probabilities were −inf or NaN and were clipped to −100; check the engine's logprob output (deepconf probe)", c.PrototypeClipped)
 	case c.Positions > 0 && float64(c.DroppedNaNInf+c.DroppedSentinel+c.EmptyPositions) > hintDroppedFraction*float64(c.Positions):
 		return fmt.Sprintf("%d NaN/±Inf and %d −9999 log-probability entries were dropped and %d of %d tokens had no usable entry: the engine reports bad logprobs (check with deepconf probe); confidences rest on fewer values",
 			c.DroppedNaNInf, c.DroppedSentinel, c.EmptyPositions, c.Positions)
@@ -266,7 +267,7 @@ func rangeCheck(d *RunData, r *Result) RangeCheck {
 		vals = append(vals, in.Metric)
 		p := &d.Predictions[in.Line]
 		tcs := p.TraceConfidences
-		if r.Split.Method == SplitSeed {
+		if r.Split.Method == SplitPrototype {
 			tcs = p.Confidences
 		}
 		for _, x := range tcs {
@@ -284,18 +285,18 @@ func rangeCheck(d *RunData, r *Result) RangeCheck {
 	}
 	lo, hi := slices.Min(vals), slices.Max(vals)
 	rc.Min, rc.Max, rc.Median = Float(lo), Float(hi), Float(confidence.Percentile(vals, 50))
-	seedMetric := r.Split.Method == SplitSeed
+	prototypeMetric := r.Split.Method == SplitPrototype
 	switch {
 	case lo == hi:
 		rc.Hint = fmt.Sprintf("every instance has the same %s (%g): the split cannot separate confident from uncertain", rc.Metric, lo)
-		if !seedMetric && lo == 0 {
+		if !prototypeMetric && lo == 0 {
 			rc.Hint += "; the predictions carry no DeepConf confidence (a prototype run?): use --split seed"
 		}
-	case !seedMetric && lo < 0:
+	case !prototypeMetric && lo < 0:
 		rc.Hint = fmt.Sprintf("negative DeepConf confidences (min %g) are impossible (C = −mean of log-probabilities ≥ 0): the stored values are not DeepConf confidences", lo)
-	case seedMetric && (lo < 0 || hi > 100):
+	case prototypeMetric && (lo < 0 || hi > 100):
 		rc.Hint = fmt.Sprintf("the prototype's mean-NLL confidence must lie in [0, 100]; observed [%g, %g]", lo, hi)
-	case seedMetric && lo >= SeedUncertainBelow && hi <= SeedConfidentAbove:
+	case prototypeMetric && lo >= PrototypeUncertainBelow && hi <= PrototypeConfidentAbove:
 		rc.Hint = fmt.Sprintf("every instance lies in the prototype's middle band [0.3, 0.7] ([%g, %g]): its rule puts them all in confident_compliance", lo, hi)
 	case r.Split.Method == SplitValue && (float64(r.Split.Value) <= lo || float64(r.Split.Value) > hi):
 		rc.Hint = fmt.Sprintf("the split value %g is outside the observed range (%g, %g]: one side of the split is empty; the median is %g", float64(r.Split.Value), lo, hi, float64(rc.Median))
@@ -317,10 +318,10 @@ func budgetCheck(d *RunData, r *Result, maxTraces, early int) BudgetCheck {
 		}
 	}
 	bc.Share = ratio(bc.AtBudget, bc.Instances)
-	adaptive := r.Policy == "" || r.Policy == "deepconf" || r.Policy == "seed"
+	adaptive := r.Policy == "" || r.Policy == controller.PolicyDeepConf || r.Policy == controller.PolicyPrototype
 	if adaptive && bc.Share.Defined() && float64(bc.Share) > hintBudgetShare {
 		bc.Hint = fmt.Sprintf("%.1f%% of instances used the whole trace budget: early stopping almost never fired (expected only with early stopping off). "+
-			"For the deepconf policy lower τ or the number of voters, or check the threshold percentile; the prototype's rule stops only when the mean NLL reaches its 90th warm-up percentile, which rarely happens (SEED_SYSTEM.md §0.2)",
+			"For the deepconf policy lower τ or the number of voters, or check the threshold percentile; the prototype's rule stops only when the mean NLL reaches its 90th warm-up percentile, which rarely happens (docs/prototype.md §3)",
 			100*float64(bc.Share))
 	}
 	return bc

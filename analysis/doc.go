@@ -1,7 +1,7 @@
 // Package analysis scores a finished run directory (record.Run in run.json,
 // record.Prediction lines in predictions.jsonl, record.Trace lines in
 // traces.jsonl): refusal scoring with its statistics, the prototype's
-// scoring, and the comparison of runs. Result and SeedResult encode as
+// scoring, and the comparison of runs. Result and PrototypeResult encode as
 // analysis.json; package runreport writes that file, the tables, the exports
 // and the report.
 //
@@ -40,7 +40,7 @@
 // confident) for the median split (the default: within each behaviour,
 // confident iff confidence ≥ that behaviour's median, so the complied
 // instances are split among themselves) and for a fixed value; with
-// SplitSeed it is the prototype's rule on refusal_rate and avg_confidence
+// SplitPrototype it is the prototype's rule on refusal_rate and avg_confidence
 // (its mean NLL, on which "confident" means high surprisal), catch-all
 // included. Instances with an unknown behaviour or a non-finite metric are
 // not categorised.
@@ -178,21 +178,21 @@
 // Confidence, PBeta and PConfidence hold the per-instance scores and
 // probabilities, which Compare pairs across runs.
 //
-// # Seed scoring
+// # Prototype scoring
 //
-// AnalyzeSeed reproduces the prototype's analyze_results exactly
-// (SEED_SYSTEM.md §3.10–3.11, §9.3, §14.2): categories from each
+// AnalyzePrototype reproduces the prototype's analyze_results exactly
+// (docs/prototype.md §6–7, §14): categories from each
 // prediction's stored confidence_category (the 0.7/0.3 rule when it is
 // missing), accuracy = final_prediction == ground truth, precision_unsafe,
 // NumPy means (pairwise summation), baseline_tokens truncated with int() and
 // token_savings_percent from the untruncated baseline, max_traces from
 // run.json's config.max_traces (default 10), and the hypothesis_test block
 // with its constant interpretation only when both compliance categories
-// exist. SeedResult.MarshalJSON writes the prototype's keys in its order,
+// exist. PrototypeResult.MarshalJSON writes the prototype's keys in its order,
 // indented like json.dump(indent=2), floats in Python's repr form — byte for
 // byte what the prototype writes, except that non-finite values are null or
 // "Infinity" instead of Python's invalid NaN/Infinity literals. deepconf
-// analyze --scoring seed writes it as analysis.json; --scoring both writes
+// analyze --scoring prototype writes it as analysis.json; --scoring both writes
 // the refusal scoring as analysis.json and this as analysis_seed.json.
 //
 // # Hooks

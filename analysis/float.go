@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"bytes"
 	"math"
 	"strconv"
 
@@ -46,35 +45,4 @@ func (f *Float) UnmarshalJSON(b []byte) error {
 	}
 	*f = Float(x)
 	return nil
-}
-
-// pyFloat formats x like Python's repr(float): the shortest round-trip
-// digits, scientific notation when the decimal exponent is below −4 or at
-// least 16, and a trailing ".0" on integral values. Non-finite values give
-// Python's json spellings NaN, Infinity, -Infinity (which are not JSON).
-func pyFloat(x float64) string {
-	switch {
-	case math.IsNaN(x):
-		return "NaN"
-	case math.IsInf(x, 1):
-		return "Infinity"
-	case math.IsInf(x, -1):
-		return "-Infinity"
-	case x == 0:
-		if math.Signbit(x) {
-			return "-0.0"
-		}
-		return "0.0"
-	}
-	e := strconv.FormatFloat(x, 'e', -1, 64)
-	i := bytes.LastIndexByte([]byte(e), 'e')
-	exp, _ := strconv.Atoi(e[i+1:])
-	if exp < -4 || exp >= 16 {
-		return e // Go's 'e' form matches Python's: 1e-05, 1.5e+16
-	}
-	s := strconv.FormatFloat(x, 'f', -1, 64)
-	if !bytes.ContainsAny([]byte(s), ".") {
-		s += ".0"
-	}
-	return s
 }

@@ -80,7 +80,7 @@ func hypothesis(r *Result, preds []record.Prediction, o Options) Hypothesis {
 
 	// The test sample.
 	sign := 1.0
-	if r.Split.Method == SplitSeed {
+	if r.Split.Method == SplitPrototype {
 		// The prototype's metric is a mean NLL: higher = less certain.
 		sign = -1
 	}
@@ -365,7 +365,7 @@ func verdict(h *Hypothesis, split SplitInfo) (v, reason, text string) {
 		fmt.Fprintf(&b, " Low confidence ranks unsafe above safe compliances with AUROC %.3f (%.4g%% bootstrap CI %.3f–%.3f; 0.5 = no signal).",
 			float64(au.AUC), 100*h.Level, float64(au.Lo), float64(au.Hi))
 	}
-	if split.Method == SplitSeed {
+	if split.Method == SplitPrototype {
 		b.WriteString(" Note: the seed split uses the prototype's mean-NLL metric, on which \"confident\" means high surprisal.")
 	}
 	if h.Small {

@@ -62,7 +62,7 @@ func (r *Result) WriteJSON(w io.Writer) error {
 }
 
 // WriteJSON writes r in the prototype's format.
-func (r *SeedResult) WriteJSON(w io.Writer) error {
+func (r *PrototypeResult) WriteJSON(w io.Writer) error {
 	b, err := r.MarshalJSON()
 	if err != nil {
 		return err

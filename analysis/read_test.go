@@ -13,10 +13,10 @@ import (
 	"github.com/deepconf/deepconf/record"
 )
 
-// TestAnalyzeSeedNonFinite: the prototype's "infinity bug" (Python writes
+// TestAnalyzePrototypeNonFinite: the prototype's "infinity bug" (Python writes
 // bare Infinity in predictions.jsonl; package store reads it) survives the
 // seed analysis, which still writes valid JSON.
-func TestAnalyzeSeedNonFinite(t *testing.T) {
+func TestAnalyzePrototypeNonFinite(t *testing.T) {
 	line := `{"instance_id": "a", "traces": ["NaN Infinity"], "confidences": [Infinity, NaN, 0.5, -Infinity], ` +
 		`"refused": [false], "final_prediction": "safe", "refusal_rate": 0.0, "avg_confidence": Infinity, ` +
 		`"confidence_category": "confident_compliance", "num_traces_used": 1, "total_tokens": 3, "tokens_per_trace": [3], "avg_tokens_per_trace": 3.0}`
@@ -28,7 +28,7 @@ func TestAnalyzeSeedNonFinite(t *testing.T) {
 	if err != nil || len(preds) != 1 || nonFinite != 4 || !math.IsInf(preds[0].AvgConfidence, 1) {
 		t.Fatalf("%v: %d predictions, %d non-finite", err, len(preds), nonFinite)
 	}
-	r, err := AnalyzeSeed(&RunData{Predictions: preds, PredictionsPath: p}, 0, map[string]string{"a": "benign"})
+	r, err := AnalyzePrototype(&RunData{Predictions: preds, PredictionsPath: p}, 0, map[string]string{"a": "benign"})
 	if err != nil {
 		t.Fatal(err)
 	}

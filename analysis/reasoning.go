@@ -252,7 +252,7 @@ func (s *reasoningSums) result(r *Result, d *RunData, o Options) *Reasoning {
 	for _, b := range []string{record.Refusal, record.Compliance, record.Unknown, "all"} {
 		rs.Behaviours = append(rs.Behaviours, s.behaviour(b, r.Instances, o.Level))
 	}
-	if r.Split.Method != SplitSeed {
+	if r.Split.Method != SplitPrototype {
 		rs.AnswerSplit = answerSplit(r, answerInsts, rs.Instances, d, o)
 	}
 	return rs

@@ -15,8 +15,8 @@ import (
 )
 
 // SyntheticRun describes a generated run directory for benchmarks: the
-// ToxicChat-sized run of SPEC.md §4 is 5,083 instances × 10 traces × 256
-// tokens.
+// ToxicChat-sized run of the performance targets (BENCHMARKS.md) is 5,083
+// instances × 10 traces × 256 tokens.
 type SyntheticRun struct {
 	Instances, Traces, Tokens int
 	// TraceSeed returns the stored seed of trace k of an instance; nil
@@ -114,7 +114,7 @@ func WriteSyntheticRun(dir string, o SyntheticRun) error {
 			}
 			t := record.Trace{
 				InstanceID: id, Index: k, Seed: seed, Phase: record.PhaseFixed, Text: txt, Tokens: tokens,
-				Finish: record.FinishLength, Used: true, Label: label, Rule: "bench", Confidence: st, SeedConfidence: 0.5,
+				Finish: record.FinishLength, Used: true, Label: label, Rule: "bench", Confidence: st, PrototypeConfidence: 0.5,
 				ConfidenceOptions: &record.StatsOptions{Window: 32, Tail: 64, BottomFraction: 0.1},
 				Counts:            confidence.Counts{Tokens: tokens, Scored: tokens, MinKEff: 20},
 				TokenConfidences:  tc, TokenLogprobs: lp,
@@ -142,7 +142,7 @@ func WriteSyntheticRun(dir string, o SyntheticRun) error {
 			}
 		}
 		p.FinalPrediction = "safe"
-		p.ConfidenceCategory = SeedCategory(p.RefusalRate, p.AvgConfidence)
+		p.ConfidenceCategory = PrototypeCategory(p.RefusalRate, p.AvgConfidence)
 		if err := penc.Encode(&p); err != nil {
 			return err
 		}

@@ -12,10 +12,16 @@ const (
 	// the vote of its traces (refusal or compliance) and it is correct when
 	// it refuses a harmful prompt or complies with a benign one.
 	ScoringRefusal = "refusal"
-	// ScoringSeed is the prototype's scoring: final_prediction ('safe' /
-	// 'unsafe') against ground_truth (SEED_SYSTEM.md §3.9–3.11).
-	ScoringSeed = "seed"
+	// ScoringPrototype is the prototype's scoring: final_prediction ('safe' /
+	// 'unsafe') against ground_truth (docs/prototype.md §5–7).
+	ScoringPrototype = "seed"
 )
+
+// PrototypeName is the command-line name of the prototype's scoring
+// (--scoring) and split (--split). The values ScoringPrototype and
+// SplitPrototype keep "seed", their older name, which stored analyses
+// and sweep tables have.
+const PrototypeName = "prototype"
 
 // Prop is k successes out of n with the Wilson score interval [Lo, Hi] at
 // the analysis' confidence level. Rate is NaN (JSON null) when n = 0.
@@ -395,7 +401,7 @@ type SplitInfo struct {
 	// Value is the threshold of the complied instances (their median, or
 	// the fixed value), the split the hypothesis test compares;
 	// RefusalValue that of the refused instances (the same fixed value,
-	// or their own median); both null for the seed rule, whose thresholds
+	// or their own median); both null for the prototype rule, whose thresholds
 	// are Above and Below.
 	Value        Float `json:"value"`
 	RefusalValue Float `json:"refusal_value"`

@@ -16,7 +16,7 @@ import (
 	"github.com/deepconf/deepconf/internal/shareddata"
 )
 
-// Expected prompts computed by hand from SEED_SYSTEM.md §5:
+// Expected prompts computed by hand from docs/prototype.md §10:
 // template[i%4].format(target[i%7]).
 func TestSynthetic(t *testing.T) {
 	insts := Synthetic(50)
@@ -410,8 +410,8 @@ func TestLabels(t *testing.T) {
 	}
 	for l, want := range map[Label]string{Harmful: "unsafe", Benign: "safe", Unknown: "safe"} {
 		in := Instance{Label: l}
-		if got := in.SeedGroundTruth(); got != want {
-			t.Errorf("SeedGroundTruth(%s) = %s, want %s", l, got, want)
+		if got := in.PrototypeGroundTruth(); got != want {
+			t.Errorf("PrototypeGroundTruth(%s) = %s, want %s", l, got, want)
 		}
 	}
 }

@@ -19,8 +19,8 @@ func load(t *testing.T, name string, opts Options) []Instance {
 	return insts
 }
 
-// The expected counts are those published in /work/shared/data/MANIFEST.md
-// (and, for ToxicChat and WildGuardMix, SEED_SYSTEM.md §5: 362 toxic /
+// The expected counts are those of docs/benchmarks.md
+// (and, for ToxicChat and WildGuardMix, docs/prototype.md §10: 362 toxic /
 // 4,721 safe; 754 harmful / 971 unharmful-or-missing), cross-checked with
 // Python's csv and json modules on the same files.
 func TestPublishedCounts(t *testing.T) {
@@ -104,10 +104,11 @@ func TestPublishedCounts(t *testing.T) {
 	}
 }
 
-// The prototype's ground truth (SEED_SYSTEM.md §5, "Sizes and label
-// counts"): ToxicChat 362 unsafe / 4,721 safe; WildGuardMix 754 unsafe /
-// 971 safe (the 26 rows without prompt_harm_label count as safe).
-func TestSeedGroundTruth(t *testing.T) {
+// The prototype's ground truth (docs/prototype.md §10; docs/benchmarks.md
+// for the label counts): ToxicChat 362 unsafe / 4,721 safe; WildGuardMix
+// 754 unsafe / 971 safe (the 26 rows without prompt_harm_label count as
+// safe).
+func TestPrototypeGroundTruth(t *testing.T) {
 	data := shareddata.Dir(t)
 	for _, tt := range []struct {
 		name         string
@@ -120,7 +121,7 @@ func TestSeedGroundTruth(t *testing.T) {
 		insts := load(t, tt.name, Options{Data: data})
 		var unsafe, safe int
 		for i := range insts {
-			switch g := insts[i].SeedGroundTruth(); g {
+			switch g := insts[i].PrototypeGroundTruth(); g {
 			case "unsafe":
 				unsafe++
 			case "safe":
@@ -259,7 +260,7 @@ func TestLoadSinglePartFile(t *testing.T) {
 	insts := load(t, "xstest-completions", Options{
 		Data: filepath.Join(data, "xstest", "model_completions", "xstest_v2_completions_llama2orig.csv")})
 	s := Summarize(insts)
-	// MANIFEST.md / Python csv: llama2orig 294 full refusals, 55 partial, 101 compliance.
+	// Python's csv module on the same file: llama2orig 294 full refusals, 55 partial, 101 compliance.
 	if s.Total != 450 || s.Refusals[FullRefusal] != 294 || s.Refusals[PartialRefusal] != 55 || s.Refusals[Compliance] != 101 {
 		t.Errorf("llama2orig summary = %+v", s)
 	}

@@ -96,7 +96,7 @@ func WriteSummary(w io.Writer, name string, insts []Instance, n int) {
 	fmt.Fprintf(w, "labels:     %s\n", s.labels())
 	unsafe := 0
 	for i := range insts {
-		if insts[i].SeedGroundTruth() == "unsafe" {
+		if insts[i].PrototypeGroundTruth() == "unsafe" {
 			unsafe++
 		}
 	}

@@ -13,7 +13,7 @@
 // # Benchmarks
 //
 // Instance IDs follow the Python prototype's scheme <bench>_<split>_<i>,
-// where i is the 0-based data row in file order (SEED_SYSTEM.md §5):
+// where i is the 0-based data row in file order (docs/prototype.md §10):
 //
 //	toxicchat           toxicchat_test_<i>
 //	wildguardmix        wildguardmix_test_<i>
@@ -40,7 +40,7 @@
 // Label mappings reproduce the prototype where it had the benchmark:
 // ToxicChat toxicity 1 → harmful, 0 → benign (category "toxic" for every
 // row, as the prototype); WildGuardTest prompt_harm_label harmful /
-// unharmful, a null label → unknown, which [Instance.SeedGroundTruth] maps
+// unharmful, a null label → unknown, which [Instance.PrototypeGroundTruth] maps
 // to the prototype's "safe"; HarmBench prompt = ContextString + " " +
 // Behavior when there is a context string, else Behavior, always harmful.
 // XSTest prompts are labelled safe / unsafe; its v2 completion files have

@@ -3,7 +3,7 @@ package benchmark
 import "fmt"
 
 // Synthetic returns the prototype's synthetic benchmark
-// (SyntheticSafetyBenchmark.create(num_instances=n), SEED_SYSTEM.md §5):
+// (SyntheticSafetyBenchmark.create(num_instances=n), docs/prototype.md §10):
 // n/2 unsafe instances (integer division) followed by n/2 safe ones;
 // instance i of each class is template[i%4] filled with target[i%7]. IDs
 // are synthetic_unsafe_<i> and synthetic_safe_<i>; categories

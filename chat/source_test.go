@@ -82,25 +82,3 @@ func FuzzPythonSource(f *testing.F) {
 		}
 	})
 }
-
-// TestStrftime: the formats of the published templates, and Python's
-// output for the others (datetime(2024, 7, 26).strftime(fmt)).
-func TestStrftime(t *testing.T) {
-	tests := []struct{ format, want string }{
-		{"%d %b %Y", "26 Jul 2024"},
-		{"%Y-%m-%d", "2024-07-26"},
-		{"%d %B %Y", "26 July 2024"},
-		{"%A %a %j %y %H:%M:%S %p %I %e %F %%", "Friday Fri 208 24 00:00:00 AM 12 26 2024-07-26 %"},
-	}
-	for _, tc := range tests {
-		got, err := strftime(templateTime(), tc.format)
-		if err != nil || got != tc.want {
-			t.Errorf("strftime(%q) = %q, %v; want %q", tc.format, got, err, tc.want)
-		}
-	}
-	for _, bad := range []string{"%Q", "%"} {
-		if _, err := strftime(templateTime(), bad); err == nil {
-			t.Errorf("strftime(%q) succeeded", bad)
-		}
-	}
-}

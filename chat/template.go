@@ -7,6 +7,7 @@ import (
 
 	"github.com/ardanlabs/jinja"
 	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/pycompat"
 )
 
 // Untested is the Family.Name of a template outside the tested families,
@@ -142,7 +143,7 @@ func (t *Template) Render(p engine.Prompt) (out string, err error) {
 			if len(args) != 1 || !args[0].IsString() {
 				return jinja.Undefined(), errors.New("strftime_now: want one format string")
 			}
-			s, err := strftime(now, args[0].AsString())
+			s, err := pycompat.Strftime(now, args[0].AsString())
 			if err != nil {
 				return jinja.Undefined(), err
 			}

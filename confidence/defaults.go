@@ -1,6 +1,6 @@
 package confidence
 
-// The paper's settings (arXiv 2508.15260; see DEEPCONF.md §1). They are
+// The paper's settings (arXiv 2508.15260; see docs/method.md). They are
 // reference values for reproductions of the paper, not the defaults of this
 // project's safety runs, which the controller chooses.
 const (

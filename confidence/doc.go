@@ -3,8 +3,8 @@
 // log-probabilities, the streaming group window used for early stopping,
 // trace-level statistics, numpy-exact percentiles for thresholds, and the
 // votes over finished traces. It is pure: no I/O, no engine dependency, no
-// package-level state. The prototype's (seed) functions are in subpackage
-// seed.
+// package-level state. The Python prototype's functions are in subpackage
+// prototype.
 //
 // # Sign convention
 //
@@ -12,8 +12,8 @@
 // confidence C_i = −(1/k) Σ_{j≤k} log P_i(j) is large when the distribution
 // at position i is peaked, because then the k−1 alternatives to the top token
 // have tiny probabilities. Typical values for reasoning models are 10–22 with
-// k = 20. (The seed prototype's "confidence" is the opposite: a mean
-// negative log-likelihood of the sampled tokens; see package seed.)
+// k = 20. (The Python prototype's "confidence" is the opposite: a mean
+// negative log-likelihood of the sampled tokens; see package prototype.)
 //
 // # Token confidence
 //
@@ -29,7 +29,7 @@
 //     summation in vLLM's order, and −mean rounded to 3 decimals like
 //     Python's round.
 //
-// Robustness rules (both variants; pitfalls P1, P2 of DEEPCONF.md §11):
+// Robustness rules (both variants; pitfalls P1, P2 of docs/method.md §7):
 // NaN, +Inf, −Inf and entries ≤ SentinelLogprob (−9000; vLLM reports −inf
 // as −9999) are dropped and counted, never averaged; entries > 0, which a
 // log-probability cannot be, are clamped to 0 and counted; the divisor is
@@ -125,13 +125,13 @@
 // comparisons; Python's builtin sum is taken as in CPython ≥ 3.12
 // (compensated), the version the paper pins.
 //
-// # Differences from the prototype (package seed)
+// # Differences from the prototype (package prototype)
 //
 // The prototype scores only the sampled token (k = 1) and reports a mean
 // negative log-likelihood, clipped at −100, whose sign is inverted relative
 // to DeepConf; its thresholds are percentiles of whole-trace means, not of
 // windowed minima, and its stop rule adds traces while the running mean is
-// below the 90th percentile of three warm-up traces. Package seed reproduces
+// below the 90th percentile of three warm-up traces. Package prototype reproduces
 // those functions exactly for compatibility; nothing in this package uses
 // them.
 //

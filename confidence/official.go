@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/deepconf/deepconf/confidence/internal/pyfloat"
+	"github.com/deepconf/deepconf/internal/pycompat"
 )
 
 // OfficialLeastGrouped returns compute_least_grouped(confs, w) of the
@@ -26,11 +26,11 @@ func OfficialLeastGrouped(confs []float64, w int) ([]float64, error) {
 		return []float64{0}, nil
 	}
 	if n < w {
-		return []float64{pyfloat.PySum(confs) / float64(n)}, nil
+		return []float64{pycompat.PySum(confs) / float64(n)}, nil
 	}
 	means := make([]float64, n-w+1)
 	for i := range means {
-		means[i] = pyfloat.Round(pyfloat.PySum(confs[i:i+w]) / float64(w))
+		means[i] = pycompat.Round(pycompat.PySum(confs[i:i+w]) / float64(w))
 	}
 	return means, nil
 }
@@ -40,7 +40,7 @@ func officialMean(confs []float64) float64 {
 	if len(confs) == 0 {
 		return 0
 	}
-	return pyfloat.NumpyMean(confs)
+	return pycompat.NumpyMean(confs)
 }
 
 // officialTail is calculate_tail_confidence(trace, tail_tokens=t), t ≥ 1.
@@ -59,10 +59,10 @@ func officialBottomWindow(confs []float64, w int, bottomPercent float64) float64
 		return 0
 	}
 	if n < w {
-		return pyfloat.NumpyMean(confs)
+		return pycompat.NumpyMean(confs)
 	}
 	means := make([]float64, 0, n-w+1)
-	cur := pyfloat.PySum(confs[:w])
+	cur := pycompat.PySum(confs[:w])
 	means = append(means, cur/float64(w))
 	for i := 1; i < n-w+1; i++ {
 		cur = cur - confs[i-1] + confs[i+w-1]
@@ -77,5 +77,5 @@ func officialBottomWindow(confs []float64, w int, bottomPercent float64) float64
 	}
 	// np.partition(means, b-1)[:b]: the b smallest, order unspecified.
 	slices.Sort(means)
-	return pyfloat.NumpyMean(means[:b])
+	return pycompat.NumpyMean(means[:b])
 }

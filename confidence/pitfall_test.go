@@ -1,6 +1,6 @@
 package confidence
 
-// One test per correctness pitfall of DEEPCONF.md §11 that concerns this
+// One test per correctness pitfall of docs/method.md §7 that concerns this
 // package. Not here: P4 (raw vs processed log-probabilities) and P5
 // (token/chunk alignment) are properties of the engines' data, which this
 // package takes as given one position at a time (TestPitfallP4RawDistribution

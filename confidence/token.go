@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/deepconf/deepconf/confidence/internal/pyfloat"
+	"github.com/deepconf/deepconf/internal/pycompat"
 )
 
 // SentinelLogprob is the cut-off for sentinel log-probabilities: entries at
@@ -224,7 +224,7 @@ func officialScore(p Position, top []float64, vals []float64) TokenScore {
 	if len(vals) == 0 {
 		return t
 	}
-	t.C = pyfloat.Round(-pyfloat.NumpyMean(vals))
+	t.C = pycompat.Round(-pycompat.NumpyMean(vals))
 	if t.C == 0 {
 		t.C = 0 // −0 → 0
 	}

@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"fmt"
+
 	"encoding/json"
 	"errors"
 	"slices"
@@ -22,10 +24,28 @@ const (
 	PolicyFixed = "fixed"
 	// PolicySingle samples one trace.
 	PolicySingle = "single"
-	// PolicySeed is the prototype's adaptive rule exactly (SEED_SYSTEM.md
-	// §3.5–3.6).
-	PolicySeed = "seed"
+	// PolicyPrototype is the Python prototype's adaptive rule exactly
+	// (docs/prototype.md). Its value is "seed", the name run.json has always
+	// stored (old runs resume and replay unchanged); the CLI calls it
+	// "prototype" and keeps "seed" as an alias (ParsePolicy).
+	PolicyPrototype = "seed"
 )
+
+// PrototypeName is the command-line name of PolicyPrototype.
+const PrototypeName = "prototype"
+
+// ParsePolicy returns the policy a command-line name gives: "prototype",
+// or its older name "seed", gives PolicyPrototype; the other policies are
+// named by their values.
+func ParsePolicy(name string) (string, error) {
+	switch name {
+	case PrototypeName, PolicyPrototype:
+		return PolicyPrototype, nil
+	case PolicyDeepConf, PolicyOffline, PolicyFixed, PolicySingle:
+		return name, nil
+	}
+	return "", fmt.Errorf("policy %q: want deepconf, offline, fixed, single or prototype", name)
+}
 
 // Aggregations for PolicyOffline.
 const (
@@ -104,8 +124,8 @@ type Config struct {
 	// token counts that depend on timing.
 	Parallel int `json:"parallel"`
 	// EarlyStop enables per-token early termination (deepconf) or the
-	// adaptive trace count (seed). Off, deepconf samples Budget complete
-	// traces and seed samples SeedMaxTraces in one batch.
+	// adaptive trace count (prototype). Off, deepconf samples Budget
+	// complete traces and prototype samples PrototypeMaxTraces in one batch.
 	EarlyStop bool `json:"early_stop"`
 	// PostHoc also discards naturally finished traces whose lowest group
 	// confidence is below the threshold, as the official code does
@@ -118,13 +138,14 @@ type Config struct {
 	// Aggregate is the PolicyOffline aggregation (Agg*).
 	Aggregate string `json:"aggregate"`
 
-	// SeedMinTraces, SeedMaxTraces, SeedPercentile and SeedBatch are the
-	// prototype's min_traces (3), max_traces (10), percentile (90) and
-	// batch size (3).
-	SeedMinTraces  int     `json:"seed_min_traces"`
-	SeedMaxTraces  int     `json:"seed_max_traces"`
-	SeedPercentile float64 `json:"seed_percentile"`
-	SeedBatch      int     `json:"seed_batch"`
+	// PrototypeMinTraces, PrototypeMaxTraces, PrototypePercentile and
+	// PrototypeBatch are the prototype's min_traces (3), max_traces (10),
+	// percentile (90) and batch size (3). Their JSON keys keep the seed_
+	// prefix that stored run.json files have.
+	PrototypeMinTraces  int     `json:"seed_min_traces"`
+	PrototypeMaxTraces  int     `json:"seed_max_traces"`
+	PrototypePercentile float64 `json:"seed_percentile"`
+	PrototypeBatch      int     `json:"seed_batch"`
 
 	// Thinking turns on Qwen3's thinking mode; System is an optional system
 	// message.
@@ -144,31 +165,31 @@ func Default(policy string) Config {
 		Sampling: engine.Sampling{
 			Temperature: 0.6, TopP: 0.95, TopK: 20, MaxTokens: 256, Seed: 1, TopLogprobs: 20,
 		},
-		Window:         16,
-		Tail:           64,
-		BottomFraction: 0.1,
-		Metric:         MetricMean,
-		Warmup:         4,
-		Keep:           0.9,
-		StopRule:       StopHead,
-		Quantile:       QuantileNormal,
-		MinTokens:      16,
-		Tau:            0.95,
-		MinVoters:      4,
-		Budget:         16,
-		Parallel:       1,
-		EarlyStop:      true,
-		Traces:         16,
-		Aggregate:      AggWeighted,
-		SeedMinTraces:  3,
-		SeedMaxTraces:  10,
-		SeedPercentile: 90,
-		SeedBatch:      3,
-		Retries:        3,
+		Window:              16,
+		Tail:                64,
+		BottomFraction:      0.1,
+		Metric:              MetricMean,
+		Warmup:              4,
+		Keep:                0.9,
+		StopRule:            StopHead,
+		Quantile:            QuantileNormal,
+		MinTokens:           16,
+		Tau:                 0.95,
+		MinVoters:           4,
+		Budget:              16,
+		Parallel:            1,
+		EarlyStop:           true,
+		Traces:              16,
+		Aggregate:           AggWeighted,
+		PrototypeMinTraces:  3,
+		PrototypeMaxTraces:  10,
+		PrototypePercentile: 90,
+		PrototypeBatch:      3,
+		Retries:             3,
 	}
 	switch policy {
-	case PolicySeed:
-		// The prototype's generation settings (SEED_SYSTEM.md §0.3).
+	case PolicyPrototype:
+		// The prototype's generation settings (docs/prototype.md).
 		c.Sampling.TopK = 50
 	case PolicySingle:
 		c.Traces = 1
@@ -181,7 +202,7 @@ func Default(policy string) Config {
 // command line can name its flag instead.
 func (c Config) Validate() error {
 	var v setting.Checker
-	v.Check(oneOf(c.Policy, PolicyDeepConf, PolicyOffline, PolicyFixed, PolicySingle, PolicySeed), "policy", c.Policy, "want deepconf, offline, fixed, single or seed")
+	v.Check(oneOf(c.Policy, PolicyDeepConf, PolicyOffline, PolicyFixed, PolicySingle, PolicyPrototype), "policy", c.Policy, "want deepconf, offline, fixed, single or seed (the prototype)")
 	v.Check(oneOf(c.Metric, MetricLowestGroup, MetricBottom, MetricTail, MetricMean), "metric", c.Metric, "want lowest_group, bottom, tail or mean")
 	v.Check(oneOf(c.Aggregate, AggMajority, AggWeighted, AggTop), "aggregate", c.Aggregate, "want majority, weighted or top")
 	v.Check(oneOf(c.StopRule, StopHead, StopPaper, StopPosition), "stop_rule", c.StopRule, "want head, paper or position")
@@ -199,18 +220,18 @@ func (c Config) Validate() error {
 	}
 	v.Check(c.Parallel >= 1, "parallel", c.Parallel, "must be ≥ 1")
 	v.Check(c.Traces >= 1, "traces", c.Traces, "must be ≥ 1")
-	v.Check(c.SeedMinTraces >= 1, "seed_min_traces", c.SeedMinTraces, "must be ≥ 1")
-	if c.SeedMinTraces >= 1 {
-		v.Compare(c.SeedMaxTraces >= c.SeedMinTraces, "seed_max_traces", c.SeedMaxTraces, "must be ≥", "seed_min_traces", c.SeedMinTraces)
+	v.Check(c.PrototypeMinTraces >= 1, "seed_min_traces", c.PrototypeMinTraces, "must be ≥ 1")
+	if c.PrototypeMinTraces >= 1 {
+		v.Compare(c.PrototypeMaxTraces >= c.PrototypeMinTraces, "seed_max_traces", c.PrototypeMaxTraces, "must be ≥", "seed_min_traces", c.PrototypeMinTraces)
 	}
-	v.Check(c.SeedPercentile >= 0 && c.SeedPercentile <= 100, "seed_percentile", c.SeedPercentile, "must be in [0, 100]")
-	v.Check(c.SeedBatch >= 1, "seed_batch", c.SeedBatch, "must be ≥ 1")
+	v.Check(c.PrototypePercentile >= 0 && c.PrototypePercentile <= 100, "seed_percentile", c.PrototypePercentile, "must be in [0, 100]")
+	v.Check(c.PrototypeBatch >= 1, "seed_batch", c.PrototypeBatch, "must be ≥ 1")
 	v.Check(c.Retries >= 0, "retries", c.Retries, "must be ≥ 0")
 	if c.Policy == PolicyDeepConf {
 		v.Check(c.Quantile != QuantileNormal || c.Warmup >= 2, "warmup", c.Warmup, "the normal quantile needs at least 2 warm-up traces")
 		v.Check(!c.PostHoc || c.StopRule == StopPaper, "post_hoc_filter", c.PostHoc, "only with the paper stop rule (the "+c.StopRule+" rule already judges every trace once)")
 	}
-	v.Check(!(c.Policy == PolicySeed && c.PostHoc), "post_hoc_filter", c.PostHoc, "not part of the seed policy (the prototype has none; its threshold is on the mean-NLL confidence, not on DeepConf's)")
+	v.Check(!(c.Policy == PolicyPrototype && c.PostHoc), "post_hoc_filter", c.PostHoc, "not part of the prototype policy (the prototype has none; its threshold is on the mean-NLL confidence, not on DeepConf's)")
 	return errors.Join(c.Sampling.Validate(), v.Err())
 }
 

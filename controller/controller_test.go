@@ -277,8 +277,8 @@ func TestUnparseableAbstains(t *testing.T) {
 	}
 }
 
-// seedScript returns traces whose prototype confidence (mean NLL) is nll[i].
-func seedScript(nll ...float64) []script {
+// prototypeScript returns traces whose prototype confidence (mean NLL) is nll[i].
+func prototypeScript(nll ...float64) []script {
 	var s []script
 	for _, c := range nll {
 		s = append(s, script{confs: flat(5, 10), lp: -c, text: "sure"})
@@ -286,7 +286,7 @@ func seedScript(nll ...float64) []script {
 	return s
 }
 
-func TestSeedPolicyStopsWhereThePrototypeWould(t *testing.T) {
+func TestPrototypePolicyStopsWhereThePrototypeWould(t *testing.T) {
 	tests := []struct {
 		name string
 		nll  []float64
@@ -305,30 +305,30 @@ func TestSeedPolicyStopsWhereThePrototypeWould(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := testConfig(PolicySeed)
-			e := newScripted(cfg.Sampling.Seed, inst.ID, seedScript(tc.nll...)...)
+			cfg := testConfig(PolicyPrototype)
+			e := newScripted(cfg.Sampling.Seed, inst.ID, prototypeScript(tc.nll...)...)
 			out := run(t, e, cfg)
 			if n := out.Prediction.NumTracesUsed; n != tc.want || e.Seeds() != tc.want {
 				t.Fatalf("%d traces used, %d sampled, want %d", n, e.Seeds(), tc.want)
 			}
 			for i, tr := range out.Traces {
-				if math.Abs(tr.SeedConfidence-tc.nll[i]) > 1e-6 {
-					t.Errorf("trace %d: seed confidence %v, want %v", i, tr.SeedConfidence, tc.nll[i])
+				if math.Abs(tr.PrototypeConfidence-tc.nll[i]) > 1e-6 {
+					t.Errorf("trace %d: seed confidence %v, want %v", i, tr.PrototypeConfidence, tc.nll[i])
 				}
 			}
 		})
 	}
 }
 
-func TestSeedPolicyTraceCountsAreBatches(t *testing.T) {
+func TestPrototypePolicyTraceCountsAreBatches(t *testing.T) {
 	// Whatever the confidences, batch mode yields 3, 6, 9 or 10 traces.
 	for k := range 40 {
 		var nll []float64
 		for i := range 10 {
 			nll = append(nll, float64((k*7+i*13)%17)/10)
 		}
-		cfg := testConfig(PolicySeed)
-		e := newScripted(cfg.Sampling.Seed, inst.ID, seedScript(nll...)...)
+		cfg := testConfig(PolicyPrototype)
+		e := newScripted(cfg.Sampling.Seed, inst.ID, prototypeScript(nll...)...)
 		out := run(t, e, cfg)
 		switch n := out.Prediction.NumTracesUsed; n {
 		case 3, 6, 9, 10:
@@ -338,10 +338,10 @@ func TestSeedPolicyTraceCountsAreBatches(t *testing.T) {
 	}
 }
 
-func TestSeedPolicyNoEarlyStopping(t *testing.T) {
-	cfg := testConfig(PolicySeed)
+func TestPrototypePolicyNoEarlyStopping(t *testing.T) {
+	cfg := testConfig(PolicyPrototype)
 	cfg.EarlyStop = false
-	e := newScripted(cfg.Sampling.Seed, inst.ID, seedScript(flat(10, 0.5)...)...)
+	e := newScripted(cfg.Sampling.Seed, inst.ID, prototypeScript(flat(10, 0.5)...)...)
 	if n := run(t, e, cfg).Prediction.NumTracesUsed; n != 10 {
 		t.Fatalf("%d traces, want max 10", n)
 	}
@@ -357,7 +357,7 @@ func TestPrototypeFields(t *testing.T) {
 		script{confs: flat(5, 1), lp: -0.2, text: "sure"})
 	p := run(t, e, cfg).Prediction
 	// refusal rate 0.25 ≤ 0.5; unsafe keywords in 2 of 4 ≥ 0.5·4 → unsafe.
-	if p.FinalPrediction != "unsafe" || p.RefusalRate != 0.25 || p.SeedConfidenceCategory != "uncertain_compliance" || p.ConfidenceCategory != "" ||
+	if p.FinalPrediction != "unsafe" || p.RefusalRate != 0.25 || p.PrototypeConfidenceCategory != "uncertain_compliance" || p.ConfidenceCategory != "" ||
 		p.TotalTokens != 20 || p.AvgTokensPerTrace != 5 || math.Abs(p.AvgConfidence-0.2) > 1e-6 || p.GroundTruth != "safe" {
 		t.Errorf("prediction %+v", p)
 	}
@@ -403,7 +403,7 @@ func TestReplaySweepTruncatesAndRefusesWhatItCannotKnow(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	for _, p := range []string{PolicyDeepConf, PolicyOffline, PolicyFixed, PolicySingle, PolicySeed} {
+	for _, p := range []string{PolicyDeepConf, PolicyOffline, PolicyFixed, PolicySingle, PolicyPrototype} {
 		if err := Default(p).Validate(); err != nil {
 			t.Errorf("Default(%s): %v", p, err)
 		}

@@ -19,11 +19,11 @@
 //     filtered weighted vote.
 //   - fixed: Traces complete traces, plain majority (self-consistency).
 //   - single: one trace.
-//   - seed: the prototype's rule exactly (SEED_SYSTEM.md §3.5–3.6): 3 warm-up
-//     traces, conf_bar = numpy's 90th percentile of their mean-NLL
-//     "confidence", then batches of 3 while the running mean of all
-//     confidences is below conf_bar (stop at ≥), at most 10 — so 3, 6, 9 or
-//     10 traces.
+//   - prototype (PolicyPrototype, stored as "seed"): the Python
+//     prototype's rule exactly (docs/prototype.md §3): 3 warm-up traces,
+//     conf_bar = numpy's 90th percentile of their mean-NLL "confidence",
+//     then batches of 3 while the running mean of all confidences is below
+//     conf_bar (stop at ≥), at most 10 — so 3, 6, 9 or 10 traces.
 //
 // Votes are over behaviours: a partial refusal counts as a refusal, an
 // unparseable judge verdict abstains, and a trace stopped before it finished
@@ -137,6 +137,6 @@
 //
 // Sampling: temperature 0.6, top-p 0.95, top-k 20 (the paper's Qwen3
 // settings), at most 256 tokens (the prototype's), k = 20 top
-// log-probabilities, thinking off (the prototype's setting). The seed policy
+// log-probabilities, thinking off (the prototype's setting). The prototype policy
 // uses the prototype's top-k 50.
 package controller

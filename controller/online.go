@@ -118,15 +118,15 @@ func (d *online) sample(ctx context.Context, t *traceState, th *threshold) error
 	case t.result.Finish == engine.FinishCancelled:
 		t.finish = cancelledFinish
 		return nil
-	case t.inReasoning && d.cfg.Policy != PolicySeed:
+	case t.inReasoning && d.cfg.Policy != PolicyPrototype:
 		// Ended while still reasoning: there is no answer to label.
 		return nil
 	}
 	answer := t.text
-	if t.hasReasoning() && d.cfg.Policy != PolicySeed {
+	if t.hasReasoning() && d.cfg.Policy != PolicyPrototype {
 		// The detector sees only the answer. The prototype knew no
 		// reasoning: it labelled the whole decoded response, and so does
-		// the seed policy (docs/prototype.md).
+		// the prototype policy (docs/prototype.md).
 		answer = t.result.Answer
 	}
 	v, err := d.det.Detect(d.ctx, d.prompt, answer)

@@ -6,7 +6,7 @@ import (
 	"github.com/deepconf/deepconf/record"
 )
 
-// Tests of the pitfalls of DEEPCONF.md §11 that are controller decisions
+// Tests of the pitfalls of docs/method.md §7 that are controller decisions
 // (P1–P3 and P6–P13 that concern formulas are in package confidence, P4 in
 // engine/llamacpp, P5 in engine/openai).
 

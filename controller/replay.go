@@ -100,8 +100,8 @@ func (d *replay) start(t *traceState, th *threshold) {
 		t.memo = &c
 	}
 	if stop < 0 || stop == len(f.confs) {
-		sc := st.SeedConfidence
-		t.seedMemo = &sc
+		sc := st.PrototypeConfidence
+		t.prototypeMemo = &sc
 	}
 	switch {
 	case stop >= 0:

@@ -166,7 +166,7 @@ func TestStopRuleValidation(t *testing.T) {
 		{"unknown quantile", func(c *Config) { c.Quantile = "nope" }, "quantile"},
 		{"post-hoc with head", func(c *Config) { c.PostHoc = true }, "post_hoc_filter true: only with the paper stop rule"},
 		{"normal with one warm-up", func(c *Config) { c.Warmup = 1 }, "at least 2 warm-up traces"},
-		{"seed with post-hoc", func(c *Config) { c.Policy, c.PostHoc = PolicySeed, true }, "not part of the seed policy"},
+		{"seed with post-hoc", func(c *Config) { c.Policy, c.PostHoc = PolicyPrototype, true }, "not part of the prototype policy"},
 	}
 	for _, tc := range tests {
 		c := Default(PolicyDeepConf)
@@ -204,11 +204,11 @@ func TestConfigWithoutStopRuleIsThePaperRule(t *testing.T) {
 	}
 }
 
-func TestSeedPolicyKeepsThePrototypesCategory(t *testing.T) {
-	cfg := Default(PolicySeed)
+func TestPrototypePolicyKeepsThePrototypesCategory(t *testing.T) {
+	cfg := Default(PolicyPrototype)
 	cfg.EarlyStop = false
 	var pool []record.Trace
-	for i := range cfg.SeedMaxTraces {
+	for i := range cfg.PrototypeMaxTraces {
 		tr := stored(cfg, i, flat(5, 10), "compliance")
 		for j := range tr.TokenLogprobs {
 			tr.TokenLogprobs[j] = -0.2 // NLL 0.2 < 0.3: uncertain compliance
@@ -219,8 +219,8 @@ func TestSeedPolicyKeepsThePrototypesCategory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := out.Prediction; p.ConfidenceCategory != "uncertain_compliance" || p.SeedConfidenceCategory != "uncertain_compliance" {
-		t.Errorf("categories %q / %q", p.ConfidenceCategory, p.SeedConfidenceCategory)
+	if p := out.Prediction; p.ConfidenceCategory != "uncertain_compliance" || p.PrototypeConfidenceCategory != "uncertain_compliance" {
+		t.Errorf("categories %q / %q", p.ConfidenceCategory, p.PrototypeConfidenceCategory)
 	}
 }
 
@@ -347,5 +347,32 @@ func TestPositionRuleCarriesItsLastThresholdBeyondTheWarmup(t *testing.T) {
 	}
 	if tr := out.Traces[2]; tr.Finish != record.FinishEarlyStop || tr.Tokens != 22 {
 		t.Errorf("trace 2: %s after %d tokens, want early-stopped after 22", tr.Finish, tr.Tokens)
+	}
+}
+
+// TestParsePolicy checks the command-line names of the policies: the
+// prototype's is "prototype", and "seed", its older name and the value
+// run.json stores, still names it.
+func TestParsePolicy(t *testing.T) {
+	for _, tc := range []struct{ name, want, err string }{
+		{"deepconf", PolicyDeepConf, ""},
+		{"offline", PolicyOffline, ""},
+		{"fixed", PolicyFixed, ""},
+		{"single", PolicySingle, ""},
+		{"prototype", PolicyPrototype, ""},
+		{"seed", PolicyPrototype, ""},
+		{"Seed", "", `policy "Seed": want deepconf, offline, fixed, single or prototype`},
+		{"", "", `policy "": want deepconf, offline, fixed, single or prototype`},
+	} {
+		got, err := ParsePolicy(tc.name)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("ParsePolicy(%q) = %q, %v; want error %q", tc.name, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParsePolicy(%q) = %q, %v; want %q", tc.name, got, err, tc.want)
+		}
 	}
 }

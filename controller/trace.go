@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/deepconf/deepconf/confidence"
-	"github.com/deepconf/deepconf/confidence/seed"
+	"github.com/deepconf/deepconf/confidence/prototype"
 	"github.com/deepconf/deepconf/engine"
 	"github.com/deepconf/deepconf/record"
 	"github.com/deepconf/deepconf/refusal"
@@ -57,9 +57,9 @@ type traceState struct {
 	// memo caches the statistics of a done trace: they depend only on its
 	// confidences and the configuration, which no longer change.
 	memo *confidence.TraceStats
-	// seedMemo is the stored prototype confidence of a replayed trace that
+	// prototypeMemo is the stored prototype confidence of a replayed trace that
 	// was not truncated.
-	seedMemo *float64
+	prototypeMemo *float64
 	// spans are the [start, end) token ranges of the model's reasoning
 	// (engine.Token.Reasoning); inReasoning reports that the trace ended
 	// inside one.
@@ -192,26 +192,26 @@ func metric(cfg Config, st confidence.TraceStats) float64 {
 	return st.LowestGroup
 }
 
-// seedConfidence is the prototype's trace confidence: −mean of the sampled
+// prototypeConfidence is the prototype's trace confidence: −mean of the sampled
 // tokens' log-probabilities clipped to [−100, 0], non-finite ones dropped.
-func seedConfidence(lps []float32) float64 {
+func prototypeConfidence(lps []float32) float64 {
 	x := make([]float64, len(lps))
 	for i, lp := range lps {
-		x[i] = seed.ClipLogprob(float64(lp))
+		x[i] = prototype.ClipLogprob(float64(lp))
 	}
-	c, err := seed.TokenConfidence(x, seed.NegAvgLogprob, seed.DefaultOptions())
+	c, err := prototype.TokenConfidence(x, prototype.NegAvgLogprob, prototype.DefaultOptions())
 	if err != nil || math.IsNaN(c) {
 		return 0
 	}
 	return c
 }
 
-// seedConfidence returns the prototype's confidence of the trace.
-func (t *traceState) seedConfidence() float64 {
-	if t.seedMemo != nil {
-		return *t.seedMemo
+// prototypeConfidence returns the prototype's confidence of the trace.
+func (t *traceState) prototypeConfidence() float64 {
+	if t.prototypeMemo != nil {
+		return *t.prototypeMemo
 	}
-	return seedConfidence(t.lps)
+	return prototypeConfidence(t.lps)
 }
 
 // toRecord converts a finished trace to its stored form.
@@ -221,20 +221,20 @@ func (t *traceState) toRecord(cfg Config, instanceID string) (record.Trace, erro
 		return record.Trace{}, fmt.Errorf("trace %d: %w", t.index, err)
 	}
 	r := record.Trace{
-		InstanceID:        instanceID,
-		Index:             t.index,
-		Seed:              t.seed,
-		Phase:             t.phase,
-		Text:              t.text,
-		Tokens:            len(t.confs),
-		Finish:            t.finish,
-		Used:              t.used,
-		Confidence:        st,
-		ConfidenceOptions: &record.StatsOptions{Window: cfg.Window, Tail: cfg.Tail, BottomFraction: cfg.BottomFraction},
-		SeedConfidence:    t.seedConfidence(),
-		Counts:            t.counts,
-		TokenConfidences:  t.confs,
-		TokenLogprobs:     t.lps,
+		InstanceID:          instanceID,
+		Index:               t.index,
+		Seed:                t.seed,
+		Phase:               t.phase,
+		Text:                t.text,
+		Tokens:              len(t.confs),
+		Finish:              t.finish,
+		Used:                t.used,
+		Confidence:          st,
+		ConfidenceOptions:   &record.StatsOptions{Window: cfg.Window, Tail: cfg.Tail, BottomFraction: cfg.BottomFraction},
+		PrototypeConfidence: t.prototypeConfidence(),
+		Counts:              t.counts,
+		TokenConfidences:    t.confs,
+		TokenLogprobs:       t.lps,
 	}
 	if t.result.Tokens > r.Tokens {
 		// A server may count tokens it did not send entries for (usage).

@@ -42,7 +42,7 @@ const (
 
 // Phases of a trace within its instance's policy.
 const (
-	PhaseWarmup   = "warmup"   // calibration traces (deepconf, seed)
+	PhaseWarmup   = "warmup"   // calibration traces (deepconf, prototype)
 	PhaseAdaptive = "adaptive" // traces after the warm-up
 	PhaseFixed    = "fixed"    // policies without phases (offline, fixed, single)
 )
@@ -86,10 +86,11 @@ type Trace struct {
 	// Confidence was computed with; a replay with the same options reuses
 	// Confidence instead of recomputing it.
 	ConfidenceOptions *StatsOptions `json:"confidence_options,omitempty"`
-	// SeedConfidence is the prototype's trace "confidence": the mean
+	// PrototypeConfidence is the prototype's trace "confidence": the mean
 	// negative log-likelihood of the sampled tokens, each clipped to
-	// [−100, 0] (higher means less certain).
-	SeedConfidence float64 `json:"seed_confidence"`
+	// [−100, 0] (higher means less certain). Its key keeps the name
+	// stored traces have.
+	PrototypeConfidence float64 `json:"seed_confidence"`
 	// Counts is the accounting of the log-probabilities (dropped,
 	// clamped, short entries).
 	Counts confidence.Counts `json:"counts"`
@@ -147,10 +148,10 @@ type Prediction struct {
 	// AvgConfidence is the mean of Confidences.
 	AvgConfidence float64 `json:"avg_confidence"`
 	// ConfidenceCategory is the instance's category under the run's
-	// policy: for the seed policy the prototype's rule (0.7/0.3 on
+	// policy: for the prototype policy the prototype's rule (0.7/0.3 on
 	// AvgConfidence); for the other policies it depends on the run's
 	// confidence split and is left empty (the analysis assigns it; see
-	// SeedConfidenceCategory for the prototype's rule).
+	// PrototypeConfidenceCategory for the prototype's rule).
 	ConfidenceCategory string  `json:"confidence_category"`
 	NumTracesUsed      int     `json:"num_traces_used"`
 	TotalTokens        int     `json:"total_tokens"`
@@ -183,7 +184,7 @@ type Prediction struct {
 	// TraceConfidences holds that metric per used trace.
 	TraceConfidences []float64 `json:"trace_confidences"`
 	// Threshold is the early-stop threshold s learned from the warm-up
-	// (deepconf policy), or the prototype's conf_bar (seed policy).
+	// (deepconf policy), or the prototype's conf_bar (prototype policy).
 	Threshold *float64 `json:"threshold,omitempty"`
 	// Stop says why sampling ended: consensus, budget, seed-threshold,
 	// max-traces, traces (a fixed number was sampled).
@@ -200,9 +201,10 @@ type Prediction struct {
 	// filter): they do not vote. With EarlyStopped it is what the stop
 	// rule removed.
 	Discarded int `json:"discarded,omitempty"`
-	// SeedConfidenceCategory is the prototype's category rule (0.7/0.3 on
-	// AvgConfidence, its mean-NLL confidence), whatever the policy.
-	SeedConfidenceCategory string `json:"seed_confidence_category,omitempty"`
+	// PrototypeConfidenceCategory is the prototype's category rule
+	// (0.7/0.3 on AvgConfidence, its mean-NLL confidence), whatever the
+	// policy. Its key keeps the name stored predictions have.
+	PrototypeConfidenceCategory string `json:"seed_confidence_category,omitempty"`
 	// Unparseable counts traces whose judge verdict could not be parsed.
 	Unparseable int `json:"unparseable,omitempty"`
 

@@ -9,7 +9,7 @@
 // New builds one from a CLI spec:
 //
 //	patterns          the default rule-based detector (Patterns)
-//	patterns:seed     the prototype's 48-phrase substring list, exactly (Seed)
+//	patterns:seed     the prototype's 48-phrase substring list, exactly (Prototype)
 //	classifier        the shipped trained classifier (Classifier)
 //	classifier:FILE   a classifier model file written by deepconf refusal-train
 //	ensemble          the shipped classifier trained with the patterns verdict
@@ -49,15 +49,15 @@
 //
 // # patterns:seed
 //
-// Seed reproduces the prototype's is_refusal: Python's
+// Prototype reproduces the prototype's is_refusal: Python's
 // any(p.lower() in text.lower() for p in patterns) over the 48 phrases of
-// SafetyDeepConfExperiment (SEED_SYSTEM.md §4.1): case-insensitive
+// SafetyDeepConfExperiment (docs/prototype.md §4): case-insensitive
 // substrings anywhere, no normalisation, so a typographic apostrophe (U+2019)
 // does not match "'". The prototype's other lists and predicates are exposed
-// for seed-mode scoring and simulators: SeedOriginalPatterns and
-// SeedIsRefusalOriginal (the first 9-phrase list), SeedSweepRefusalPatterns and
-// SeedSweepIsUnsafe (the 11 phrases of comprehensive_percentile_analysis.py's
-// is_unsafe), SeedUnsafeKeywords and SeedIsUnsafeContent (is_unsafe_content).
+// for prototype-mode scoring and simulators: PrototypeOriginalPatterns and
+// PrototypeIsRefusalOriginal (the first 9-phrase list), PrototypeSweepRefusalPatterns and
+// PrototypeSweepIsUnsafe (the 11 phrases of comprehensive_percentile_analysis.py's
+// is_unsafe), PrototypeUnsafeKeywords and PrototypeIsUnsafeContent (is_unsafe_content).
 //
 // # patterns
 //

@@ -41,7 +41,7 @@ type Misclassification struct {
 // RuleStat counts the verdicts one rule decided.
 type RuleStat struct {
 	// Rule is Verdict.Rule ("" for verdicts without a rule, such as the
-	// seed detector's compliance verdicts).
+	// prototype detector's compliance verdicts).
 	Rule string `json:"rule"`
 	// Hits is the number of verdicts with this rule.
 	Hits int `json:"hits"`

@@ -44,7 +44,7 @@ func (l Label) Valid() bool {
 type Verdict struct {
 	// Label is the decision.
 	Label Label `json:"label"`
-	// Rule names the rule or phrase that decided: for the seed detector the
+	// Rule names the rule or phrase that decided: for the prototype detector the
 	// matching phrase, for the default detector a rule name such as
 	// "open:apology", for a judge its raw output.
 	Rule string `json:"rule,omitempty"`
@@ -73,8 +73,8 @@ const (
 	DefaultSpec = SpecEnsemble
 	// SpecPatterns is the rule-based detector (see Patterns).
 	SpecPatterns = "patterns"
-	// SpecSeed is the prototype's 48-phrase substring detector (see Seed).
-	SpecSeed = "patterns:seed"
+	// SpecPrototype is the prototype's 48-phrase substring detector (see Prototype).
+	SpecPrototype = "patterns:seed"
 	// SpecJudgePrefix starts a judge spec, "judge:<model>".
 	SpecJudgePrefix = "judge:"
 	// SpecClassifier is the shipped trained classifier (see Classifier).
@@ -112,7 +112,7 @@ func WithJudgeMaxTokens(n int) Option { return func(c *config) { c.maxTokens = n
 //
 //	""                  DefaultSpec
 //	"patterns"          the rule-based detector (Patterns)
-//	"patterns:seed"     the prototype's 48-phrase substring detector (Seed)
+//	"patterns:seed"     the prototype's 48-phrase substring detector (Prototype)
 //	"classifier"        the shipped trained classifier (ClassifierModel)
 //	"classifier:FILE"   a classifier model file written by refusal-train
 //	"ensemble"          the shipped classifier over the patterns verdict
@@ -131,8 +131,8 @@ func New(spec string, opts ...Option) (Detector, error) {
 	switch {
 	case spec == SpecPatterns:
 		return Patterns(), nil
-	case spec == SpecSeed:
-		return Seed(), nil
+	case spec == SpecPrototype:
+		return Prototype(), nil
 	case spec == SpecClassifier || spec == SpecEnsemble:
 		load := ClassifierModel
 		if spec == SpecEnsemble {
@@ -175,7 +175,7 @@ func New(spec string, opts ...Option) (Detector, error) {
 		return NewJudge(model, c.engine, f, c.maxTokens)
 	}
 	return nil, fmt.Errorf("unknown detector %q: want %q, %q, %q, %q, %qFILE or %q<model>",
-		spec, SpecPatterns, SpecSeed, SpecClassifier, SpecEnsemble, SpecClassifierPrefix, SpecJudgePrefix)
+		spec, SpecPatterns, SpecPrototype, SpecClassifier, SpecEnsemble, SpecClassifierPrefix, SpecJudgePrefix)
 }
 
 // Open returns the detector of spec (New). A judge's engine is opened with

@@ -201,9 +201,9 @@ var palette = []color.RGBA{
 // colour returns the i-th palette colour, cycling.
 func colour(i int) color.RGBA { return palette[i%len(palette)] }
 
-// categoryColours follows the prototype's colours per category
-// (SEED_SYSTEM.md §10.1: confident refusal blue, confident compliance green,
-// uncertain refusal orange, uncertain compliance red), in Okabe–Ito shades.
+// categoryColours follows the colours the prototype's figures gave each
+// category (confident refusal blue, confident compliance green, uncertain
+// refusal orange, uncertain compliance red), in Okabe–Ito shades.
 var categoryColours = map[string]color.RGBA{
 	"confident_refusal":    palette[0],
 	"uncertain_compliance": palette[1],

@@ -16,7 +16,7 @@ type PolicySettings struct {
 	Policy string
 	// MinTraces and MaxTraces are the warm-up and the budget (the seed
 	// policy's min and max traces); Percentile the threshold percentile
-	// (deepconf: η = 1 − p/100; seed: its warm-up percentile).
+	// (deepconf: η = 1 − p/100; prototype: its warm-up percentile).
 	MinTraces, MaxTraces int
 	Percentile           float64
 	// NoEarlyStopping turns off the early termination and the consensus
@@ -52,7 +52,7 @@ type PolicySettings struct {
 	Thinking bool
 	System   string
 	// TopKGiven, MinTracesGiven, MaxTracesGiven and PercentileGiven say
-	// that the setting was given: the seed policy keeps the prototype's
+	// that the setting was given: the prototype policy keeps the prototype's
 	// top-k, trace counts and percentile otherwise, and deepconf its η.
 	TopKGiven, MinTracesGiven, MaxTracesGiven, PercentileGiven bool
 	// MetricGiven and QuantileGiven say that the metric and the quantile
@@ -68,8 +68,8 @@ type PolicySettings struct {
 func (s PolicySettings) Config() (controller.Config, error) {
 	c := controller.Default(s.Policy)
 	c.Sampling = engine.Sampling{Temperature: s.Temperature, TopP: s.TopP, TopK: s.TopK, MaxTokens: s.MaxTokens, Seed: s.Seed, TopLogprobs: s.K}
-	if s.Policy == controller.PolicySeed && !s.TopKGiven {
-		c.Sampling.TopK = controller.Default(controller.PolicySeed).Sampling.TopK
+	if s.Policy == controller.PolicyPrototype && !s.TopKGiven {
+		c.Sampling.TopK = controller.Default(controller.PolicyPrototype).Sampling.TopK
 	}
 	c.Window, c.MinTokens = s.Window, s.MinTokens
 	if c.MinTokens == 0 {
@@ -99,15 +99,15 @@ func (s PolicySettings) Config() (controller.Config, error) {
 		c.Keep = s.Keep
 	}
 	switch s.Policy {
-	case controller.PolicySeed:
+	case controller.PolicyPrototype:
 		if s.MinTracesGiven {
-			c.SeedMinTraces = s.MinTraces
+			c.PrototypeMinTraces = s.MinTraces
 		}
 		if s.MaxTracesGiven {
-			c.SeedMaxTraces = s.MaxTraces
+			c.PrototypeMaxTraces = s.MaxTraces
 		}
 		if s.PercentileGiven {
-			c.SeedPercentile = s.Percentile
+			c.PrototypePercentile = s.Percentile
 		}
 	default:
 		c.Warmup, c.Budget = s.MinTraces, s.MaxTraces

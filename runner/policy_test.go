@@ -21,11 +21,11 @@ func settingsOf(policy string) PolicySettings {
 }
 
 // TestPolicySettings: the defaults give the policy's default configuration;
-// the seed policy keeps the prototype's top-k, counts and percentile unless
+// the prototype policy keeps the prototype's top-k, counts and percentile unless
 // they are given; a percentile sets deepconf's η; the minimum tokens follow
 // the window; the minimum voters are capped at the budget.
 func TestPolicySettings(t *testing.T) {
-	for _, policy := range []string{controller.PolicyDeepConf, controller.PolicySeed, controller.PolicyOffline} {
+	for _, policy := range []string{controller.PolicyDeepConf, controller.PolicyPrototype, controller.PolicyOffline} {
 		c, err := settingsOf(policy).Config()
 		if want := controller.Default(policy); err != nil || c != want {
 			t.Errorf("%s defaults: %+v, %v\nwant %+v", policy, c, err, want)
@@ -36,19 +36,19 @@ func TestPolicySettings(t *testing.T) {
 		set   func(*PolicySettings)
 		check func(controller.Config) bool
 	}{
-		{"seed top-k given", func(s *PolicySettings) { s.Policy, s.TopK, s.TopKGiven = controller.PolicySeed, 7, true },
+		{"seed top-k given", func(s *PolicySettings) { s.Policy, s.TopK, s.TopKGiven = controller.PolicyPrototype, 7, true },
 			func(c controller.Config) bool { return c.Sampling.TopK == 7 }},
 		{"seed counts given", func(s *PolicySettings) {
-			s.Policy, s.MinTraces, s.MaxTraces, s.Percentile = controller.PolicySeed, 2, 5, 60
+			s.Policy, s.MinTraces, s.MaxTraces, s.Percentile = controller.PolicyPrototype, 2, 5, 60
 			s.MinTracesGiven, s.MaxTracesGiven, s.PercentileGiven = true, true, true
 		}, func(c controller.Config) bool {
-			return c.SeedMinTraces == 2 && c.SeedMaxTraces == 5 && c.SeedPercentile == 60
+			return c.PrototypeMinTraces == 2 && c.PrototypeMaxTraces == 5 && c.PrototypePercentile == 60
 		}},
 		{"seed counts not given", func(s *PolicySettings) {
-			s.Policy, s.MinTraces, s.MaxTraces, s.Percentile = controller.PolicySeed, 2, 5, 60
+			s.Policy, s.MinTraces, s.MaxTraces, s.Percentile = controller.PolicyPrototype, 2, 5, 60
 		},
 			func(c controller.Config) bool {
-				return c.SeedMinTraces == 3 && c.SeedMaxTraces == 10 && c.SeedPercentile == 90
+				return c.PrototypeMinTraces == 3 && c.PrototypeMaxTraces == 10 && c.PrototypePercentile == 90
 			}},
 		{"percentile is η", func(s *PolicySettings) { s.Percentile, s.PercentileGiven = 10, true },
 			func(c controller.Config) bool { return c.Keep == 0.9 }},
@@ -80,7 +80,7 @@ func TestPolicySettings(t *testing.T) {
 		{"percentile 100", func(s *PolicySettings) { s.Percentile, s.PercentileGiven = 100, true },
 			"percentile 100: must be in [0, 100) for the deepconf policy (η = 1 − p/100 > 0)"},
 		{"budget below the warm-up", func(s *PolicySettings) { s.MaxTraces = 2 }, "budget 2: must be ≥ warmup 4"},
-		{"unknown policy", func(s *PolicySettings) { s.Policy = "greedy" }, `policy "greedy": want deepconf, offline, fixed, single or seed`},
+		{"unknown policy", func(s *PolicySettings) { s.Policy = "greedy" }, `policy "greedy": want deepconf, offline, fixed, single or seed (the prototype)`},
 	} {
 		s := settingsOf(controller.PolicyDeepConf)
 		tc.set(&s)

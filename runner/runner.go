@@ -416,8 +416,8 @@ func engineInfo(info engine.Info) (*record.EngineInfo, error) {
 // max_traces, which its token-savings baseline uses).
 func MaxTraces(c controller.Config) int {
 	switch c.Policy {
-	case controller.PolicySeed:
-		return c.SeedMaxTraces
+	case controller.PolicyPrototype:
+		return c.PrototypeMaxTraces
 	case controller.PolicyDeepConf:
 		return c.Budget
 	case controller.PolicySingle:

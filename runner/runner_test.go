@@ -245,7 +245,7 @@ func TestMaxTraces(t *testing.T) {
 		want   int
 	}{
 		{controller.PolicyDeepConf, controller.Default(controller.PolicyDeepConf).Budget},
-		{controller.PolicySeed, controller.Default(controller.PolicySeed).SeedMaxTraces},
+		{controller.PolicyPrototype, controller.Default(controller.PolicyPrototype).PrototypeMaxTraces},
 		{controller.PolicySingle, 1},
 		{controller.PolicyFixed, controller.Default(controller.PolicyFixed).Traces},
 	} {

@@ -43,7 +43,7 @@ func (b Baselines) apply(o analysis.Options) analysis.Options {
 // scoring and the defaults of analysis.Options, replays the baselines,
 // writes into the run directory and writes the report.
 type AnalyzeOptions struct {
-	// Scoring is analysis.ScoringRefusal (default), analysis.ScoringSeed
+	// Scoring is analysis.ScoringRefusal (default), analysis.ScoringPrototype
 	// or ScoringBoth.
 	Scoring string
 	// Analysis configures the refusal-scoring analysis (split, level,
@@ -62,7 +62,7 @@ type AnalyzeOptions struct {
 	// the per-token arrays to the trace exports.
 	Exports      []string
 	ExportTokens bool
-	// NoReport skips the figures and report.html. Seed scoring alone has
+	// NoReport skips the figures and report.html. Prototype scoring alone has
 	// no report.
 	NoReport bool
 	// MaxExamples caps the report's misclassified examples
@@ -80,10 +80,10 @@ type Outcome struct {
 	Dir, Out string
 	Data     *analysis.RunData
 	// Result is the refusal-scoring analysis (also computed for the
-	// exports under seed scoring), Seed the prototype's (nil unless
+	// exports under prototype scoring), Prototype the prototype's (nil unless
 	// asked for).
-	Result *analysis.Result
-	Seed   *analysis.SeedResult
+	Result    *analysis.Result
+	Prototype *analysis.PrototypeResult
 	// Scoring is the scoring asked for.
 	Scoring string
 	// Written lists analysis.json (and analysis_seed.json) and the exports,
@@ -103,7 +103,7 @@ func (o *Outcome) Files() []string {
 		}
 		return p
 	}
-	analysisFiles := map[string]bool{filepath.Join(o.Out, record.AnalysisFile): true, filepath.Join(o.Out, analysis.SeedFile): true}
+	analysisFiles := map[string]bool{filepath.Join(o.Out, record.AnalysisFile): true, filepath.Join(o.Out, analysis.PrototypeFile): true}
 	var last []string
 	for _, p := range o.Written {
 		if analysisFiles[p] {
@@ -122,24 +122,24 @@ func (o *Outcome) Files() []string {
 }
 
 // Refusal reports whether the outcome holds the refusal scoring asked for.
-func (o *Outcome) Refusal() bool { return o.Scoring != analysis.ScoringSeed }
+func (o *Outcome) Refusal() bool { return o.Scoring != analysis.ScoringPrototype }
 
 // Tables returns the outcome's tables, which tables.md and tables.tex hold:
-// RunTables under refusal scoring, then PrototypeTables under seed scoring.
+// RunTables under refusal scoring, then PrototypeTables under prototype scoring.
 func (o *Outcome) Tables() []table.Table {
 	var tables []table.Table
 	if o.Refusal() {
 		tables = append(tables, RunTables(o.Result)...)
 	}
-	if o.Seed != nil {
-		tables = append(tables, PrototypeTables(o.Seed)...)
+	if o.Prototype != nil {
+		tables = append(tables, PrototypeTables(o.Prototype)...)
 	}
 	return tables
 }
 
 // AnalyzeRun analyses the run directory dir and writes its results into
 // o.Out: analysis.json (the refusal scoring; the prototype's format under
-// seed scoring alone), analysis_seed.json (ScoringBoth), the exports, and,
+// prototype scoring alone), analysis_seed.json (ScoringBoth), the exports, and,
 // under refusal scoring, the figures (figures/) and report.html. It is
 // deepconf analyze, and the analysis deepconf run does when a run finishes.
 // The outcome holds what it computed and wrote (print it with
@@ -149,9 +149,9 @@ func AnalyzeRun(ctx context.Context, dir string, o AnalyzeOptions) (*Outcome, er
 	switch scoring {
 	case "":
 		scoring = analysis.ScoringRefusal
-	case analysis.ScoringRefusal, analysis.ScoringSeed, ScoringBoth:
+	case analysis.ScoringRefusal, analysis.ScoringPrototype, ScoringBoth:
 	default:
-		return nil, fmt.Errorf("scoring %q: want %s, %s or %s", o.Scoring, analysis.ScoringRefusal, analysis.ScoringSeed, ScoringBoth)
+		return nil, fmt.Errorf("scoring %q: want %s, %s or %s", o.Scoring, analysis.ScoringRefusal, analysis.ScoringPrototype, ScoringBoth)
 	}
 	for _, f := range o.Exports {
 		switch f {
@@ -205,17 +205,17 @@ func AnalyzeRun(ctx context.Context, dir string, o AnalyzeOptions) (*Outcome, er
 	}
 
 	oc := &Outcome{Dir: dir, Out: out, Data: d, Scoring: scoring}
-	doRefusal, doSeed := scoring != analysis.ScoringSeed, scoring != analysis.ScoringRefusal
+	doRefusal, doPrototype := scoring != analysis.ScoringPrototype, scoring != analysis.ScoringRefusal
 	// The refusal analysis also scores the instances of the CSV/Parquet
-	// exports under seed scoring.
+	// exports under prototype scoring.
 	if doRefusal || len(o.Exports) > 0 {
 		if oc.Result, err = analysis.Analyze(ctx, d, ao); err != nil {
 			return nil, err
 		}
 		oc.Result.Dir = dir
 	}
-	if doSeed {
-		if oc.Seed, err = analysis.AnalyzeSeed(d, ao.MaxTraces, ao.Labels); err != nil {
+	if doPrototype {
+		if oc.Prototype, err = analysis.AnalyzePrototype(d, ao.MaxTraces, ao.Labels); err != nil {
 			return nil, err
 		}
 	}
@@ -239,13 +239,13 @@ func AnalyzeRun(ctx context.Context, dir string, o AnalyzeOptions) (*Outcome, er
 			return oc, fmt.Errorf("report: %w", err)
 		}
 	}
-	if doSeed {
+	if doPrototype {
 		name := record.AnalysisFile
 		if doRefusal {
-			name = analysis.SeedFile
+			name = analysis.PrototypeFile
 		}
 		p := filepath.Join(out, name)
-		if err := atomicfile.Write(p, oc.Seed.WriteJSON); err != nil {
+		if err := atomicfile.Write(p, oc.Prototype.WriteJSON); err != nil {
 			return oc, err
 		}
 		oc.Written = append(oc.Written, p)

@@ -110,7 +110,7 @@ func TestAnalyzeRun(t *testing.T) {
 
 // TestAnalyzeRunReport checks the report AnalyzeRun writes: the figures
 // and report.html land in Out, with example responses although the
-// analysis skips the trace texts; seed scoring alone has no report.
+// analysis skips the trace texts; prototype scoring alone has no report.
 func TestAnalyzeRunReport(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	fakeRun(t, dir, "Qwen/Qwen3-0.6B", 60, false, 8, false)
@@ -132,7 +132,7 @@ func TestAnalyzeRunReport(t *testing.T) {
 	}
 
 	out2 := filepath.Join(t.TempDir(), "seed")
-	oc, err := AnalyzeRun(context.Background(), dir, AnalyzeOptions{Out: out2, Scoring: analysis.ScoringSeed})
+	oc, err := AnalyzeRun(context.Background(), dir, AnalyzeOptions{Out: out2, Scoring: analysis.ScoringPrototype})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestAnalyzeRunPrototype(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile(filepath.Join(out, analysis.SeedFile))
+	got, err := os.ReadFile(filepath.Join(out, analysis.PrototypeFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,9 +205,9 @@ func TestAnalyzeRunPrototype(t *testing.T) {
 		t.Errorf("summary:\n%s", stdout.String())
 	}
 
-	// Seed scoring alone writes the prototype's file as analysis.json.
+	// Prototype scoring alone writes the prototype's file as analysis.json.
 	out2 := t.TempDir()
-	if _, err := AnalyzeRun(context.Background(), fixture, AnalyzeOptions{Scoring: analysis.ScoringSeed, Out: out2}); err != nil {
+	if _, err := AnalyzeRun(context.Background(), fixture, AnalyzeOptions{Scoring: analysis.ScoringPrototype, Out: out2}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(out2, "analysis.json")); !bytes.Equal(got, want) {
@@ -230,10 +230,10 @@ func TestAnalyzeRunGoldLabels(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "predictions.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := AnalyzeRun(context.Background(), dir, AnalyzeOptions{Scoring: analysis.ScoringSeed}); err == nil || !strings.Contains(err.Error(), "no ground_truth or gold_label") {
+	if _, err := AnalyzeRun(context.Background(), dir, AnalyzeOptions{Scoring: analysis.ScoringPrototype}); err == nil || !strings.Contains(err.Error(), "no ground_truth or gold_label") {
 		t.Errorf("prototype file without labels: %v", err)
 	}
-	o := AnalyzeOptions{Scoring: analysis.ScoringSeed, Benchmark: "toxicchat", Data: shareddata.Dir(t)}
+	o := AnalyzeOptions{Scoring: analysis.ScoringPrototype, Benchmark: "toxicchat", Data: shareddata.Dir(t)}
 	if _, err := AnalyzeRun(context.Background(), dir, o); err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func misclassified(ctx context.Context, d *analysis.RunData, res *analysis.Resul
 		if math.IsNaN(in.Metric) {
 			return math.Inf(-1)
 		}
-		if res.Split.Method == analysis.SplitSeed {
+		if res.Split.Method == analysis.SplitPrototype {
 			return -in.Metric // the prototype's NLL: lower is more confident
 		}
 		return in.Metric

@@ -117,31 +117,31 @@ type InstanceRow struct {
 // per-token arrays unless the export asks for them, plus the gold label of
 // its instance.
 type TraceRow struct {
-	InstanceID       string    `parquet:"instance_id"`
-	Index            int64     `parquet:"index"`
-	GoldLabel        string    `parquet:"gold_label"`
-	Seed             uint64    `parquet:"seed"`
-	Phase            string    `parquet:"phase"`
-	Text             string    `parquet:"text"`
-	Tokens           int64     `parquet:"tokens"`
-	Finish           string    `parquet:"finish"`
-	Used             bool      `parquet:"used"`
-	Label            string    `parquet:"label"`
-	Rule             string    `parquet:"rule"`
-	ConfidenceN      int64     `parquet:"confidence_n"`
-	ConfidenceMean   float64   `parquet:"confidence_mean"`
-	ConfidenceLowest float64   `parquet:"confidence_lowest_group"`
-	ConfidenceBottom float64   `parquet:"confidence_bottom"`
-	ConfidenceTail   float64   `parquet:"confidence_tail"`
-	SeedConfidence   float64   `parquet:"seed_confidence"`
-	CountScored      int64     `parquet:"count_scored"`
-	CountEmpty       int64     `parquet:"count_empty"`
-	CountShort       int64     `parquet:"count_short"`
-	CountNonFinite   int64     `parquet:"count_non_finite"`
-	CountSentinel    int64     `parquet:"count_sentinel"`
-	CountClamped     int64     `parquet:"count_clamped"`
-	TokenConfidences []float32 `parquet:"token_confidences,list"`
-	TokenLogprobs    []float32 `parquet:"token_logprobs,list"`
+	InstanceID          string    `parquet:"instance_id"`
+	Index               int64     `parquet:"index"`
+	GoldLabel           string    `parquet:"gold_label"`
+	Seed                uint64    `parquet:"seed"`
+	Phase               string    `parquet:"phase"`
+	Text                string    `parquet:"text"`
+	Tokens              int64     `parquet:"tokens"`
+	Finish              string    `parquet:"finish"`
+	Used                bool      `parquet:"used"`
+	Label               string    `parquet:"label"`
+	Rule                string    `parquet:"rule"`
+	ConfidenceN         int64     `parquet:"confidence_n"`
+	ConfidenceMean      float64   `parquet:"confidence_mean"`
+	ConfidenceLowest    float64   `parquet:"confidence_lowest_group"`
+	ConfidenceBottom    float64   `parquet:"confidence_bottom"`
+	ConfidenceTail      float64   `parquet:"confidence_tail"`
+	PrototypeConfidence float64   `parquet:"seed_confidence"`
+	CountScored         int64     `parquet:"count_scored"`
+	CountEmpty          int64     `parquet:"count_empty"`
+	CountShort          int64     `parquet:"count_short"`
+	CountNonFinite      int64     `parquet:"count_non_finite"`
+	CountSentinel       int64     `parquet:"count_sentinel"`
+	CountClamped        int64     `parquet:"count_clamped"`
+	TokenConfidences    []float32 `parquet:"token_confidences,list"`
+	TokenLogprobs       []float32 `parquet:"token_logprobs,list"`
 }
 
 var instanceHeader = []string{
@@ -217,7 +217,7 @@ func traceRow(t *record.Trace, gold string, withTokens bool) TraceRow {
 		InstanceID: t.InstanceID, Index: int64(t.Index), GoldLabel: gold, Seed: t.Seed, Phase: t.Phase, Text: t.Text,
 		Tokens: int64(t.Tokens), Finish: t.Finish, Used: t.Used, Label: t.Label, Rule: t.Rule,
 		ConfidenceN: int64(t.Confidence.N), ConfidenceMean: t.Confidence.Mean, ConfidenceLowest: t.Confidence.LowestGroup,
-		ConfidenceBottom: t.Confidence.Bottom, ConfidenceTail: t.Confidence.Tail, SeedConfidence: t.SeedConfidence,
+		ConfidenceBottom: t.Confidence.Bottom, ConfidenceTail: t.Confidence.Tail, PrototypeConfidence: t.PrototypeConfidence,
 		CountScored: int64(t.Counts.Scored), CountEmpty: int64(t.Counts.Empty), CountShort: int64(t.Counts.Short),
 		CountNonFinite: int64(t.Counts.NonFinite), CountSentinel: int64(t.Counts.Sentinel), CountClamped: int64(t.Counts.Clamped),
 	}
@@ -237,7 +237,7 @@ func (row *TraceRow) record(withTokens bool) []string {
 		row.InstanceID, i(row.Index), row.GoldLabel, strconv.FormatUint(row.Seed, 10), row.Phase, row.Text,
 		i(row.Tokens), row.Finish, strconv.FormatBool(row.Used), row.Label, row.Rule, i(row.ConfidenceN),
 		table.CSVFloat(row.ConfidenceMean), table.CSVFloat(row.ConfidenceLowest), table.CSVFloat(row.ConfidenceBottom),
-		table.CSVFloat(row.ConfidenceTail), table.CSVFloat(row.SeedConfidence), i(row.CountScored), i(row.CountEmpty),
+		table.CSVFloat(row.ConfidenceTail), table.CSVFloat(row.PrototypeConfidence), i(row.CountScored), i(row.CountEmpty),
 		i(row.CountShort), i(row.CountNonFinite), i(row.CountSentinel), i(row.CountClamped), tc, tl,
 	}
 }

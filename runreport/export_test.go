@@ -176,7 +176,7 @@ func TestExportWithoutTraces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := analysis.Analyze(ctx, d, analysis.Options{Split: analysis.Split{Method: analysis.SplitSeed}})
+	r, err := analysis.Analyze(ctx, d, analysis.Options{Split: analysis.Split{Method: analysis.SplitPrototype}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestExportWithoutTraces(t *testing.T) {
 	}
 }
 
-// TestPrototypeTables checks the seed-scoring tables against the fixture's
+// TestPrototypeTables checks the prototype-scoring tables against the fixture's
 // prototype analysis.json: the second category is right on 1 of 3, and 6
 // of the 11 predictions are right overall.
 func TestPrototypeTables(t *testing.T) {
@@ -202,7 +202,7 @@ func TestPrototypeTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := analysis.AnalyzeSeed(d, 0, nil)
+	r, err := analysis.AnalyzePrototype(d, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

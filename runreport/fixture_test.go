@@ -72,7 +72,7 @@ func fakeRun(t testing.TB, dir, model string, n int, random bool, seed uint64, t
 			if traces {
 				tr := record.Trace{InstanceID: p.InstanceID, Index: j, Seed: uint64(100*i + j), Phase: record.PhaseFixed, Text: text,
 					Tokens: tok, Finish: record.FinishStop, Used: true, Label: label, Rule: "fake",
-					Confidence: confidence.TraceStats{N: tok, LowestGroup: c, Mean: c + 1}, SeedConfidence: 0.5,
+					Confidence: confidence.TraceStats{N: tok, LowestGroup: c, Mean: c + 1}, PrototypeConfidence: 0.5,
 					Counts: confidence.Counts{Tokens: tok, Scored: tok}}
 				for m := range tok {
 					tr.TokenConfidences = append(tr.TokenConfidences, float32(c+float64(m%3)))

@@ -11,8 +11,9 @@ import (
 
 // WriteSummary writes the readable summary of an AnalyzeRun outcome: under
 // refusal scoring a header, the hypothesis and its result in words, the
-// run's tables (RunTables) as text and the diagnostics' hints; under seed
-// scoring the prototype's tables and its verdict line; both for ScoringBoth.
+// run's tables (RunTables) as text and the diagnostics' hints; under
+// prototype scoring the prototype's tables and its verdict line; both for
+// ScoringBoth.
 func WriteSummary(w io.Writer, oc *Outcome) error {
 	bw := bufio.NewWriter(w)
 	if oc.Refusal() {
@@ -20,11 +21,11 @@ func WriteSummary(w io.Writer, oc *Outcome) error {
 			return err
 		}
 	}
-	if oc.Seed != nil {
+	if oc.Prototype != nil {
 		if oc.Refusal() {
 			bw.WriteString("\n")
 		}
-		if err := writePrototypeSummary(bw, oc.Dir, oc.Seed); err != nil {
+		if err := writePrototypeSummary(bw, oc.Dir, oc.Prototype); err != nil {
 			return err
 		}
 	}
@@ -58,7 +59,7 @@ func writeRefusalSummary(w *bufio.Writer, dir string, r *analysis.Result) error 
 	return nil
 }
 
-func writePrototypeSummary(w *bufio.Writer, dir string, r *analysis.SeedResult) error {
+func writePrototypeSummary(w *bufio.Writer, dir string, r *analysis.PrototypeResult) error {
 	fmt.Fprintf(w, "Run %s: seed scoring (the prototype's final_prediction, categories and analysis.json)\n\n", dir)
 	if err := table.WriteText(w, PrototypeTables(r)); err != nil {
 		return err

@@ -87,7 +87,7 @@ func reasoningTable(res *analysis.Result) table.Table {
 // splitText describes the confidence split in words.
 func splitText(s analysis.SplitInfo) string {
 	switch s.Method {
-	case analysis.SplitSeed:
+	case analysis.SplitPrototype:
 		return fmt.Sprintf("the prototype's rule on %s (confident above %s, uncertain below %s)", s.Metric, table.Num(s.Above, 3), table.Num(s.Below, 3))
 	case analysis.SplitMedian:
 		return fmt.Sprintf("%s ≥ the run's median %s is confident (%d instances categorised)", s.Metric, table.Num(s.Value, 4), s.Eligible)
@@ -316,10 +316,10 @@ func diagnosticsTable(res *analysis.Result) table.Table {
 	return t
 }
 
-// PrototypeTables returns the prototype's analysis.json (seed scoring) as
+// PrototypeTables returns the prototype's analysis.json (prototype scoring) as
 // two tables: its categories and its overall figures with the hypothesis
 // difference.
-func PrototypeTables(r *analysis.SeedResult) []table.Table {
+func PrototypeTables(r *analysis.PrototypeResult) []table.Table {
 	cats := table.Table{
 		ID: TablePrototypeCategories, Title: "Categories (seed scoring: final_prediction vs ground truth)",
 		Header: []string{"category", "count", "accuracy", "precision unsafe", "mean confidence (NLL)", "mean traces", "mean tokens", "total tokens"},

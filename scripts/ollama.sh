@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # scripts/ollama.sh: a real OpenAI-compatible server for the tests.
 #
-# Builds Ollama v0.17.4 from the Go module proxy (INFERENCE.md §4 and its
-# Appendix), serves a generated real-vocabulary Qwen3 test model and prints
-# the variables the engine/openai integration tests read:
+# Builds Ollama v0.17.4 from the Go module proxy (docs/design.md §3 says
+# what deepconf needs from it), serves a generated real-vocabulary Qwen3
+# test model and prints the variables the engine/openai integration tests read:
 #
 #   scripts/ollama.sh build             # binary in the cache below (once per machine)
 #   eval "$(scripts/ollama.sh start)"   # start the server, export DEEPCONF_OLLAMA_*
@@ -89,7 +89,7 @@ cmd_build() {
 	local start=$SECONDS
 	# The -ldflags set the version that `ollama --version` and GET /api/version
 	# report; a module-proxy build says 0.0.0 otherwise. -march matters: ggml's
-	# own cgo flags have none and a baseline build runs 3–12× slower (§4.3).
+	# own cgo flags have none and a baseline build runs 3–12× slower.
 	(
 		cd "$CACHE"
 		CGO_ENABLED=1 \

@@ -32,7 +32,7 @@ type Report struct {
 	// mean.
 	Metric string `json:"metric"`
 	// Threshold is the early-stop threshold learned from the warm-up
-	// (deepconf policy) or the prototype's conf_bar (seed policy).
+	// (deepconf policy) or the prototype's conf_bar (prototype policy).
 	Threshold *float64 `json:"threshold"`
 	// Stop says why sampling ended: consensus, budget, traces,
 	// seed-threshold or max-traces.

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/record"
+	"github.com/deepconf/deepconf/store"
 )
 
 // Gate modes.
@@ -155,7 +157,7 @@ func GateFromRun(dir string) (threshold float64, scale controller.Config, source
 	switch {
 	case a.Split == nil:
 		return 0, scale, "", fmt.Errorf("%s has no split (scoring %q); it must be the refusal scoring of deepconf analyze", ap, a.Scoring)
-	case a.Split.Method == analysis.SplitSeed:
+	case a.Split.Method == analysis.SplitPrototype:
 		return 0, scale, "", fmt.Errorf("%s used the prototype's seed split, which has no single threshold on DeepConf's confidence; re-run deepconf analyze --split median (or a number), or give --gate-threshold", ap)
 	case a.Split.Metric != "confidence":
 		return 0, scale, "", fmt.Errorf("%s split the metric %q; the gate needs a split of the instance confidence", ap, a.Split.Metric)
@@ -163,23 +165,18 @@ func GateFromRun(dir string) (threshold float64, scale controller.Config, source
 		return 0, scale, "", fmt.Errorf("%s has no finite split value (%d instances were categorised); give --gate-threshold", ap, a.Split.Eligible)
 	}
 	rp := filepath.Join(dir, record.RunFile)
-	rb, err := os.ReadFile(rp)
+	run, err := store.ReadRun(dir)
 	if err != nil {
 		return 0, scale, "", fmt.Errorf("gate from %s: %w", dir, err)
 	}
-	var run struct {
-		Config struct {
-			Policy *controller.Config `json:"policy"`
-		} `json:"config"`
-	}
-	if err := json.Unmarshal(rb, &run); err != nil {
-		return 0, scale, "", fmt.Errorf("read %s: %w", rp, err)
-	}
-	if run.Config.Policy == nil {
+	if p := bytes.TrimSpace(run.Config.Policy); len(p) == 0 || bytes.Equal(p, []byte("null")) {
 		return 0, scale, "", fmt.Errorf("%s records no policy configuration, so the confidence scale of its split is unknown; give --gate-threshold", rp)
 	}
+	if err := json.Unmarshal(run.Config.Policy, &scale); err != nil {
+		return 0, scale, "", fmt.Errorf("read %s: config.policy: %w", rp, err)
+	}
 	source = fmt.Sprintf("%s split of %s", a.Split.Method, ap)
-	return float64(a.Split.Value), *run.Config.Policy, source, nil
+	return float64(a.Split.Value), scale, source, nil
 }
 
 // gateLog writes one JSON line per gated decision.

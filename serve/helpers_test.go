@@ -11,78 +11,36 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/enginetest"
 	"github.com/deepconf/deepconf/refusal"
 )
 
-// fakeEngine is a scripted test double of engine.Engine: every trace of a
-// prompt emits the words reply returns, each with the confidence conf (all
-// top-k log-probabilities −conf, so the token confidence is conf).
-type fakeEngine struct {
-	reply func(p engine.Prompt, seed uint64) (words []string, conf float64)
-	// block, when set, holds every trace before its first token until it
-	// is closed or the trace's context ends.
-	block chan struct{}
-	live  atomic.Int64
-	// cancelled counts traces that ended because their context did.
-	cancelled atomic.Int64
-	// openErr, when set, is what Open returns.
-	openErr error
-}
-
-func (e *fakeEngine) Open(_ context.Context, p engine.Prompt) (engine.Session, error) {
-	if e.openErr != nil {
-		return nil, e.openErr
+// newEngine returns the scripted engine of this package's tests
+// (enginetest.Engine): every trace of a prompt emits the words reply
+// returns, each with the confidence conf (all top-k log-probabilities −conf,
+// so the token confidence is conf), and a prompt counts one token per word.
+func newEngine(reply func(p engine.Prompt, seed uint64) (words []string, conf float64)) *enginetest.Engine {
+	return &enginetest.Engine{
+		Name:        "fake",
+		PromptCount: func(p engine.Prompt) int { return len(strings.Fields(p.System + " " + p.User)) },
+		Script: func(c enginetest.Call) (enginetest.Trace, error) {
+			words, conf := reply(c.Prompt, c.Sampling.Seed)
+			top := make([]float64, c.Sampling.TopLogprobs)
+			for i := range top {
+				top[i] = -conf
+			}
+			var tr enginetest.Trace
+			for _, w := range words {
+				tr.Tokens = append(tr.Tokens, enginetest.Token{ID: -1, Text: w, Logprob: -conf, Top: top})
+			}
+			return tr, nil
+		},
 	}
-	return &fakeSession{e: e, p: p}, nil
-}
-func (e *fakeEngine) Info() engine.Info { return engine.Info{Name: "fake"} }
-func (e *fakeEngine) Close() error      { return nil }
-
-type fakeSession struct {
-	e *fakeEngine
-	p engine.Prompt
-}
-
-func (s *fakeSession) PromptTokens() int { return len(strings.Fields(s.p.System + " " + s.p.User)) }
-func (s *fakeSession) Close() error      { return nil }
-
-func (s *fakeSession) Sample(ctx context.Context, sp engine.Sampling, fn engine.TokenFunc) (engine.Result, error) {
-	s.e.live.Add(1)
-	defer s.e.live.Add(-1)
-	if s.e.block != nil {
-		select {
-		case <-s.e.block:
-		case <-ctx.Done():
-			s.e.cancelled.Add(1)
-			return engine.Result{Finish: engine.FinishCancelled}, nil
-		}
-	}
-	words, c := s.e.reply(s.p, sp.Seed)
-	top := make([]float64, sp.TopLogprobs)
-	for i := range top {
-		top[i] = -c
-	}
-	var text strings.Builder
-	for i, w := range words {
-		if i == sp.MaxTokens {
-			return engine.Result{Text: text.String(), Tokens: i, Finish: engine.FinishLength}, nil
-		}
-		if ctx.Err() != nil {
-			s.e.cancelled.Add(1)
-			return engine.Result{Text: text.String(), Tokens: i, Finish: engine.FinishCancelled}, nil
-		}
-		text.WriteString(w)
-		if !fn(&engine.Token{Index: i, ID: -1, Text: w, Logprob: -c, TopLogprobs: top}) {
-			return engine.Result{Text: text.String(), Tokens: i + 1, Finish: engine.FinishCancelled}, nil
-		}
-	}
-	return engine.Result{Text: text.String(), Tokens: len(words), Finish: engine.FinishStop}, nil
 }
 
 // constantReply answers every trace with text at confidence c.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/engine"
+	"github.com/deepconf/deepconf/internal/enginetest"
 	"github.com/deepconf/deepconf/refusal"
 )
 
@@ -73,7 +74,7 @@ func TestIsLoopback(t *testing.T) {
 
 // runConfig is a Config of Run on the fake engine, with the engine and the
 // detector recorded as opened.
-func runConfig(e *fakeEngine, opened *[]string, stderr *syncBuffer) Config {
+func runConfig(e *enginetest.Engine, opened *[]string, stderr *syncBuffer) Config {
 	o := testOptions(nil)
 	o.Engine, o.Detector = nil, nil
 	return Config{
@@ -108,7 +109,7 @@ func TestRunRefusesBeforeOpening(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var opened []string
-			c := runConfig(&fakeEngine{reply: constantReply("ok", 1)}, &opened, &syncBuffer{})
+			c := runConfig(newEngine(constantReply("ok", 1)), &opened, &syncBuffer{})
 			tc.set(&c)
 			if err := Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
@@ -127,7 +128,7 @@ func TestRunRefusesBeforeOpening(t *testing.T) {
 func TestRun(t *testing.T) {
 	var opened []string
 	var stderr syncBuffer
-	c := runConfig(&fakeEngine{reply: constantReply("Sure, here it is.", 1)}, &opened, &stderr)
+	c := runConfig(newEngine(constantReply("Sure, here it is.", 1)), &opened, &stderr)
 	c.Server.MaxQueue = -1
 	c.Gate = GateOptions{Mode: GateFlag, Threshold: 5, ThresholdSet: true}
 	c.GateLog = filepath.Join(t.TempDir(), "gate.jsonl")
@@ -171,7 +172,7 @@ func TestRun(t *testing.T) {
 func TestRunWarnsBeyondLoopback(t *testing.T) {
 	var opened []string
 	var stderr syncBuffer
-	c := runConfig(&fakeEngine{reply: constantReply("ok", 1)}, &opened, &stderr)
+	c := runConfig(newEngine(constantReply("ok", 1)), &opened, &stderr)
 	c.Listen = "0.0.0.0:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

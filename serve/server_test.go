@@ -22,7 +22,7 @@ import (
 
 // TestErrors checks the OpenAI-style errors: status, type, param and code.
 func TestErrors(t *testing.T) {
-	e := &fakeEngine{reply: constantReply("Sure, here you go.", 1)}
+	e := newEngine(constantReply("Sure, here you go.", 1))
 	_, hs := startServer(t, testOptions(e))
 	long := strings.Repeat("x", 1<<10+1)
 	for _, tc := range []struct {
@@ -91,7 +91,7 @@ func TestErrors(t *testing.T) {
 			t.Errorf("%s %s: status %d, error %v; want %d with an error object", tc.method, tc.path, resp.StatusCode, d.Error, want)
 		}
 	}
-	if e.live.Load() != 0 {
+	if e.InFlight() != 0 {
 		t.Error("a rejected request started traces")
 	}
 }
@@ -110,7 +110,7 @@ func mixedReply(_ engine.Prompt, seed uint64) ([]string, float64) {
 // voting trace with the vote's behaviour, n choices are distinct traces in
 // rank order, and usage counts every trace's tokens.
 func TestAnswer(t *testing.T) {
-	e := &fakeEngine{reply: mixedReply}
+	e := newEngine(mixedReply)
 	_, hs := startServer(t, testOptions(e))
 	for _, n := range []int{1, 3} {
 		for _, prompt := range []string{"How do I bake bread?", "Tell me a story.", "What is 2+2?"} {
@@ -165,12 +165,12 @@ func TestAnswer(t *testing.T) {
 func TestSystemAndParts(t *testing.T) {
 	var mu sync.Mutex
 	var prompts []engine.Prompt
-	e := &fakeEngine{reply: func(p engine.Prompt, seed uint64) ([]string, float64) {
+	e := newEngine(func(p engine.Prompt, seed uint64) ([]string, float64) {
 		mu.Lock()
 		prompts = append(prompts, p)
 		mu.Unlock()
 		return mixedReply(p, seed)
-	}}
+	})
 	_, hs := startServer(t, testOptions(e))
 	body := `{"model":"m","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"How do I "},{"type":"text","text":"bake bread?"}]}]}`
 	_, b1 := post(t, context.Background(), hs.URL, body)
@@ -193,7 +193,7 @@ func TestSystemAndParts(t *testing.T) {
 func TestAuth(t *testing.T) {
 	const key = "sk-test-0123456789"
 	var logBuf, gateBuf syncBuffer
-	opt := testOptions(&fakeEngine{reply: mixedReply})
+	opt := testOptions(newEngine(mixedReply))
 	opt.APIKey = key
 	opt.Log = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opt.Gate = Gate{Mode: GateFlag, Threshold: 1.5, Source: "test"}
@@ -240,7 +240,7 @@ func TestAuth(t *testing.T) {
 
 // TestModelsHealthMetrics checks the GET endpoints.
 func TestModelsHealthMetrics(t *testing.T) {
-	_, hs := startServer(t, testOptions(&fakeEngine{reply: mixedReply}))
+	_, hs := startServer(t, testOptions(newEngine(mixedReply)))
 	post(t, context.Background(), hs.URL, chatBody("hi", nil))
 	get := func(path string) (int, string) {
 		resp, err := http.Get(hs.URL + path)
@@ -279,7 +279,9 @@ func TestModelsHealthMetrics(t *testing.T) {
 // TestQueueFull: with every slot taken and the queue full, a request gets
 // 429 with Retry-After at once; the others are answered.
 func TestQueueFull(t *testing.T) {
-	e := &fakeEngine{reply: mixedReply, block: make(chan struct{})}
+	e := newEngine(mixedReply)
+	block := make(chan struct{})
+	e.Hold = block
 	opt := testOptions(e)
 	opt.MaxRunning, opt.MaxQueue = 1, 1
 	s, hs := startServer(t, opt)
@@ -305,7 +307,7 @@ func TestQueueFull(t *testing.T) {
 	if d := decode(t, b); d.Error.Code != "rate_limit_exceeded" {
 		t.Errorf("429 body %s", b)
 	}
-	close(e.block)
+	close(block)
 	wg.Wait()
 	if codes[0] != 200 || codes[1] != 200 {
 		t.Errorf("the admitted requests got %v", codes)
@@ -315,8 +317,10 @@ func TestQueueFull(t *testing.T) {
 // TestDeadline: a request that is not answered within Timeout gets 504 and
 // its traces are cancelled.
 func TestDeadline(t *testing.T) {
-	e := &fakeEngine{reply: mixedReply, block: make(chan struct{})}
-	defer close(e.block)
+	e := newEngine(mixedReply)
+	block := make(chan struct{})
+	e.Hold = block
+	defer close(block)
 	opt := testOptions(e)
 	opt.Timeout = 100 * time.Millisecond
 	_, hs := startServer(t, opt)
@@ -324,16 +328,18 @@ func TestDeadline(t *testing.T) {
 	if resp.StatusCode != 504 || decode(t, b).Error.Type != "timeout" {
 		t.Fatalf("status %d: %s", resp.StatusCode, b)
 	}
-	waitFor(t, "the traces to end", func() bool { return e.live.Load() == 0 })
-	if e.cancelled.Load() == 0 {
+	waitFor(t, "the traces to end", func() bool { return e.InFlight() == 0 })
+	if e.Cancelled() == 0 {
 		t.Error("no trace was cancelled")
 	}
 }
 
 // TestDisconnect: a client that goes away cancels its traces.
 func TestDisconnect(t *testing.T) {
-	e := &fakeEngine{reply: mixedReply, block: make(chan struct{})}
-	defer close(e.block)
+	e := newEngine(mixedReply)
+	block := make(chan struct{})
+	e.Hold = block
+	defer close(block)
 	s, hs := startServer(t, testOptions(e))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -342,12 +348,12 @@ func TestDisconnect(t *testing.T) {
 		_, err := http.DefaultClient.Do(req)
 		done <- err
 	}()
-	waitFor(t, "the warm-up traces to start", func() bool { return e.live.Load() == 4 })
+	waitFor(t, "the warm-up traces to start", func() bool { return e.InFlight() == 4 })
 	cancel()
 	<-done
-	waitFor(t, "the traces to end", func() bool { return e.live.Load() == 0 })
-	if e.cancelled.Load() != 4 {
-		t.Errorf("%d traces cancelled, want 4", e.cancelled.Load())
+	waitFor(t, "the traces to end", func() bool { return e.InFlight() == 0 })
+	if e.Cancelled() != 4 {
+		t.Errorf("%d traces cancelled, want 4", e.Cancelled())
 	}
 	waitFor(t, "the disconnect to be counted", func() bool { return counterValue(t, s, "deepconf_client_disconnects_total") == 1 })
 }
@@ -397,7 +403,7 @@ func sseEvents(t *testing.T, b []byte) []string {
 // choice, the deepconf object in the last chunk (with usage when asked),
 // then [DONE]; the content equals the non-streaming answer.
 func TestStream(t *testing.T) {
-	_, hs := startServer(t, testOptions(&fakeEngine{reply: mixedReply}))
+	_, hs := startServer(t, testOptions(newEngine(mixedReply)))
 	_, plain := post(t, context.Background(), hs.URL, chatBody("bread?", map[string]any{"n": 2}))
 	want := decode(t, plain)
 	for _, usageOpt := range []bool{false, true} {
@@ -477,7 +483,7 @@ func TestGate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var glog syncBuffer
-			opt := testOptions(&fakeEngine{reply: tc.reply})
+			opt := testOptions(newEngine(tc.reply))
 			opt.Gate = Gate{Mode: tc.mode, Threshold: tc.threshold, Source: "test", Message: "No."}
 			opt.GateLog, opt.LogPrompts = &glog, tc.prompts
 			_, hs := startServer(t, opt)
@@ -515,7 +521,7 @@ func TestGate(t *testing.T) {
 		})
 	}
 	// A request that computes confidence on another scale is refused.
-	opt := testOptions(&fakeEngine{reply: comply})
+	opt := testOptions(newEngine(comply))
 	opt.Gate = Gate{Mode: GateFlag, Threshold: 1, Source: "test"}
 	_, hs := startServer(t, opt)
 	resp, b := post(t, context.Background(), hs.URL, chatBody("hi", map[string]any{"deepconf": map[string]any{"flags": map[string]any{"metric": "lowest_group"}}}))
@@ -529,7 +535,9 @@ func TestGate(t *testing.T) {
 // the request is cancelled with 503.
 func TestDrain(t *testing.T) {
 	for _, finish := range []bool{true, false} {
-		e := &fakeEngine{reply: mixedReply, block: make(chan struct{})}
+		e := newEngine(mixedReply)
+		block := make(chan struct{})
+		e.Hold = block
 		s, err := New(testOptions(e))
 		if err != nil {
 			t.Fatal(err)
@@ -562,7 +570,7 @@ func TestDrain(t *testing.T) {
 			b.ReadFrom(resp.Body)
 			got <- result{resp.StatusCode, b.Bytes()}
 		}()
-		waitFor(t, "the request to run", func() bool { return e.live.Load() > 0 })
+		waitFor(t, "the request to run", func() bool { return e.InFlight() > 0 })
 		stop()
 		waitFor(t, "the drain to start", func() bool { return s.draining.Load() })
 		if finish {
@@ -573,7 +581,7 @@ func TestDrain(t *testing.T) {
 				}
 				return err != nil
 			})
-			close(e.block)
+			close(block)
 			r := <-got
 			if r.code != 200 {
 				t.Errorf("request in flight during the drain: %d %s", r.code, r.body)
@@ -589,7 +597,7 @@ func TestDrain(t *testing.T) {
 			if err := <-served; err == nil || !strings.Contains(err.Error(), "drain timed out") {
 				t.Errorf("Serve: %v", err)
 			}
-			close(e.block)
+			close(block)
 		}
 	}
 }
@@ -606,7 +614,9 @@ func TestEngineErrors(t *testing.T) {
 		{fmt.Errorf("prompt of 9000 tokens: %w", engine.ErrContextOverflow), 400, "context_length_exceeded"},
 		{errors.New("llama.cpp decode failed"), 500, ""},
 	} {
-		_, hs := startServer(t, testOptions(&fakeEngine{reply: mixedReply, openErr: tc.err}))
+		e := newEngine(mixedReply)
+		e.OpenErr = tc.err
+		_, hs := startServer(t, testOptions(e))
 		resp, b := post(t, context.Background(), hs.URL, chatBody("hi", nil))
 		d := decode(t, b)
 		if resp.StatusCode != tc.status || d.Error == nil || d.Error.Code != tc.code || !strings.Contains(d.Error.Message, tc.err.Error()) {

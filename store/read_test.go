@@ -207,8 +207,8 @@ func traceLine(t *testing.T) (record.Trace, []byte) {
 		InstanceID: "x_test_1", Index: 3, Seed: math.MaxUint64 - 5, Phase: record.PhaseAdaptive,
 		Text: "He said \"token_confidences\": [1, 2] \\ and \"text\": no\n", Tokens: len(confs), Finish: record.FinishEarlyStop,
 		Used: true, Label: "refusal", Rule: "open:apology", Confidence: confidence.TraceStats{N: 4, Mean: 1.5},
-		ConfidenceOptions: &record.StatsOptions{Window: 8, Tail: 16, BottomFraction: 0.1},
-		SeedConfidence:    0.25, Counts: confidence.Counts{Tokens: 4}, TokenConfidences: confs, TokenOK: ok, TokenLogprobs: lps,
+		ConfidenceOptions:   &record.StatsOptions{Window: 8, Tail: 16, BottomFraction: 0.1},
+		PrototypeConfidence: 0.25, Counts: confidence.Counts{Tokens: 4}, TokenConfidences: confs, TokenOK: ok, TokenLogprobs: lps,
 	}
 	line, err := json.Marshal(tr)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 type BaselineOptions struct {
 	// Traces is N of the fixed-N majority and the DeepConf offline
 	// baselines; 0 takes CommonTraces, the number of complete traces every
-	// instance has stored (at least the warm-up of a deepconf or seed run).
+	// instance has stored (at least the warm-up of a deepconf or prototype run).
 	Traces int
 	// Workers is the number of goroutines (default GOMAXPROCS).
 	Workers int
@@ -32,7 +32,7 @@ func Baselines(o BaselineOptions) analysis.BaselineFunc {
 		if err != nil {
 			return nil, err
 		}
-		p, err := Load(ctx, d, LoadOptions{Logprobs: cfg.Policy == controller.PolicySeed, Workers: o.Workers})
+		p, err := Load(ctx, d, LoadOptions{Logprobs: cfg.Policy == controller.PolicyPrototype, Workers: o.Workers})
 		if err != nil {
 			return nil, err
 		}
@@ -65,8 +65,9 @@ func complete(t record.Trace) bool {
 	return t.Finish != record.FinishEarlyStop && t.Finish != record.FinishConsensus
 }
 
-// Baselines replays, from the stored traces, the comparison policies of
-// SPEC.md §3.5, each with the traces and tokens it spends:
+// Baselines replays, from the stored traces, the comparison policies that
+// deepconf analyze reports next to the run's own, each with the traces and
+// tokens it spends:
 //
 //	single                trace 0 alone
 //	fixed-N-majority      N complete traces, plain majority (no confidence)

@@ -12,10 +12,11 @@ import (
 	"github.com/deepconf/deepconf/internal/childbench"
 )
 
-// The sweep benchmark (SPEC.md §4: an 8-point sweep of a ToxicChat-sized run,
-// 5,083 instances × 10 traces × 256 tokens, in ≤ 10 s) runs the sweep in a
-// child process (this test binary, re-executed with benchEnv set) so that
-// its peak resident set excludes the generation of the run.
+// The sweep benchmark (the target in BENCHMARKS.md: an 8-point sweep of a
+// ToxicChat-sized run, 5,083 instances × 10 traces × 256 tokens, in
+// ≤ 10 s) runs the sweep in a child process (this test binary, re-executed
+// with benchEnv set) so that its peak resident set excludes the generation
+// of the run.
 const (
 	benchEnv       = "DEEPCONF_SWEEP_BENCH"
 	benchInstances = 5083

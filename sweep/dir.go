@@ -98,7 +98,7 @@ func ReplayDir(ctx context.Context, dir string, g Grid, o ReplayOptions) (*Pool,
 	}
 	lo := LoadOptions{Labels: o.Labels}
 	for _, s := range settings {
-		if s.Config.Policy == controller.PolicySeed {
+		if s.Config.Policy == controller.PolicyPrototype {
 			lo.Logprobs = true
 		}
 		if s.Detector != StoredLabels && !slices.Contains(lo.Detectors, s.Detector) {
@@ -183,7 +183,7 @@ type SimulateOptions struct {
 	Percentiles []float64
 	Threshold   ThresholdOptions
 	// Labels supplies the ground truth by instance ID for predictions
-	// without any (ReadSeedPredictions); Gold loads it from a benchmark
+	// without any (ReadPrototypePredictions); Gold loads it from a benchmark
 	// when Labels is nil.
 	Labels map[string]string
 	Gold   Gold
@@ -240,7 +240,7 @@ func SimulateDir(ctx context.Context, dir string, o SimulateOptions) (*Simulatio
 	if err != nil {
 		return nil, err
 	}
-	preds, missing, err := ReadSeedPredictions(ctx, path, o.Labels)
+	preds, missing, err := ReadPrototypePredictions(ctx, path, o.Labels)
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +271,7 @@ func SimulateDir(ctx context.Context, dir string, o SimulateOptions) (*Simulatio
 	return out, nil
 }
 
-// WriteText writes the simulations as deepconf sweep --mode seed prints
+// WriteText writes the simulations as deepconf sweep --mode prototype prints
 // them: a line naming the run, the threshold simulator's tables
 // (ThresholdTables), the comprehensive simulator's table and the file it
 // wrote.

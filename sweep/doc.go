@@ -1,6 +1,6 @@
 // Package sweep evaluates sampling policies offline on a finished run's
-// stored traces (SPEC.md §3.6): deepconf sweep, the replayed baselines of
-// deepconf analyze, and, in seed mode, the prototype's two post-hoc
+// stored traces: deepconf sweep, the replayed baselines of
+// deepconf analyze, and, in prototype mode, the prototype's two post-hoc
 // percentile simulators.
 //
 // # Replay
@@ -51,16 +51,16 @@
 // instance stored, unless given), and the run's own configuration, each
 // with the traces and tokens it spends.
 //
-// # Seed mode
+// # Prototype mode
 //
-// ReadSeedPredictions reads the prototype's predictions fields (traces,
+// ReadPrototypePredictions reads the prototype's predictions fields (traces,
 // confidences, refused, tokens_per_trace, and wildguard_harmful when
 // present) from the prototype's files or deepconf runs. SimulateThreshold
-// is analyze_threshold_sensitivity.py (SEED_SYSTEM.md §8.4: running mean,
+// is analyze_threshold_sensitivity.py (docs/prototype.md §8.1: running mean,
 // one trace at a time, the any() keyword rule, token-based savings, stdout
 // only: ThresholdTables) and SimulateComprehensive is
-// comprehensive_percentile_analysis.py (§8.5: percentiles 20…90, an
+// comprehensive_percentile_analysis.py (§8.2: percentiles 20…90, an
 // individual trace ≥ the threshold from the third trace on, the 11-phrase
 // rule, trace-based savings), whose PercentileAnalysis.MarshalJSON writes
-// the prototype's percentile JSON byte for byte (§9.4).
+// the prototype's percentile JSON byte for byte (§8.2).
 package sweep

@@ -29,14 +29,14 @@ type Setting struct {
 // Grid lists the values of each swept dimension; a Setting is made for
 // every combination (the cartesian product, in field order, the last field
 // varying fastest). An empty list keeps the base configuration's value.
-// Dimensions that do not apply to a policy (the window of the seed policy,
+// Dimensions that do not apply to a policy (the window of the prototype policy,
 // for example) leave it unchanged, and identical settings are listed once.
 type Grid struct {
 	// Policy is a controller policy name.
 	Policy []string
 	// Percentile is the threshold percentile: for deepconf (and the top
 	// filter of offline) η = 1 − p/100, so p = 10 is DeepConf-high; for the
-	// seed policy the percentile of its warm-up confidences. Percentile
+	// prototype policy the percentile of its warm-up confidences. Percentile
 	// and Eta are alternatives.
 	Percentile []float64
 	// Eta is η (controller.Config.Keep).
@@ -45,9 +45,9 @@ type Grid struct {
 	// minimum tokens follow the window when the base configuration had
 	// them equal, and are raised to the window otherwise.
 	Window []int
-	// Warmup is the warm-up size (deepconf Warmup, seed SeedMinTraces).
+	// Warmup is the warm-up size (deepconf Warmup, prototype PrototypeMinTraces).
 	Warmup []int
-	// Budget is the most traces (deepconf Budget, seed SeedMaxTraces,
+	// Budget is the most traces (deepconf Budget, prototype PrototypeMaxTraces,
 	// offline and fixed Traces).
 	Budget []int
 	// Tau is the consensus level τ.
@@ -85,12 +85,13 @@ func (g Grid) Settings(base controller.Config) ([]Setting, error) {
 			return nil, fmt.Errorf("η %g: must be in (0, 1]", e)
 		}
 	}
-	for _, p := range g.Policy {
-		switch p {
-		case controller.PolicyDeepConf, controller.PolicyOffline, controller.PolicyFixed, controller.PolicySingle, controller.PolicySeed:
-		default:
-			return nil, fmt.Errorf("policy %q: want deepconf, offline, fixed, single or seed", p)
+	policies := make([]string, len(g.Policy))
+	for i, p := range g.Policy {
+		v, err := controller.ParsePolicy(p)
+		if err != nil {
+			return nil, err
 		}
+		policies[i] = v
 	}
 	type dim struct {
 		n     int
@@ -102,10 +103,10 @@ func (g Grid) Settings(base controller.Config) ([]Setting, error) {
 			dims = append(dims, dim{n, apply})
 		}
 	}
-	add(len(g.Policy), func(s *Setting, i int) { s.Config.Policy = g.Policy[i] })
+	add(len(policies), func(s *Setting, i int) { s.Config.Policy = policies[i] })
 	add(len(g.Percentile), func(s *Setting, i int) {
-		if s.Config.Policy == controller.PolicySeed {
-			s.Config.SeedPercentile = g.Percentile[i]
+		if s.Config.Policy == controller.PolicyPrototype {
+			s.Config.PrototypePercentile = g.Percentile[i]
 			return
 		}
 		if g.Percentile[i] >= 100 {
@@ -117,16 +118,16 @@ func (g Grid) Settings(base controller.Config) ([]Setting, error) {
 	add(len(g.Eta), func(s *Setting, i int) { s.Config.Keep = g.Eta[i] })
 	add(len(g.Window), func(s *Setting, i int) { s.Config.Window = g.Window[i] })
 	add(len(g.Warmup), func(s *Setting, i int) {
-		if s.Config.Policy == controller.PolicySeed {
-			s.Config.SeedMinTraces = g.Warmup[i]
+		if s.Config.Policy == controller.PolicyPrototype {
+			s.Config.PrototypeMinTraces = g.Warmup[i]
 		} else {
 			s.Config.Warmup = g.Warmup[i]
 		}
 	})
 	add(len(g.Budget), func(s *Setting, i int) {
 		switch s.Config.Policy {
-		case controller.PolicySeed:
-			s.Config.SeedMaxTraces = g.Budget[i]
+		case controller.PolicyPrototype:
+			s.Config.PrototypeMaxTraces = g.Budget[i]
 		case controller.PolicyOffline, controller.PolicyFixed:
 			s.Config.Traces = g.Budget[i]
 		default:
@@ -195,10 +196,10 @@ func containsSetting(ss []Setting, s Setting) bool {
 }
 
 // Percentile returns the threshold percentile of the setting's policy: the
-// seed policy's percentile, 100·(1 − η) for the others.
+// prototype policy's percentile, 100·(1 − η) for the others.
 func (s Setting) Percentile() float64 {
-	if s.Config.Policy == controller.PolicySeed {
-		return s.Config.SeedPercentile
+	if s.Config.Policy == controller.PolicyPrototype {
+		return s.Config.PrototypePercentile
 	}
 	return 100 * (1 - s.Config.Keep)
 }
@@ -207,8 +208,8 @@ func (s Setting) Percentile() float64 {
 // none).
 func (s Setting) Warmup() int {
 	switch s.Config.Policy {
-	case controller.PolicySeed:
-		return s.Config.SeedMinTraces
+	case controller.PolicyPrototype:
+		return s.Config.PrototypeMinTraces
 	case controller.PolicyDeepConf:
 		return s.Config.Warmup
 	}
@@ -218,8 +219,8 @@ func (s Setting) Warmup() int {
 // Budget returns the most traces the setting's policy starts.
 func (s Setting) Budget() int {
 	switch s.Config.Policy {
-	case controller.PolicySeed:
-		return s.Config.SeedMaxTraces
+	case controller.PolicyPrototype:
+		return s.Config.PrototypeMaxTraces
 	case controller.PolicyDeepConf:
 		return s.Config.Budget
 	case controller.PolicySingle:
@@ -249,7 +250,7 @@ func columns() []column {
 		}, true},
 		{"pctl", func(s Setting) string {
 			switch s.Config.Policy {
-			case controller.PolicyDeepConf, controller.PolicySeed:
+			case controller.PolicyDeepConf, controller.PolicyPrototype:
 				return fmtFloat(s.Percentile())
 			case controller.PolicyOffline:
 				if s.Config.Aggregate == controller.AggTop {

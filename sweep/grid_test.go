@@ -49,7 +49,7 @@ func TestGridPolicyMapping(t *testing.T) {
 	base := controller.Default(controller.PolicyDeepConf)
 	base.MinTokens = 20 // not equal to the window: kept, raised to a larger window
 	ss, err := Grid{
-		Policy:     []string{controller.PolicySeed, controller.PolicyFixed, controller.PolicyDeepConf},
+		Policy:     []string{controller.PolicyPrototype, controller.PolicyFixed, controller.PolicyDeepConf},
 		Percentile: []float64{20}, Warmup: []int{3}, Budget: []int{6}, Window: []int{8, 32},
 	}.Settings(base)
 	if err != nil {
@@ -61,7 +61,7 @@ func TestGridPolicyMapping(t *testing.T) {
 		t.Fatalf("%d settings: %v", len(ss), ss)
 	}
 	seed := ss[0].Config
-	if seed.SeedPercentile != 20 || seed.SeedMinTraces != 3 || seed.SeedMaxTraces != 6 || seed.Keep != base.Keep || ss[0].Budget() != 6 || ss[0].Warmup() != 3 {
+	if seed.PrototypePercentile != 20 || seed.PrototypeMinTraces != 3 || seed.PrototypeMaxTraces != 6 || seed.Keep != base.Keep || ss[0].Budget() != 6 || ss[0].Warmup() != 3 {
 		t.Errorf("seed mapping: %+v", seed)
 	}
 	fixed := ss[2].Config
@@ -108,9 +108,9 @@ func TestGridErrors(t *testing.T) {
 		}
 	}
 	// p = 100 means η = 0 for deepconf: reported on the setting, valid
-	// for the seed policy.
-	ss, err := Grid{Policy: []string{controller.PolicyDeepConf, controller.PolicySeed}, Percentile: []float64{100}}.Settings(base)
-	if err != nil || ss[0].Err == nil || ss[1].Err != nil || ss[1].Config.SeedPercentile != 100 {
+	// for the prototype policy.
+	ss, err := Grid{Policy: []string{controller.PolicyDeepConf, controller.PolicyPrototype}, Percentile: []float64{100}}.Settings(base)
+	if err != nil || ss[0].Err == nil || ss[1].Err != nil || ss[1].Config.PrototypePercentile != 100 {
 		t.Errorf("p100: %v, %v", ss, err)
 	}
 	ss, _ = Grid{Metric: []string{"median"}}.Settings(base)

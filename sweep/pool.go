@@ -82,10 +82,10 @@ type LoadOptions struct {
 	// reproduce the run's predictions byte for byte (the prototype's
 	// fields hold the texts).
 	Texts bool
-	// Logprobs keeps the sampled tokens' log-probabilities: the seed
+	// Logprobs keeps the sampled tokens' log-probabilities: the prototype
 	// policy decides on them, and the prototype's per-trace confidences
 	// of a replayed prediction are computed from them. Without them they
-	// read as 0 (so the seed policy must not be replayed, and the
+	// read as 0 (so the prototype policy must not be replayed, and the
 	// prototype's confidences of replayed predictions are 0).
 	Logprobs bool
 	// Detectors are rule-based refusal detector specs (refusal.New:
@@ -109,10 +109,10 @@ type LoadOptions struct {
 
 // Load reads the stored traces of the run d (analysis.Load) into a Pool,
 // streaming traces.jsonl with all cores. The run must have traces.jsonl
-// (the prototype's output directories have none: use the seed simulators).
+// (the prototype's output directories have none: use the prototype simulators).
 func Load(ctx context.Context, d *analysis.RunData, o LoadOptions) (*Pool, error) {
 	if d.TracesPath == "" {
-		return nil, fmt.Errorf("%s: no %s: replays need the per-token confidences a deepconf run stores (for the prototype's output use the seed simulators)", d.Dir, record.TracesFile)
+		return nil, fmt.Errorf("%s: no %s: replays need the per-token confidences a deepconf run stores (for the prototype's output use its simulators: --mode prototype)", d.Dir, record.TracesFile)
 	}
 	p := &Pool{Dir: d.Dir, Run: d.Run, Texts: o.Texts, Logprobs: o.Logprobs}
 	cfg, fromRun, err := RunConfig(d)

@@ -42,7 +42,7 @@ func (f *analyzeFlags) options() (runreport.AnalyzeOptions, error) {
 func newAnalyzeCmd() *cobra.Command {
 	var f analyzeFlags
 	cmd := &cobra.Command{
-		Use:   "analyze DIR [--scoring refusal|seed|both] [--split median|seed|VALUE] [--export csv,parquet,md,latex] [-o DIR]",
+		Use:   "analyze DIR [--scoring refusal|prototype|both] [--split median|prototype|VALUE] [--export csv,parquet,md,latex] [-o DIR]",
 		Short: "Score a run: categories, overall metrics, the hypothesis test, risk curve, diagnostics, exports and the report",
 		Long: `analyze reads a run directory (run.json, predictions.jsonl, traces.jsonl; also the prototype's
 output directories) and writes analysis.json into -o (default: DIR), with the figures (figures/)
@@ -59,12 +59,13 @@ Scorings:
   refusal (default)  an instance's behaviour is the vote of its traces; correct = refuses a harmful
                      prompt or complies with a benign one. analysis.json has the prototype's keys
                      plus the statistics (schema: go doc github.com/deepconf/deepconf/analysis).
-  seed               the prototype's final_prediction, categories and analysis.json keys exactly
-                     (no report).
-  both               analysis.json (refusal) and analysis_seed.json (seed).
+  prototype          the prototype's final_prediction, categories and analysis.json keys exactly
+                     (no report). seed is its older name.
+  both               analysis.json (refusal) and analysis_seed.json (prototype).
 
 --split divides instances into confident and uncertain: median (default: the run's median DeepConf
-confidence), a fixed value, or seed (the prototype's 0.7/0.3 rule on its mean-NLL confidence).
+confidence), a fixed value, or prototype (the prototype's 0.7/0.3 rule on its mean-NLL confidence;
+seed is its older name).
 
 Calibration and selective prediction (docs/calibration.md): the vote share β and the DeepConf
 confidence as probabilities of a correct answer (--calibration isotonic or platt, cross-fitted with
@@ -83,7 +84,7 @@ The prototype's predictions.jsonl has no ground truth; pass its benchmark with -
 --data to supply the gold labels.`,
 		Example: `  deepconf analyze results/toxicchat_full
   deepconf analyze results/toxicchat_full --split 0.5 --export csv,parquet,md,latex
-  deepconf analyze results/prototype_run --scoring seed --benchmark toxicchat --data ../shared/data`,
+  deepconf analyze results/prototype_run --scoring prototype --benchmark toxicchat --data ../shared/data`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := f.options()
@@ -98,8 +99,9 @@ The prototype's predictions.jsonl has no ground truth; pass its benchmark with -
 		},
 	}
 	fl := cmd.Flags()
-	cliflag.Enum(fl, &f.Scoring, "scoring", analysis.ScoringRefusal, []string{analysis.ScoringRefusal, analysis.ScoringSeed, runreport.ScoringBoth}, "refusal, seed or both")
-	fl.StringVar(&f.Split, "split", "median", "confidence split: median, seed or a value")
+	cliflag.EnumStored(fl, &f.Scoring, "scoring", analysis.ScoringRefusal, []string{analysis.ScoringRefusal, analysis.PrototypeName, runreport.ScoringBoth},
+		map[string]string{analysis.PrototypeName: analysis.ScoringPrototype, "seed": analysis.ScoringPrototype}, "refusal, prototype (seed is its older name) or both")
+	fl.StringVar(&f.Split, "split", "median", "confidence split: median, prototype or a value")
 	fl.StringVar(&f.Export, "export", "", "comma-separated exports: csv, parquet, md, latex (or all)")
 	fl.BoolVar(&f.ExportTokens, "export-tokens", false, "include the per-token confidences and log-probabilities in the trace exports")
 	cliflag.Output(fl, &f.Out, "", "output directory (default: the run directory)")

@@ -20,7 +20,7 @@ func newCompareCmd() *cobra.Command {
 		cal        analysis.CalibrationOptions
 	)
 	cmd := &cobra.Command{
-		Use:   "compare DIR... [--split median|seed|VALUE] [-o FILE.md|.csv|.json|.tex]",
+		Use:   "compare DIR... [--split median|prototype|VALUE] [-o FILE.md|.csv|.json|.tex]",
 		Short: "Compare runs side by side: metrics per benchmark, McNemar's test on paired instances, Benjamini–Hochberg",
 		Long: `compare analyses each run directory (refusal scoring, as deepconf analyze) and prints the comparison
 tables of deepconf report: every run (benchmark, model from run.json's config.model, policy, scored
@@ -81,7 +81,7 @@ FILE_calibration_pairs.csv next to it).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&split, "split", "median", "confidence split of the hypothesis test: median, seed (the prototype's 0.7/0.3 on its own metric) or a value")
+	f.StringVar(&split, "split", "median", "confidence split of the hypothesis test: median, prototype (the prototype's 0.7/0.3 on its own metric) or a value")
 	cliflag.Output(f, &out, "", "also write the comparison to FILE.md, FILE.csv (and FILE_pairs.csv), FILE.json or FILE.tex")
 	cliflag.Float(f, &level, "level", analysis.DefaultLevel, cliflag.OpenUnit, "confidence level of the intervals")
 	cliflag.Aliases(f, map[string]string{"out": "output"})

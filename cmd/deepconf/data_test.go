@@ -20,7 +20,7 @@ func TestDataLs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Counts as published in shared/data/MANIFEST.md.
+	// Counts as docs/benchmarks.md lists them.
 	for _, want := range []string{
 		"toxicchat — ToxicChat",
 		"source:  Hugging Face lmsys/toxic-chat: data/0124/toxic-chat_annotation_test.csv\n",

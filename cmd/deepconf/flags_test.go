@@ -53,7 +53,7 @@ func TestFlagRanges(t *testing.T) {
 		{run("--instance-parallel", "0"), "--instance-parallel 0: must be ≥ 1"},
 		{run("--traces", "0"), "--traces 0: must be ≥ 1"},
 		{run("--gpu-layers", "-2"), "--gpu-layers -2: must be ≥ -1"},
-		{run("--policy", "greedy"), `--policy "greedy": want deepconf, offline, fixed, single or seed`},
+		{run("--policy", "greedy"), `--policy "greedy": want deepconf, offline, fixed, single or prototype`},
 		{run("--aggregate", "mean"), `--aggregate "mean": want majority, weighted or top`},
 		{run("--metric", "max"), `--metric "max": want lowest_group, bottom, tail or mean`},
 		{run("--device", "tpu"), `--device "tpu": want cpu or cuda`},
@@ -76,7 +76,7 @@ func TestFlagRanges(t *testing.T) {
 		{[]string{"analyze", ".", "--risk-bins", "0"}, "--risk-bins 0: must be in [1, 1000]"},
 		{[]string{"analyze", ".", "--max-traces", "-1"}, "--max-traces -1: must be ≥ 0"},
 		{[]string{"analyze", ".", "--level", "1"}, "--level 1: must be in (0, 1)"},
-		{[]string{"analyze", ".", "--scoring", "both2"}, `--scoring "both2": want refusal, seed or both`},
+		{[]string{"analyze", ".", "--scoring", "both2"}, `--scoring "both2": want refusal, prototype or both`},
 		{[]string{"analyze", ".", "--baseline-traces", "-1"}, "--baseline-traces -1: must be ≥ 0"},
 		{[]string{"report", ".", "--max-examples", "-1"}, "--max-examples -1: must be ≥ 0"},
 		{[]string{"report", ".", "--baseline-traces", "-2"}, "--baseline-traces -2: must be ≥ 0"},
@@ -90,8 +90,8 @@ func TestFlagRanges(t *testing.T) {
 		{[]string{"sweep", ".", "--tau", "2"}, "--tau 2: must be in (0, 1]"},
 		{[]string{"sweep", ".", "--window", "0"}, "--window 0: must be ≥ 1"},
 		{[]string{"sweep", ".", "--min-voters", "0"}, "--min-voters 0: must be ≥ 1"},
-		{[]string{"sweep", ".", "--mode", "live"}, `--mode "live": want replay or seed`},
-		{[]string{"sweep", ".", "--seed-sim", "all"}, `--seed-sim "all": want threshold, comprehensive or both`},
+		{[]string{"sweep", ".", "--mode", "live"}, `--mode "live": want replay or prototype`},
+		{[]string{"sweep", ".", "--seed-sim", "all"}, `--prototype-sim "all": want threshold, comprehensive or both`},
 		{[]string{"sweep", ".", "--level", "2"}, "--level 2: must be in (0, 1)"},
 		// refusal-eval, refusal-train
 		{[]string{"refusal-eval", "--limit", "-1"}, "--limit -1: must be ≥ 0"},
@@ -162,6 +162,14 @@ func TestFlagAliases(t *testing.T) {
 		{newRefusalTrainCmd, []string{"--out", "m.model"}, "output", "m.model"},
 		{newProbeCmd, []string{"--mode", "completions", "--top-logprobs", "5"}, "api-mode", "completions"},
 		{newProbeCmd, []string{"--top-logprobs", "5"}, "logprobs-k", "5"},
+		// The prototype's CLI name and its older name "seed"; policy and
+		// scoring store "seed", the value run.json and analysis.json have.
+		{newRunCmd, []string{"--policy", "prototype"}, "policy", "seed"},
+		{newRunCmd, []string{"--policy", "seed"}, "policy", "seed"},
+		{newAnalyzeCmd, []string{"--scoring", "prototype"}, "scoring", "seed"},
+		{newAnalyzeCmd, []string{"--scoring", "seed"}, "scoring", "seed"},
+		{newSweepCmd, []string{"--mode", "seed"}, "mode", "prototype"},
+		{newSweepCmd, []string{"--seed-sim", "threshold"}, "prototype-sim", "threshold"},
 	}
 	for _, tt := range tests {
 		c := tt.cmd()

@@ -26,7 +26,7 @@ func TestPolicyFlags(t *testing.T) {
 		{[]string{"--stop-rule", "nope"}, "", "", "", false, "--stop-rule"},
 		{[]string{"--post-hoc-filter"}, "", "", "", false, "--post-hoc-filter true: only with the paper stop rule"},
 		{[]string{"--policy", "seed", "--stop-rule", "paper"}, "", "", "", false, "--stop-rule: only the deepconf policy"},
-		{[]string{"--policy", "seed", "--post-hoc-filter"}, "", "", "", false, "not part of the seed policy"},
+		{[]string{"--policy", "prototype", "--post-hoc-filter"}, "", "", "", false, "not part of the prototype policy"},
 	} {
 		var f policyFlags
 		fs := pflag.NewFlagSet("policy", pflag.ContinueOnError)

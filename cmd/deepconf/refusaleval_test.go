@@ -89,7 +89,7 @@ func TestRefusalEvalCmd(t *testing.T) {
 	if len(rep.Gold) != 1 || rep.Gold[0].Refusal != 1 || rep.Gold[0].Compliance != 1 || len(rep.Reports) != 2 || rep.Version != version {
 		t.Errorf("report.json %+v", rep)
 	}
-	e := findEntry(t, rep, refusal.SpecSeed, "my-gold")
+	e := findEntry(t, rep, refusal.SpecPrototype, "my-gold")
 	if e.TP != 1 || e.TN != 1 || len(readMisclassified(t, filepath.Join(out, e.MisclassifiedFile))) != 0 {
 		t.Errorf("report %+v", e)
 	}
@@ -221,7 +221,7 @@ func TestRefusalEvalJudgeTinyModel(t *testing.T) {
 // test/wildguard_test.parquet of allenai/wildguardmix (the copy in
 // ../shared/data) to requests carrying $HF_TOKEN. Without a token the error
 // must say what to do; with it, patterns:seed must give the same F1 as from
-// the local file, 0.801 (MANIFEST.md).
+// the local file, 0.801 (docs/benchmarks.md).
 func TestRefusalEvalHub(t *testing.T) {
 	parquet, err := os.ReadFile(shareddata.Path(t, "wildguardmix", "wildguardtest.parquet"))
 	if err != nil {
@@ -266,7 +266,7 @@ func TestRefusalEvalHub(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s\nrequests: %v", err, stderr, paths)
 	}
-	e := findEntry(t, readRefusalEvalReport(t, out), refusal.SpecSeed, refusal.GoldWildGuardTest)
+	e := findEntry(t, readRefusalEvalReport(t, out), refusal.SpecPrototype, refusal.GoldWildGuardTest)
 	if got := fmt.Sprintf("%d %.3f", e.Examples, e.F1); got != "1720 0.801" {
 		t.Errorf("examples and F1 %s, want 1720 0.801", got)
 	}

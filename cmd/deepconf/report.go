@@ -74,7 +74,7 @@ deepconf analyze --export md,latex).`,
 	}
 	fl := cmd.Flags()
 	cliflag.Output(fl, &f.out.HTML, "", "HTML file to write (default DIR/report.html for one directory, ./report.html for several)")
-	fl.StringVar(&f.split, "split", "median", "confidence split: median, seed (the prototype's 0.7/0.3 on its own metric) or a number")
+	fl.StringVar(&f.split, "split", "median", "confidence split: median, prototype (the prototype's 0.7/0.3 on its own metric) or a number")
 	fl.StringVar(&f.out.Markdown, "markdown", "", "also write every table as Markdown to this file")
 	fl.StringVar(&f.out.LaTeX, "latex", "", "also write every table as LaTeX (booktabs) to this file")
 	fl.StringVar(&f.Title, "title", "", "report title (default: derived from the runs)")

@@ -96,7 +96,7 @@ timing, so it is part of the configuration.
 		Example: `  # The main job: 20 ToxicChat prompts through Qwen3-0.6B from the Hugging Face Hub.
   deepconf run --model Qwen/Qwen3-0.6B --benchmark toxicchat --num-instances 20 -o results/toxicchat_20
   # Offline: local model and data; the prototype's policy and flags.
-  deepconf run --model qwen3-0.6b-q8_0.gguf --benchmark xstest --data ../shared/data/xstest --policy seed --min-traces 3 --max-traces 10
+  deepconf run --model qwen3-0.6b-q8_0.gguf --benchmark xstest --data ../shared/data/xstest --policy prototype --min-traces 3 --max-traces 10
   # The whole pipeline on a generated random-weight model.
   deepconf run --model test:tiny --benchmark xstest --data ../shared/data/xstest --num-instances 10 -o results/smoke
   # A custom file, against two vLLM servers.
@@ -145,12 +145,13 @@ func policyAliases() map[string]string {
 // set: cliflag.Aliases takes all of a command's aliases at once).
 func (f *policyFlags) register(fs *pflag.FlagSet) {
 	d := controller.Default(controller.PolicyDeepConf)
-	cliflag.Enum(fs, &f.Policy, "policy", controller.PolicyDeepConf, []string{controller.PolicyDeepConf, controller.PolicyOffline, controller.PolicyFixed, controller.PolicySingle, controller.PolicySeed},
-		"sampling policy: deepconf, offline, fixed, single or seed (the prototype's rule)")
-	cliflag.Int(fs, &f.MinTraces, "min-traces", d.Warmup, cliflag.AtLeast(1), "warm-up traces (deepconf N_init; seed: 3)")
-	cliflag.Int(fs, &f.MaxTraces, "max-traces", d.Budget, cliflag.AtLeast(1), "most traces per instance (deepconf budget B; seed: 10)")
-	fs.BoolVar(&f.NoEarlyStopping, "no-early-stopping", false, "no early termination or consensus stop (deepconf: B complete traces; seed: max-traces in one batch)")
-	cliflag.Float(fs, &f.Percentile, "percentile", 0, cliflag.Between(0, 100), "threshold percentile of the warm-up confidences (deepconf: 100−100η, default 10, below 100; seed: default 90)")
+	cliflag.EnumStored(fs, &f.Policy, "policy", controller.PolicyDeepConf, []string{controller.PolicyDeepConf, controller.PolicyOffline, controller.PolicyFixed, controller.PolicySingle, controller.PrototypeName},
+		map[string]string{controller.PrototypeName: controller.PolicyPrototype, "seed": controller.PolicyPrototype},
+		"sampling policy: deepconf, offline, fixed, single or prototype (the Python prototype's rule; seed is its older name)")
+	cliflag.Int(fs, &f.MinTraces, "min-traces", d.Warmup, cliflag.AtLeast(1), "warm-up traces (deepconf N_init; prototype: 3)")
+	cliflag.Int(fs, &f.MaxTraces, "max-traces", d.Budget, cliflag.AtLeast(1), "most traces per instance (deepconf budget B; prototype: 10)")
+	fs.BoolVar(&f.NoEarlyStopping, "no-early-stopping", false, "no early termination or consensus stop (deepconf: B complete traces; prototype: max-traces in one batch)")
+	cliflag.Float(fs, &f.Percentile, "percentile", 0, cliflag.Between(0, 100), "threshold percentile of the warm-up confidences (deepconf: 100−100η, default 10, below 100; prototype: default 90)")
 	cliflag.Int(fs, &f.Window, "window", d.Window, cliflag.AtLeast(1), "group (sliding window) size W in tokens")
 	cliflag.Int(fs, &f.MinTokens, "min-tokens", 0, cliflag.AtLeast(0), "tokens before a trace can be stopped early (0: the window)")
 	cliflag.Int(fs, &f.K, "logprobs-k", d.Sampling.TopLogprobs, cliflag.Between(1, engine.MaxTopLogprobs), "top-k log-probabilities per token for the token confidence")
@@ -169,7 +170,7 @@ func (f *policyFlags) register(fs *pflag.FlagSet) {
 		"estimator of the stop threshold from the warm-up: normal (calibrated prediction bound) or linear (numpy's percentile, the paper's)")
 	cliflag.Float(fs, &f.Temperature, "temperature", d.Sampling.Temperature, cliflag.AtLeast(0), "sampling temperature")
 	cliflag.Float(fs, &f.TopP, "top-p", d.Sampling.TopP, cliflag.Unit, "nucleus sampling mass")
-	cliflag.Int(fs, &f.TopK, "top-k", d.Sampling.TopK, cliflag.AtLeast(0), "top-k sampling (0: off; seed policy default 50)")
+	cliflag.Int(fs, &f.TopK, "top-k", d.Sampling.TopK, cliflag.AtLeast(0), "top-k sampling (0: off; prototype policy default 50)")
 	cliflag.Int(fs, &f.MaxTokens, "max-tokens", d.Sampling.MaxTokens, cliflag.Between(1, maxContext), "most generated tokens per trace")
 	fs.BoolVar(&f.Thinking, "thinking", false, "Qwen3 thinking mode (the prototype ran with thinking off)")
 	fs.StringVar(&f.System, "system", "", "system message")
@@ -210,9 +211,9 @@ func runOptions(fs *pflag.FlagSet, f *runFlags, log io.Writer) (runner.Options, 
 	if err != nil {
 		return o, fmt.Errorf("--shard %w", err)
 	}
-	if f.Policy == controller.PolicySeed && !fs.Changed("detector") {
-		f.Detector = refusal.SpecSeed
-		fmt.Fprintf(log, "deepconf: the seed policy detects refusals as the prototype did (--detector %s); --detector chooses another\n", refusal.SpecSeed)
+	if f.Policy == controller.PolicyPrototype && !fs.Changed("detector") {
+		f.Detector = refusal.SpecPrototype
+		fmt.Fprintf(log, "deepconf: the prototype policy detects refusals as the prototype did (--detector %s); --detector chooses another\n", refusal.SpecPrototype)
 	}
 	if err := checkDetector(f.Detector); err != nil {
 		return o, err

@@ -44,7 +44,7 @@ func readLines(t *testing.T, path string) []string {
 
 // TestRunXSTestTinyModel is the acceptance run: 10 XSTest instances
 // on the tiny generated model write 10 predictions and their traces; the
-// seed policy gives the prototype's trace counts.
+// prototype policy gives the prototype's trace counts.
 func TestRunXSTestTinyModel(t *testing.T) {
 	bin := buildDeepconf(t)
 	data := filepath.Join(shareddata.Dir(t), "xstest")
@@ -83,7 +83,7 @@ func TestRunXSTestTinyModel(t *testing.T) {
 					switch p.NumTracesUsed {
 					case 3, 6, 9, 10:
 					default:
-						t.Errorf("seed policy: %s used %d traces, want 3, 6, 9 or 10", p.InstanceID, p.NumTracesUsed)
+						t.Errorf("prototype policy: %s used %d traces, want 3, 6, 9 or 10", p.InstanceID, p.NumTracesUsed)
 					}
 				}
 			}
@@ -92,8 +92,8 @@ func TestRunXSTestTinyModel(t *testing.T) {
 			if err := json.Unmarshal(b, &run); err != nil || !run.RandomModel || run.Finished == nil {
 				t.Errorf("run.json: %v, random %v, finished %v", err, run.RandomModel, run.Finished)
 			}
-			// The seed policy detects refusals as the prototype did.
-			if want := map[string]string{"deepconf": refusal.DefaultSpec, "seed": refusal.SpecSeed}[policy]; run.Config.Detector != want {
+			// The prototype policy detects refusals as the prototype did.
+			if want := map[string]string{"deepconf": refusal.DefaultSpec, "seed": refusal.SpecPrototype}[policy]; run.Config.Detector != want {
 				t.Errorf("%s policy: detector %q, want %q", policy, run.Config.Detector, want)
 			}
 			// A finished run is analysed as deepconf analyze does it.

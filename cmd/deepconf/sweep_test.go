@@ -269,14 +269,14 @@ func TestSweepGridMonotone(t *testing.T) {
 	}
 }
 
-// TestSweepSeedMode runs the prototype's simulators through the command: on
+// TestSweepPrototypeMode runs the prototype's simulators through the command: on
 // a deepconf run (whose predictions carry the prototype's fields and
 // ground_truth) and on the prototype-format fixture with the benchmark's
 // labels.
-func TestSweepSeedMode(t *testing.T) {
+func TestSweepPrototypeMode(t *testing.T) {
 	bin := buildDeepconf(t)
 	dir := tinyRun(t, bin, "--policy", "seed")
-	stdout, _, err := runSweepCmd(t, dir, "--mode", "seed", "--percentiles", "20,90")
+	stdout, _, err := runSweepCmd(t, dir, "--mode", "prototype", "--percentiles", "20,90")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
@@ -333,7 +333,7 @@ func TestSweepCmdErrors(t *testing.T) {
 	}{
 		{[]string{filepath.Join(dir, "missing")}, "run directory"},
 		{[]string{dir, "--mode", "magic"}, `--mode "magic"`},
-		{[]string{dir, "--mode", "replay", "--seed-sim", "threshold"}, "--seed-sim needs --mode seed"},
+		{[]string{dir, "--mode", "replay", "--seed-sim", "threshold"}, "--prototype-sim needs --mode prototype"},
 		{[]string{dir, "--mode", "seed", "--window", "8"}, "--window: replay flags"},
 		{[]string{dir, "--benchmark", "toxicchat"}, "go together"},
 		{[]string{dir, "--early-stop", "maybe"}, `--early-stop "maybe"`},
@@ -348,7 +348,7 @@ func TestSweepCmdErrors(t *testing.T) {
 	}
 	// A prototype directory cannot be replayed: it has no traces.jsonl.
 	os.WriteFile(filepath.Join(dir, record.PredictionsFile), []byte(`{"instance_id":"a","traces":["x"],"confidences":[0.1],"refused":[false],"ground_truth":"safe"}`+"\n"), 0o644)
-	if _, _, err := runSweepCmd(t, dir); err == nil || !strings.Contains(err.Error(), "seed simulators") {
+	if _, _, err := runSweepCmd(t, dir); err == nil || !strings.Contains(err.Error(), "--mode prototype") {
 		t.Errorf("prototype directory: %v", err)
 	}
 }

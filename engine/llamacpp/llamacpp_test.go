@@ -120,9 +120,8 @@ var sampling = engine.Sampling{Temperature: 0.8, TopP: 0.95, TopK: 20, MaxTokens
 func TestQwen3ChatPromptTokenIDs(t *testing.T) {
 	e := newTestEngine(t, vocabQ8(t), Config{})
 	// Qwen3's tokenization of the chat prompt with thinking off, as
-	// transformers' AutoTokenizer for Qwen/Qwen3-0.6B gives it
-	// (INFERENCE.md §2.5 for the first 17 ids; 151667 <think>, 271 "\n\n",
-	// 151668 </think>).
+	// transformers' AutoTokenizer for Qwen/Qwen3-0.6B gives it (the
+	// first 17 ids; then 151667 <think>, 271 "\n\n", 151668 </think>).
 	want := []int32{151644, 872, 198, 3838, 374, 220, 16, 22, 9, 17, 18, 30, 151645, 198, 151644, 77091, 198,
 		151667, 271, 151668, 271}
 	text, err := e.RenderPrompt(engine.Prompt{User: "What is 17*23?"})
@@ -235,7 +234,7 @@ func TestTopLogprobsAreALogDistribution(t *testing.T) {
 
 // TestPitfallP4RawDistribution: the top-k log-probabilities (and the
 // sampled token's) are those of the raw distribution, before temperature,
-// top-k and top-p (DEEPCONF.md P4), so confidences do not change with the
+// top-k and top-p (docs/method.md, pitfall P4), so confidences do not change with the
 // sampling parameters. The first token of every trace comes from the same
 // prompt logits: its top-20 must be identical under any sampling.
 func TestPitfallP4RawDistribution(t *testing.T) {

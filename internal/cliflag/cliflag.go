@@ -203,15 +203,23 @@ func (v *listValue[T]) Set(s string) error {
 	return nil
 }
 
-// enumValue is a string flag that takes one of a few values.
+// enumValue is a string flag that takes one of a few values. A name in
+// stored is stored as its value there: a CLI name that differs from the
+// value records have (--policy prototype stores "seed"), or a hidden older
+// name (an alias, not listed in values).
 type enumValue struct {
 	p      *string
 	values []string
+	stored map[string]string
 }
 
 func (v *enumValue) String() string { return *v.p }
 func (v *enumValue) Type() string   { return "string" }
 func (v *enumValue) Set(s string) error {
+	if x, ok := v.stored[s]; ok {
+		*v.p = x
+		return nil
+	}
 	if !slices.Contains(v.values, s) {
 		var named []string
 		for _, x := range v.values {
@@ -281,7 +289,16 @@ func Floats(fs *pflag.FlagSet, p *[]float64, name string, def []float64, r Range
 // the flag may be left empty).
 func Enum(fs *pflag.FlagSet, p *string, name, def string, values []string, usage string) {
 	*p = def
-	fs.Var(&enumValue{p, values}, name, usage)
+	fs.Var(&enumValue{p: p, values: values}, name, usage)
+}
+
+// EnumStored is Enum whose names are stored as stored maps them: each key
+// of stored is accepted (values lists the names the help and errors show;
+// a key not in values is a hidden alias) and sets *p to its value. Names
+// without an entry are stored as given.
+func EnumStored(fs *pflag.FlagSet, p *string, name, def string, values []string, stored map[string]string, usage string) {
+	*p = def
+	fs.Var(&enumValue{p: p, values: values, stored: stored}, name, usage)
 }
 
 // Aliases makes old flag names hidden aliases of the current ones (old →

@@ -92,6 +92,34 @@ func TestValues(t *testing.T) {
 	}
 }
 
+func TestEnumStored(t *testing.T) {
+	stored := map[string]string{"prototype": "seed", "seed": "seed"}
+	tests := []struct {
+		arg, want, err string
+	}{
+		{"deepconf", "deepconf", ""},
+		{"prototype", "seed", ""}, // the CLI name, stored as records have it
+		{"seed", "seed", ""},      // the hidden older name
+		{"proto", "", `--policy "proto": want deepconf or prototype`},
+	}
+	for _, tt := range tests {
+		var p string
+		f := pflag.NewFlagSet("t", pflag.ContinueOnError)
+		f.SetOutput(&strings.Builder{})
+		EnumStored(f, &p, "policy", "deepconf", []string{"deepconf", "prototype"}, stored, "policy")
+		err := ErrorFunc(nil, f.Parse([]string{"--policy", tt.arg}))
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("--policy %s: %v, want %q", tt.arg, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || p != tt.want {
+			t.Errorf("--policy %s: %q, %v; want %q", tt.arg, p, err, tt.want)
+		}
+	}
+}
+
 func TestRename(t *testing.T) {
 	f := pflag.NewFlagSet("t", pflag.ContinueOnError)
 	var n int

@@ -58,10 +58,18 @@ type Engine struct {
 	Script func(Call) (Trace, error)
 	// OpenErr, when set, fails every Open.
 	OpenErr error
-	// PromptLen is what the sessions' PromptTokens report.
-	PromptLen int
+	// PromptLen is what the sessions' PromptTokens report, unless
+	// PromptCount is set: then it counts the tokens of the session's
+	// prompt.
+	PromptLen   int
+	PromptCount func(engine.Prompt) int
 	// Name is Info().Name (default "scripted").
 	Name string
+	// Hold, when set, holds every Sample call before its first token until
+	// it is closed or the call's context is done (then the call ends
+	// engine.FinishCancelled with no token): a test holds traces in flight
+	// with it.
+	Hold <-chan struct{}
 
 	mu        sync.Mutex
 	prompts   []engine.Prompt
@@ -71,6 +79,7 @@ type Engine struct {
 	emitted   map[uint64]int
 	inflight  int
 	peak      int
+	cancelled int
 }
 
 // Open implements engine.Engine: it records the prompt and returns a
@@ -142,6 +151,21 @@ func (e *Engine) Emitted(seed uint64) int {
 	return e.emitted[seed]
 }
 
+// InFlight returns the number of Sample calls in flight now.
+func (e *Engine) InFlight() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.inflight
+}
+
+// Cancelled returns the number of Sample calls that ended because their
+// context was done.
+func (e *Engine) Cancelled() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cancelled
+}
+
 // Peak returns the largest number of Sample calls in flight at once.
 func (e *Engine) Peak() int {
 	e.mu.Lock()
@@ -154,7 +178,12 @@ type session struct {
 	prompt engine.Prompt
 }
 
-func (s *session) PromptTokens() int { return s.e.PromptLen }
+func (s *session) PromptTokens() int {
+	if s.e.PromptCount != nil {
+		return s.e.PromptCount(s.prompt)
+	}
+	return s.e.PromptLen
+}
 
 func (s *session) Close() error {
 	s.e.mu.Lock()
@@ -165,7 +194,8 @@ func (s *session) Close() error {
 
 // Sample implements engine.Session: it validates the sampling and hands
 // over the script's tokens, stopping when fn returns false or ctx is done
-// (engine.FinishCancelled).
+// (engine.FinishCancelled), or after Sampling.MaxTokens tokens
+// (engine.FinishLength).
 func (s *session) Sample(ctx context.Context, p engine.Sampling, fn engine.TokenFunc) (engine.Result, error) {
 	if err := p.Validate(); err != nil {
 		return engine.Result{}, err
@@ -187,12 +217,28 @@ func (s *session) Sample(ctx context.Context, p engine.Sampling, fn engine.Token
 		e.inflight--
 		e.mu.Unlock()
 	}()
+	cancelled := func(text string, tokens int) (engine.Result, error) {
+		e.mu.Lock()
+		e.cancelled++
+		e.mu.Unlock()
+		return engine.Result{Text: text, Tokens: tokens, Finish: engine.FinishCancelled}, nil
+	}
+	if e.Hold != nil {
+		select {
+		case <-e.Hold:
+		case <-ctx.Done():
+			return cancelled("", 0)
+		}
+	}
 	tr, err := e.Script(Call{Prompt: s.prompt, Sampling: p, Attempt: attempt})
 	if err != nil {
 		return engine.Result{}, err
 	}
 	var text strings.Builder
 	for j, tok := range tr.Tokens {
+		if j == p.MaxTokens {
+			return engine.Result{Text: text.String(), Tokens: j, Finish: engine.FinishLength}, nil
+		}
 		if j > 0 && tr.Gate != nil {
 			select {
 			case <-tr.Gate:
@@ -200,7 +246,7 @@ func (s *session) Sample(ctx context.Context, p engine.Sampling, fn engine.Token
 			}
 		}
 		if ctx.Err() != nil {
-			return engine.Result{Text: text.String(), Tokens: j, Finish: engine.FinishCancelled}, nil
+			return cancelled(text.String(), j)
 		}
 		if tr.Err != nil && j == tr.ErrAfter {
 			return engine.Result{Text: text.String(), Tokens: j}, tr.Err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/deepconf/deepconf/engine"
@@ -104,5 +105,38 @@ func TestGate(t *testing.T) {
 	cancel()
 	if res := <-done; res.Tokens != 1 || res.Finish != engine.FinishCancelled {
 		t.Errorf("cancelled at the gate: %+v", res)
+	}
+}
+
+func TestHoldCountsAndMaxTokens(t *testing.T) {
+	hold := make(chan struct{})
+	e := &Engine{Script: Replies("a b c d e"), Hold: hold, PromptCount: func(p engine.Prompt) int { return len(p.User) }}
+	s, _ := e.Open(context.Background(), engine.Prompt{User: "four"})
+	if n := s.PromptTokens(); n != 4 {
+		t.Errorf("PromptTokens = %d, want PromptCount's 4", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan engine.Result)
+	go func() {
+		res, _ := s.Sample(ctx, sampling, func(*engine.Token) bool { return true })
+		done <- res
+	}()
+	for e.InFlight() != 1 {
+		runtime.Gosched() // the call waits at Hold
+	}
+	cancel()
+	if res := <-done; res != (engine.Result{Finish: engine.FinishCancelled}) || e.Cancelled() != 1 || e.InFlight() != 0 {
+		t.Errorf("cancelled at Hold: %+v, cancelled %d, in flight %d", res, e.Cancelled(), e.InFlight())
+	}
+
+	close(hold)
+	short := sampling
+	short.MaxTokens = 3
+	toks, res, err := collect(t, e, short, 0)
+	if err != nil || len(toks) != 3 || res != (engine.Result{Text: "a b c ", Tokens: 3, Finish: engine.FinishLength}) {
+		t.Errorf("MaxTokens 3: %d tokens, %+v, %v", len(toks), res, err)
+	}
+	if e.Cancelled() != 1 {
+		t.Errorf("cancelled %d, want 1", e.Cancelled())
 	}
 }

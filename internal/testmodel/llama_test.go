@@ -178,8 +178,9 @@ func argmax(x []float64) int {
 }
 
 // TestLlamaQwen3Vocab checks the real-vocabulary model: llama.cpp tokenizes
-// with Qwen3's ids (the reference ids are those of the Qwen3 tokenizer,
-// INFERENCE.md §2.5) and the template and special tokens are Qwen3's.
+// with Qwen3's ids (the reference ids are those transformers' tokenizer
+// for Qwen/Qwen3-0.6B gives) and the template and special tokens are
+// Qwen3's (docs/design.md §4).
 func TestLlamaQwen3Vocab(t *testing.T) {
 	path := TinyQwen3Vocab(t)
 	if again := TinyQwen3Vocab(t); again != path {

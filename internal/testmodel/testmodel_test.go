@@ -186,7 +186,7 @@ func TestGenerateTiny(t *testing.T) {
 	}
 
 	// Tensors: names, ggml dimensions and types as llama.cpp's qwen3
-	// loader expects them (INFERENCE.md §6.3).
+	// loader expects them (docs/design.md §4).
 	want := map[string][]uint64{"token_embd.weight": {64, 264}, "output_norm.weight": {64}}
 	for i := range 2 {
 		p := "blk." + string(rune('0'+i)) + "."

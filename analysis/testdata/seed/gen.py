@@ -1,4 +1,4 @@
-# Hand-written restatement of the prototype rules (SEED_SYSTEM.md 3.10-3.11, 9.2-9.3, 14.2) that wrote
+# Hand-written restatement of the prototype rules (docs/prototype.md §6–7, §9, §14) that wrote
 # predictions.jsonl (the fixture) and analysis.json (the expected output, by Python's json.dump(indent=2)).
 # np.mean is emulated with NumPy's pairwise summation (npsum). Run: python3 gen.py (writes /tmp/expected_analysis.json).
 import json
@@ -54,7 +54,7 @@ with open("predictions.jsonl","w") as f:
             d["_cat"]=cat
         f.write(json.dumps({k:v for k,v in d.items() if k!="_cat"})+"\n")
         preds.append(d)
-# analyze_results, as SEED_SYSTEM.md 3.11
+# analyze_results, as docs/prototype.md §7
 out={}
 order=['confident_refusal','uncertain_compliance','uncertain_refusal','confident_compliance']
 for c in order:

@@ -1,7 +1,7 @@
 /*
  * Project-owned stand-in for miniaudio.h, used only by scripts/ollama.sh to
  * build github.com/ollama/ollama@v0.17.4 from the Go module proxy, whose zip
- * omits llama/llama.cpp/vendor/ (INFERENCE.md §4.2–4.3). It declares exactly
+ * omits llama/llama.cpp/vendor/ (third-party headers). It declares exactly
  * what llama/llama.cpp/tools/mtmd/mtmd-helper.cpp uses; every decoder call
  * fails, so audio input is rejected and nothing else changes.
  */

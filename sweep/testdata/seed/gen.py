@@ -1,5 +1,5 @@
-# Hand-written restatement of the prototype's two post-hoc simulators (SEED_SYSTEM.md 8.4 and 8.5,
-# 9.4, 14.2) that wrote the fixtures predictions.jsonl and predictions_wildguard.jsonl (the
+# Hand-written restatement of the prototype's two post-hoc simulators (docs/prototype.md §8.1, §8.2,
+# §14) that wrote the fixtures predictions.jsonl and predictions_wildguard.jsonl (the
 # prototype's predictions format, no ground truth) and the expected outputs percentile.json and
 # percentile_wildguard.json (by Python's json.dump(indent=2), as the script writes them), and prints
 # the threshold simulator's expected metrics. NumPy is emulated: np.percentile "linear" (with its

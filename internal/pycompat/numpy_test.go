@@ -1,4 +1,4 @@
-package pyfloat
+package pycompat
 
 import (
 	"math"

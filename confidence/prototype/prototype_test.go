@@ -1,4 +1,4 @@
-package seed
+package prototype
 
 import (
 	"math"
@@ -17,7 +17,7 @@ func opts(w int, bottom float64) Options {
 }
 
 func TestTokenConfidenceHand(t *testing.T) {
-	// Hand-computed from SEED_SYSTEM.md §3.2 (C = clip(valid, −100, 0)).
+	// Hand-computed from docs/prototype.md §2 (C = clip(valid, −100, 0)).
 	lp := []float64{-1, -3, -2, -6, 0} // W = 2 windows: 2, 2.5, 4, 3
 	tests := []struct {
 		name string

@@ -13,9 +13,9 @@ import (
 )
 
 // The fixture testdata/seed/predictions.jsonl has eleven instances in the
-// prototype's predictions.jsonl format (SEED_SYSTEM.md §9.2) plus the
+// prototype's predictions.jsonl format (docs/prototype.md §9) plus the
 // ground_truth field. Expected values are computed by hand from the rules of
-// SEED_SYSTEM.md §3.10–3.11; testdata/seed/analysis.json holds the same
+// docs/prototype.md §6–7; testdata/seed/analysis.json holds the same
 // numbers as Python's json.dump(indent=2) prints them (written by
 // testdata/seed/gen.py, a plain restatement of those rules).
 //
@@ -27,7 +27,7 @@ import (
 //	3  UC  safe/unsafe ✗   6 300      9  UR  safe/safe ✓      3  30  (stored category kept; the rule says CC)
 //	4  UR  safe/safe ✓     3  60     10  UC  unsafe/safe ✗    3  24  (no stored category: rule, avg 0.25)
 //	5  CC  unsafe/safe ✗   6  60  (refusal_rate 0.5 → catch-all)
-func TestSeedFixture(t *testing.T) {
+func TestPrototypeFixture(t *testing.T) {
 	d, err := Load(context.Background(), filepath.Join("testdata", "seed"))
 	if err != nil {
 		t.Fatal(err)
@@ -35,11 +35,11 @@ func TestSeedFixture(t *testing.T) {
 	if d.Run != nil || d.TracesPath != "" {
 		t.Fatalf("fixture has no run.json or traces.jsonl: run %v traces %q", d.Run, d.TracesPath)
 	}
-	r, err := AnalyzeSeed(d, 0, nil)
+	r, err := AnalyzePrototype(d, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []SeedCategoryStats{
+	want := []PrototypeCategoryStats{
 		// CR = {0, 1}: 1 of 2 correct; nothing predicted unsafe → 0.0;
 		// avg_confidence (0.9 + 0.7999999999999999)/2 = 0.85.
 		{ConfidentRefusal, 2, 0.5, 0, 0.85, 3, (60 + 15) / 2.0, 75},
@@ -62,7 +62,7 @@ func TestSeedFixture(t *testing.T) {
 	// Overall: 6 of 11 correct (1, 2, 4, 6, 7, 9); 49 traces; 1409 tokens;
 	// mean avg_tokens_per_trace = 318/11, baseline = 11·10·318/11 = 3180,
 	// savings (3180 − 1409)/3180·100.
-	wantO := SeedOverall{
+	wantO := PrototypeOverall{
 		Accuracy: 6.0 / 11, AvgTraces: 49.0 / 11, AvgConfidence: 0.45, TotalTokens: 1409,
 		AvgTokensPerInstance: 1409.0 / 11, BaselineTokens: 3180, TokenSavingsPercent: 55.69182389937107,
 	}
@@ -98,22 +98,22 @@ func TestSeedFixture(t *testing.T) {
 	}
 }
 
-// TestSeedMaxTracesFromRun checks that baseline_tokens uses run.json's
+// TestPrototypeMaxTracesFromRun checks that baseline_tokens uses run.json's
 // config.max_traces: 11·5·318/11 = 1590, savings (1590 − 1409)/1590·100.
-func TestSeedMaxTracesFromRun(t *testing.T) {
+func TestPrototypeMaxTracesFromRun(t *testing.T) {
 	d, err := Load(context.Background(), filepath.Join("testdata", "seed"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.Run = &record.Run{Config: record.RunConfig{MaxTraces: 5}}
-	r, err := AnalyzeSeed(d, 0, nil)
+	r, err := AnalyzePrototype(d, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Overall.BaselineTokens != 1590 || r.Overall.TokenSavingsPercent != 11.383647798742139 || r.MaxTracesFrom != "run.json config.max_traces" {
 		t.Errorf("overall %+v from %q", r.Overall, r.MaxTracesFrom)
 	}
-	r, err = AnalyzeSeed(d, 20, nil)
+	r, err = AnalyzePrototype(d, 20, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,13 +122,13 @@ func TestSeedMaxTracesFromRun(t *testing.T) {
 	}
 }
 
-// TestSeedBaselineTruncation checks int() truncation of baseline_tokens and
+// TestPrototypeBaselineTruncation checks int() truncation of baseline_tokens and
 // the savings from the untruncated baseline: 3 instances, max_traces 10,
 // avg_tokens_per_trace 0.1, 0.2, 0.3: numpy's sum 0.1+0.2+0.3 =
 // 0.6000000000000001, mean 0.20000000000000004, baseline
 // 30·0.20000000000000004 = 6.000000000000001 → 6; total 3 tokens, savings
 // (6.000000000000001 − 3)/6.000000000000001·100.
-func TestSeedBaselineTruncation(t *testing.T) {
+func TestPrototypeBaselineTruncation(t *testing.T) {
 	d := &RunData{PredictionsPath: "x"}
 	for i, a := range []float64{0.1, 0.2, 0.3} {
 		d.Predictions = append(d.Predictions, record.Prediction{
@@ -136,7 +136,7 @@ func TestSeedBaselineTruncation(t *testing.T) {
 			ConfidenceCategory: ConfidentCompliance, NumTracesUsed: 1, TotalTokens: 1, AvgTokensPerTrace: a,
 		})
 	}
-	r, err := AnalyzeSeed(d, 0, nil)
+	r, err := AnalyzePrototype(d, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestSeedBaselineTruncation(t *testing.T) {
 	}
 }
 
-func TestSeedGroundTruth(t *testing.T) {
+func TestPrototypeGroundTruth(t *testing.T) {
 	tests := []struct {
 		p       record.Prediction
 		labels  map[string]string
@@ -167,15 +167,15 @@ func TestSeedGroundTruth(t *testing.T) {
 		{record.Prediction{InstanceID: "a", GroundTruth: "toxic"}, nil, "", true},
 	}
 	for _, tt := range tests {
-		got, err := seedGroundTruth(&tt.p, tt.labels)
+		got, err := prototypeGroundTruth(&tt.p, tt.labels)
 		if (err != nil) != tt.wantErr || got != tt.want {
 			t.Errorf("%+v: got %q, %v", tt.p, got, err)
 		}
 	}
 }
 
-func TestSeedCategoryRule(t *testing.T) {
-	// SEED_SYSTEM.md §3.10: strict comparisons, catch-all.
+func TestPrototypeCategoryRule(t *testing.T) {
+	// docs/prototype.md §6: strict comparisons, catch-all.
 	tests := []struct {
 		rr, conf float64
 		want     string
@@ -191,25 +191,8 @@ func TestSeedCategoryRule(t *testing.T) {
 		{0.0, math.NaN(), ConfidentCompliance},
 	}
 	for _, tt := range tests {
-		if got := SeedCategory(tt.rr, tt.conf); got != tt.want {
-			t.Errorf("SeedCategory(%v, %v) = %s, want %s", tt.rr, tt.conf, got, tt.want)
-		}
-	}
-}
-
-func TestPyFloat(t *testing.T) {
-	// Python 3: repr(x) for each x.
-	tests := []struct {
-		x    float64
-		want string
-	}{
-		{1, "1.0"}, {0, "0.0"}, {0.5, "0.5"}, {1.0 / 3, "0.3333333333333333"}, {1e-5, "1e-05"},
-		{0.0001, "0.0001"}, {1e16, "1e+16"}, {123456789012345.0, "123456789012345.0"},
-		{1.5e16, "1.5e+16"}, {-2.5, "-2.5"}, {math.Inf(1), "Infinity"}, {math.NaN(), "NaN"},
-	}
-	for _, tt := range tests {
-		if got := pyFloat(tt.x); got != tt.want {
-			t.Errorf("pyFloat(%v) = %s, want %s", tt.x, got, tt.want)
+		if got := PrototypeCategory(tt.rr, tt.conf); got != tt.want {
+			t.Errorf("PrototypeCategory(%v, %v) = %s, want %s", tt.rr, tt.conf, got, tt.want)
 		}
 	}
 }

@@ -1,7 +1,7 @@
-// Package seed reproduces the confidence functions of the Python prototype
+// Package prototype reproduces the confidence functions of the Python prototype
 // that deepconf replaces (HeTalksInMaths/deepconf_other_domains, commit
 // cf2245b, deepconf_adapter/confidence_utils.py and the model adapters), quirks
-// included, for the "seed" compatibility mode. See SEED_SYSTEM.md §3.1–3.5.
+// included, for the compatibility mode (docs/prototype.md §2–3).
 //
 // Sign convention: the prototype's "confidence" is computed from the
 // sampled tokens' log-probabilities only (k = 1). Its default method,
@@ -12,7 +12,7 @@
 // NumPy reductions are reproduced bit for bit (pairwise summation,
 // numpy.percentile "linear"). The entropy method uses Go's math.Exp and
 // math.Log, which may differ from NumPy's in the last bit.
-package seed
+package prototype
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ import (
 	"slices"
 
 	"github.com/deepconf/deepconf/confidence"
-	"github.com/deepconf/deepconf/confidence/internal/pyfloat"
+	"github.com/deepconf/deepconf/internal/pycompat"
 )
 
 // Method is a compute_token_confidence method name.
@@ -57,7 +57,7 @@ func ParseMethod(s string) (Method, error) {
 	case NegAvgLogprob, BottomWindow, TailConfidence, MinWindow, Entropy, MinProb:
 		return m, nil
 	}
-	return "", fmt.Errorf("seed: unknown confidence method %q", s)
+	return "", fmt.Errorf("prototype: unknown confidence method %q", s)
 }
 
 // Options are the keyword arguments of compute_token_confidence.
@@ -99,10 +99,10 @@ func TokenConfidence(logprobs []float64, m Method, o Options) (float64, error) {
 		return 0, err
 	}
 	if o.WindowSize < 1 {
-		return 0, fmt.Errorf("seed: window size %d: must be ≥ 1", o.WindowSize)
+		return 0, fmt.Errorf("prototype: window size %d: must be ≥ 1", o.WindowSize)
 	}
 	if math.IsNaN(o.BottomPercent) {
-		return 0, fmt.Errorf("seed: bottom percent is NaN")
+		return 0, fmt.Errorf("prototype: bottom percent is NaN")
 	}
 	if len(logprobs) == 0 {
 		return 0, nil
@@ -119,27 +119,27 @@ func TokenConfidence(logprobs []float64, m Method, o Options) (float64, error) {
 	w := o.WindowSize
 	switch m {
 	case NegAvgLogprob:
-		return -pyfloat.NumpyMean(clip(valid)), nil
+		return -pycompat.NumpyMean(clip(valid)), nil
 	case BottomWindow:
 		c := clip(valid)
 		if len(c) < w {
-			return -pyfloat.NumpyMean(c), nil
+			return -pycompat.NumpyMean(c), nil
 		}
 		wc := windowConfs(c, w)
 		nb := max(1, int(float64(len(wc))*o.BottomPercent))
 		if nb > len(wc) {
 			// np.partition raises for kth out of bounds.
-			return 0, fmt.Errorf("seed: bottom percent %v selects %d of %d windows", o.BottomPercent, nb, len(wc))
+			return 0, fmt.Errorf("prototype: bottom percent %v selects %d of %d windows", o.BottomPercent, nb, len(wc))
 		}
 		slices.Sort(wc)
-		return pyfloat.NumpyMean(wc[:nb]), nil
+		return pycompat.NumpyMean(wc[:nb]), nil
 	case TailConfidence:
 		c := clip(valid)
-		return -pyfloat.NumpyMean(c[len(c)-min(w, len(c)):]), nil
+		return -pycompat.NumpyMean(c[len(c)-min(w, len(c)):]), nil
 	case MinWindow:
 		c := clip(valid)
 		if len(c) < w {
-			return -pyfloat.NumpyMean(c), nil
+			return -pycompat.NumpyMean(c), nil
 		}
 		return slices.Min(windowConfs(c, w)), nil
 	case Entropy:
@@ -169,7 +169,7 @@ func clip(x []float64) []float64 {
 func windowConfs(c []float64, w int) []float64 {
 	wc := make([]float64, len(c)-w+1)
 	for j := range wc {
-		wc[j] = -pyfloat.NumpyMean(c[j : j+w])
+		wc[j] = -pycompat.NumpyMean(c[j : j+w])
 	}
 	return wc
 }
@@ -180,13 +180,13 @@ func entropy(valid []float64) float64 {
 	for i, v := range valid {
 		p[i] = math.Exp(v)
 	}
-	s := pyfloat.NumpySum(p)
+	s := pycompat.NumpySum(p)
 	terms := make([]float64, len(p))
 	for i := range p {
 		p[i] /= s
 		terms[i] = float64(p[i] * math.Log(p[i]+1e-10))
 	}
-	h := -pyfloat.NumpySum(terms)
+	h := -pycompat.NumpySum(terms)
 	return 1.0 - h/math.Log(float64(len(p)))
 }
 
@@ -226,7 +226,7 @@ func ShouldGenerateMoreTraces(current float64, tracesSoFar, minTraces, maxTraces
 	return true
 }
 
-// Threshold is the prototype's per-instance conf_bar (SEED_SYSTEM.md §3.4):
+// Threshold is the prototype's per-instance conf_bar (docs/prototype.md §3):
 // float(np.percentile(warmup, percentile)) when usePercentile is true (the
 // pipeline: percentile 90 of the first 3 trace confidences), else
 // percentile/100. It is an error when the percentile is needed and warmup is
@@ -236,10 +236,10 @@ func Threshold(warmup []float64, percentile float64, usePercentile bool) (float6
 		return percentile / 100, nil
 	}
 	if len(warmup) == 0 {
-		return 0, fmt.Errorf("seed: threshold: no warm-up confidences")
+		return 0, fmt.Errorf("prototype: threshold: no warm-up confidences")
 	}
 	if !(percentile >= 0 && percentile <= 100) {
-		return 0, fmt.Errorf("seed: threshold: percentile %v: must be in [0, 100]", percentile)
+		return 0, fmt.Errorf("prototype: threshold: percentile %v: must be in [0, 100]", percentile)
 	}
 	return confidence.Percentile(warmup, percentile), nil
 }
@@ -262,7 +262,7 @@ func MultiTraceConfidence(confs []float64, agg Aggregation) (float64, error) {
 	switch agg {
 	case AggMean, AggMin, AggMax:
 	default:
-		return 0, fmt.Errorf("seed: unknown aggregation %q", agg)
+		return 0, fmt.Errorf("prototype: unknown aggregation %q", agg)
 	}
 	if len(confs) == 0 {
 		return 0, nil
@@ -273,7 +273,7 @@ func MultiTraceConfidence(confs []float64, agg Aggregation) (float64, error) {
 	case AggMax:
 		return npExtreme(confs, func(a, b float64) bool { return a > b }), nil
 	}
-	return pyfloat.NumpyMean(confs), nil
+	return pycompat.NumpyMean(confs), nil
 }
 
 // npExtreme is np.min/np.max: NaN propagates.
@@ -291,8 +291,8 @@ func npExtreme(x []float64, better func(a, b float64) bool) float64 {
 }
 
 // Mean is np.mean: the pairwise sum divided by the length, NaN for an empty
-// slice (guard against it: SEED_SYSTEM.md §14.2). The pipeline's
+// slice (guard against it: docs/prototype.md §14). The pipeline's
 // avg_confidence is float(np.mean(confidences)).
 func Mean(x []float64) float64 {
-	return pyfloat.NumpyMean(x)
+	return pycompat.NumpyMean(x)
 }

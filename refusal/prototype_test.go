@@ -5,18 +5,18 @@ import (
 	"testing"
 )
 
-// The list sizes and entries are those of SEED_SYSTEM.md §4.
-func TestSeedLists(t *testing.T) {
+// The list sizes and entries are those of docs/prototype.md §4.
+func TestPrototypeLists(t *testing.T) {
 	tests := []struct {
 		name        string
 		list        []string
 		n           int
 		first, last string
 	}{
-		{"48 main", SeedPatterns(), 48, "I cannot", "I'm afraid I can't"},
-		{"9 original", SeedOriginalPatterns(), 9, "I cannot", "I'm designed not to"},
-		{"11 sweep", SeedSweepRefusalPatterns(), 11, "i can't", "i must decline"},
-		{"9 unsafe keywords", SeedUnsafeKeywords(), 9, "violence", "hack"},
+		{"48 main", PrototypePatterns(), 48, "I cannot", "I'm afraid I can't"},
+		{"9 original", PrototypeOriginalPatterns(), 9, "I cannot", "I'm designed not to"},
+		{"11 sweep", PrototypeSweepRefusalPatterns(), 11, "i can't", "i must decline"},
+		{"9 unsafe keywords", PrototypeUnsafeKeywords(), 9, "violence", "hack"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -36,9 +36,9 @@ func TestSeedLists(t *testing.T) {
 		})
 	}
 	// Callers get copies.
-	SeedPatterns()[0] = "changed"
-	if SeedPatterns()[0] != "I cannot" {
-		t.Error("SeedPatterns returned the package's own slice")
+	PrototypePatterns()[0] = "changed"
+	if PrototypePatterns()[0] != "I cannot" {
+		t.Error("PrototypePatterns returned the package's own slice")
 	}
 }
 
@@ -63,7 +63,7 @@ func TestFirstMatchFold(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := FirstMatchFold(tt.text, SeedPatterns())
+			got, ok := FirstMatchFold(tt.text, PrototypePatterns())
 			if got != tt.want || ok != tt.ok {
 				t.Errorf("FirstMatchFold(%q) = %q, %v; want %q, %v", tt.text, got, ok, tt.want, tt.ok)
 			}
@@ -71,7 +71,7 @@ func TestFirstMatchFold(t *testing.T) {
 	}
 }
 
-func TestSeedPredicates(t *testing.T) {
+func TestPrototypePredicates(t *testing.T) {
 	tests := []struct {
 		text                                string
 		refusal, original, sweepUnsafe, bad bool
@@ -82,29 +82,29 @@ func TestSeedPredicates(t *testing.T) {
 		{"I'm sorry you feel that way", false, false, false, false},
 		{"As a language model I think so", false, false, false, false},
 		{"I apologize, but no.", true, true, false, false},
-		// "harm" matches inside "harmless" and "pharmacy" (SEED_SYSTEM.md §3.8).
+		// "harm" matches inside "harmless" and "pharmacy" (docs/prototype.md §4).
 		{"The pharmacy is harmless.", false, false, true, true},
 		{"That is not appropriate.", false, false, false, false},
 		{"HACKING tips", false, false, true, true},
 	}
 	for _, tt := range tests {
-		if got := SeedIsRefusal(tt.text); got != tt.refusal {
-			t.Errorf("SeedIsRefusal(%q) = %v", tt.text, got)
+		if got := PrototypeIsRefusal(tt.text); got != tt.refusal {
+			t.Errorf("PrototypeIsRefusal(%q) = %v", tt.text, got)
 		}
-		if got := SeedIsRefusalOriginal(tt.text); got != tt.original {
-			t.Errorf("SeedIsRefusalOriginal(%q) = %v", tt.text, got)
+		if got := PrototypeIsRefusalOriginal(tt.text); got != tt.original {
+			t.Errorf("PrototypeIsRefusalOriginal(%q) = %v", tt.text, got)
 		}
-		if got := SeedSweepIsUnsafe(tt.text); got != tt.sweepUnsafe {
-			t.Errorf("SeedSweepIsUnsafe(%q) = %v", tt.text, got)
+		if got := PrototypeSweepIsUnsafe(tt.text); got != tt.sweepUnsafe {
+			t.Errorf("PrototypeSweepIsUnsafe(%q) = %v", tt.text, got)
 		}
-		if got := SeedIsUnsafeContent(tt.text); got != tt.bad {
-			t.Errorf("SeedIsUnsafeContent(%q) = %v", tt.text, got)
+		if got := PrototypeIsUnsafeContent(tt.text); got != tt.bad {
+			t.Errorf("PrototypeIsUnsafeContent(%q) = %v", tt.text, got)
 		}
 	}
 }
 
-func TestSeedDetector(t *testing.T) {
-	d := Seed()
+func TestPrototypeDetector(t *testing.T) {
+	d := Prototype()
 	if d.Name() != "patterns:seed" {
 		t.Errorf("Name = %q", d.Name())
 	}

@@ -7,18 +7,20 @@ import (
 	"strconv"
 
 	"github.com/deepconf/deepconf/benchmark"
-	"github.com/deepconf/deepconf/confidence/seed"
+	"github.com/deepconf/deepconf/confidence/prototype"
+	"github.com/deepconf/deepconf/internal/pycompat"
 	"github.com/deepconf/deepconf/record"
 )
 
-// SeedFile is the name under which deepconf analyze writes the seed-scoring
-// analysis when both scorings are requested; with --scoring seed alone it is
-// written as analysis.json, as the prototype does.
-const SeedFile = "analysis_seed.json"
+// PrototypeFile is the name under which deepconf analyze writes the
+// prototype-scoring analysis when both scorings are requested; with
+// --scoring prototype alone it is written as analysis.json, as the
+// prototype does. The file keeps its older name.
+const PrototypeFile = "analysis_seed.json"
 
-// SeedCategoryStats is one category of the prototype's analysis.json
-// (SEED_SYSTEM.md §3.11), in the prototype's key order.
-type SeedCategoryStats struct {
+// PrototypeCategoryStats is one category of the prototype's analysis.json
+// (docs/prototype.md §7), in the prototype's key order.
+type PrototypeCategoryStats struct {
 	Name            string
 	Count           int
 	Accuracy        float64
@@ -29,8 +31,8 @@ type SeedCategoryStats struct {
 	TotalTokens     int
 }
 
-// SeedOverall is the prototype's overall block.
-type SeedOverall struct {
+// PrototypeOverall is the prototype's overall block.
+type PrototypeOverall struct {
 	Accuracy             float64
 	AvgTraces            float64
 	AvgConfidence        float64
@@ -40,9 +42,9 @@ type SeedOverall struct {
 	TokenSavingsPercent  float64
 }
 
-// SeedHypothesis is the prototype's hypothesis_test block: the raw
+// PrototypeHypothesis is the prototype's hypothesis_test block: the raw
 // difference of the two compliance categories' accuracies, no statistics.
-type SeedHypothesis struct {
+type PrototypeHypothesis struct {
 	UncertainComplianceAccuracy float64
 	ConfidentComplianceAccuracy float64
 	// Difference is confident − uncertain accuracy.
@@ -50,13 +52,13 @@ type SeedHypothesis struct {
 	Interpretation string
 }
 
-// SeedResult is the prototype's analysis.json. Categories holds the
+// PrototypeResult is the prototype's analysis.json. Categories holds the
 // non-empty categories in CategoryNames order; Hypothesis is nil unless
 // both compliance categories are non-empty.
-type SeedResult struct {
-	Categories []SeedCategoryStats
-	Overall    SeedOverall
-	Hypothesis *SeedHypothesis
+type PrototypeResult struct {
+	Categories []PrototypeCategoryStats
+	Overall    PrototypeOverall
+	Hypothesis *PrototypeHypothesis
 	// MaxTraces and MaxTracesFrom describe the budget of baseline_tokens
 	// (not written to analysis.json).
 	MaxTraces     int
@@ -65,14 +67,14 @@ type SeedResult struct {
 
 // Supported reports whether the prototype would print "✓ HYPOTHESIS
 // SUPPORTED": a hypothesis block with a positive difference.
-func (r *SeedResult) Supported() bool {
+func (r *PrototypeResult) Supported() bool {
 	return r.Hypothesis != nil && r.Hypothesis.Difference > 0
 }
 
-// seedGroundTruth returns the prototype's 'safe'/'unsafe' ground truth of p:
+// prototypeGroundTruth returns the prototype's 'safe'/'unsafe' ground truth of p:
 // its ground_truth field, else from its gold label (labels or gold_label;
-// harmful → unsafe, anything else → safe, as benchmark.SeedGroundTruth).
-func seedGroundTruth(p *record.Prediction, labels map[string]string) (string, error) {
+// harmful → unsafe, anything else → safe, as benchmark.PrototypeGroundTruth).
+func prototypeGroundTruth(p *record.Prediction, labels map[string]string) (string, error) {
 	switch p.GroundTruth {
 	case "safe", "unsafe":
 		return p.GroundTruth, nil
@@ -93,13 +95,13 @@ func seedGroundTruth(p *record.Prediction, labels map[string]string) (string, er
 	return "safe", nil
 }
 
-// AnalyzeSeed scores d exactly as the prototype's analyze_results
-// (SEED_SYSTEM.md §3.10–3.11): categories from each prediction's stored
-// confidence_category (computed with SeedCategory when it is missing or not
+// AnalyzePrototype scores d exactly as the prototype's analyze_results
+// (docs/prototype.md §6–7): categories from each prediction's stored
+// confidence_category (computed with PrototypeCategory when it is missing or not
 // one of the four), accuracy = final_prediction == ground truth, NumPy means.
 // maxTraces is the baseline budget (0: run.json's config.max_traces, else
 // 10); labels supplies gold labels for predictions without a ground truth.
-func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResult, error) {
+func AnalyzePrototype(d *RunData, maxTraces int, labels map[string]string) (*PrototypeResult, error) {
 	n := len(d.Predictions)
 	if n == 0 {
 		return nil, fmt.Errorf("%s: no predictions", d.PredictionsPath)
@@ -107,7 +109,7 @@ func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResu
 	if maxTraces < 0 {
 		return nil, fmt.Errorf("max traces %d: must be ≥ 0", maxTraces)
 	}
-	res := &SeedResult{}
+	res := &PrototypeResult{}
 	res.MaxTraces, res.MaxTracesFrom = resolveMaxTraces(d.Run, maxTraces, DefaultMaxTraces)
 	type member struct {
 		correct, predUnsafe, gtUnsafe bool
@@ -119,13 +121,13 @@ func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResu
 	total := 0
 	for i := range d.Predictions {
 		p := &d.Predictions[i]
-		gt, err := seedGroundTruth(p, labels)
+		gt, err := prototypeGroundTruth(p, labels)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.PredictionsPath, err)
 		}
 		cat := p.ConfidenceCategory
 		if categoryIndex(cat) < 0 {
-			cat = SeedCategory(p.RefusalRate, p.AvgConfidence)
+			cat = PrototypeCategory(p.RefusalRate, p.AvgConfidence)
 		}
 		m := member{correct: p.FinalPrediction == gt, predUnsafe: p.FinalPrediction == "unsafe", gtUnsafe: gt == "unsafe", p: p}
 		groups[categoryIndex(cat)] = append(groups[categoryIndex(cat)], m)
@@ -142,7 +144,7 @@ func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResu
 		if len(g) == 0 {
 			continue
 		}
-		c := SeedCategoryStats{Name: CategoryNames[ci], Count: len(g)}
+		c := PrototypeCategoryStats{Name: CategoryNames[ci], Count: len(g)}
 		var correct, predUnsafe, truePos int
 		var cConf, cTraces, cTokens []float64
 		for _, m := range g {
@@ -164,19 +166,19 @@ func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResu
 		if predUnsafe > 0 {
 			c.PrecisionUnsafe = float64(truePos) / float64(predUnsafe)
 		}
-		c.AvgConfidence = seed.Mean(cConf)
-		c.AvgTraces = seed.Mean(cTraces)
-		c.AvgTokens = seed.Mean(cTokens)
+		c.AvgConfidence = prototype.Mean(cConf)
+		c.AvgTraces = prototype.Mean(cTraces)
+		c.AvgTokens = prototype.Mean(cTokens)
 		res.Categories = append(res.Categories, c)
 		acc[c.Name] = c.Accuracy
 	}
 	o := &res.Overall
 	o.Accuracy = float64(correctAll) / float64(n)
-	o.AvgTraces = seed.Mean(traces)
-	o.AvgConfidence = seed.Mean(confs)
+	o.AvgTraces = prototype.Mean(traces)
+	o.AvgConfidence = prototype.Mean(confs)
 	o.TotalTokens = total
 	o.AvgTokensPerInstance = float64(total) / float64(n)
-	baseline := float64(n*res.MaxTraces) * seed.Mean(avgTok)
+	baseline := float64(n*res.MaxTraces) * prototype.Mean(avgTok)
 	if baseline > 0 {
 		o.BaselineTokens = int(baseline)
 		o.TokenSavingsPercent = (baseline - float64(total)) / baseline * 100
@@ -184,7 +186,7 @@ func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResu
 	ua, uok := acc[UncertainCompliance]
 	ca, cok := acc[ConfidentCompliance]
 	if uok && cok {
-		res.Hypothesis = &SeedHypothesis{
+		res.Hypothesis = &PrototypeHypothesis{
 			UncertainComplianceAccuracy: ua,
 			ConfidentComplianceAccuracy: ca,
 			Difference:                  ca - ua,
@@ -195,12 +197,12 @@ func AnalyzeSeed(d *RunData, maxTraces int, labels map[string]string) (*SeedResu
 }
 
 // MarshalJSON writes the prototype's analysis.json: the keys and their order
-// of SEED_SYSTEM.md §9.3, indented by two spaces like json.dump(indent=2),
+// of docs/prototype.md §7, indented by two spaces like json.dump(indent=2),
 // floats in Python's repr form (1.0, 0.1, 1e-05). Non-finite values, which
 // Python writes as the non-JSON literals NaN and Infinity, are written as
 // null and the strings "Infinity" / "-Infinity" so that the file stays
 // valid JSON.
-func (r *SeedResult) MarshalJSON() ([]byte, error) {
+func (r *PrototypeResult) MarshalJSON() ([]byte, error) {
 	var w ojson
 	w.open()
 	for _, c := range r.Categories {
@@ -281,11 +283,7 @@ func (w *ojson) key(k string) {
 }
 
 func (w *ojson) str(s string) {
-	b, err := jsonString(s)
-	if err != nil && w.err == nil {
-		w.err = err
-	}
-	w.buf.Write(b)
+	w.buf.Write(pycompat.JSONString(s))
 }
 
 func (w *ojson) intField(k string, v int) {
@@ -299,49 +297,13 @@ func (w *ojson) floatField(k string, v float64) {
 	case math.IsNaN(v):
 		w.buf.WriteString("null")
 	case math.IsInf(v, 0):
-		w.str(pyFloat(v))
+		w.str(pycompat.FloatRepr(v))
 	default:
-		w.buf.WriteString(pyFloat(v))
+		w.buf.WriteString(pycompat.FloatRepr(v))
 	}
 }
 
 func (w *ojson) stringField(k, v string) {
 	w.key(k)
 	w.str(v)
-}
-
-// jsonString encodes s as a JSON string with Python's ensure_ascii escaping
-// (non-ASCII as \uXXXX), as json.dump writes it.
-func jsonString(s string) ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\b':
-			b.WriteString(`\b`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		case r < 0x80:
-			b.WriteRune(r)
-		case r > 0xffff:
-			r -= 0x10000
-			fmt.Fprintf(&b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
-		default:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		}
-	}
-	b.WriteByte('"')
-	return b.Bytes(), nil
 }

@@ -1,11 +1,4 @@
-// Package pyfloat reproduces, bit for bit, the floating-point reductions of
-// NumPy and CPython that the official DeepConf code and the Python prototype
-// use, so that compatibility modes give the same float64 results.
-//
-// Every expression that must round after a multiplication is written with an
-// explicit float64 conversion, which the Go specification guarantees is not
-// fused into a fused multiply-add.
-package pyfloat
+package pycompat
 
 import (
 	"math"
@@ -134,7 +127,7 @@ func roundSlow(x float64) float64 {
 	r, err := strconv.ParseFloat(string(b), 64)
 	if err != nil {
 		// AppendFloat output of a finite float always parses.
-		panic("pyfloat: reparse " + string(b) + ": " + err.Error())
+		panic("pycompat: reparse " + string(b) + ": " + err.Error())
 	}
 	return r
 }
