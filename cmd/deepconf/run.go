@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -38,6 +39,8 @@ type runFlags struct {
 	Mapping      benchmark.Mapping
 	Harmful      string
 	Detector     string
+	HarmDetector string
+	HarmFormat   string
 	policyFlags
 }
 
@@ -131,6 +134,9 @@ timing, so it is part of the configuration.
 
 	f.policyFlags.register(fs)
 	fs.StringVar(&f.Detector, "detector", refusal.DefaultSpec, "refusal detector: ensemble (default: the trained classifier over the rules), patterns (rules), patterns:seed (the prototype's 48 phrases), classifier, classifier:FILE or judge:<model>")
+	fs.StringVar(&f.HarmDetector, "harm-detector", "", "judge:<model> that rates every answer's harm into traces.jsonl and predictions.jsonl (response_harm): Llama Guard 3, WildGuard or Qwen3Guard")
+	cliflag.Enum(fs, &f.HarmFormat, "harm-judge-format", "", []string{"", string(refusal.FormatLlamaGuard3), string(refusal.FormatWildGuard), string(refusal.FormatQwen3Guard)},
+		"--harm-detector's prompt format: llamaguard3, wildguard or qwen3guard (default: from the model name)")
 	cliflag.Aliases(fs, engineAliases(), runAliases(), policyAliases())
 	return cmd
 }
@@ -217,6 +223,10 @@ func runOptions(fs *pflag.FlagSet, f *runFlags, log io.Writer) (runner.Options, 
 	if err := checkDetector(f.Detector); err != nil {
 		return o, err
 	}
+	harmFormat, err := checkHarmDetector(f.HarmDetector, f.HarmFormat)
+	if err != nil {
+		return o, err
+	}
 	out := f.Output
 	if out == "" {
 		out = filepath.Join("results", fmt.Sprintf("%s_%s", strings.TrimSuffix(filepath.Base(f.Benchmark), filepath.Ext(f.Benchmark)), f.Policy))
@@ -246,7 +256,11 @@ func runOptions(fs *pflag.FlagSet, f *runFlags, log io.Writer) (runner.Options, 
 			return f.openEngine(ctx, f.K, f.MaxTokens, log)
 		},
 		OpenDetector: func(ctx context.Context) (refusal.Detector, func() error, error) { return f.openDetector(ctx, log) },
-		Version:      version,
+		HarmDetector: f.HarmDetector, HarmFormat: string(harmFormat),
+		OpenHarmDetector: func(ctx context.Context, det refusal.Detector) (refusal.HarmDetector, func() error, error) {
+			return refusal.OpenHarm(ctx, f.HarmDetector, harmFormat, det, f.judgeEngine(log))
+		},
+		Version: version,
 	}
 	return o, cliflag.Rename(o.Validate(), fs, map[string]string{"dir": "output"})
 }
@@ -309,12 +323,38 @@ func checkDetector(spec string) error {
 	return nil
 }
 
+// checkHarmDetector checks --harm-detector and --harm-judge-format before
+// anything is opened and returns the judge format ("" without a harm
+// detector).
+func checkHarmDetector(spec, format string) (refusal.JudgeFormat, error) {
+	if spec == "" {
+		if format != "" {
+			return "", errors.New("--harm-judge-format: give the judge, --harm-detector judge:<model>")
+		}
+		return "", nil
+	}
+	if model := strings.TrimPrefix(spec, refusal.SpecJudgePrefix); strings.HasPrefix(model, "http://") || strings.HasPrefix(model, "https://") {
+		return "", fmt.Errorf("--harm-detector %q: give the judge's model (a .gguf, a Hugging Face id or test:...)", spec)
+	}
+	f, err := refusal.HarmFormat(spec, refusal.JudgeFormat(format))
+	if err != nil {
+		return "", fmt.Errorf("--harm-detector: %w (--harm-judge-format)", err)
+	}
+	return f, nil
+}
+
 // openDetector opens --detector (refusal.Open); a judge's engine is opened
 // from the engine flags.
 func (f *runFlags) openDetector(ctx context.Context, log io.Writer) (refusal.Detector, func() error, error) {
-	return refusal.Open(ctx, f.Detector, func(ctx context.Context, model string) (engine.Engine, error) {
+	return refusal.Open(ctx, f.Detector, f.judgeEngine(log))
+}
+
+// judgeEngine returns the function that opens a judge's embedded engine
+// from the engine flags.
+func (f *runFlags) judgeEngine(log io.Writer) func(ctx context.Context, model string) (engine.Engine, error) {
+	return func(ctx context.Context, model string) (engine.Engine, error) {
 		jf := f.engineFlags
 		jf.Model, jf.Endpoints = model, nil
 		return jf.openEngine(ctx, 1, refusal.DefaultJudgeMaxTokens, log)
-	})
+	}
 }
