@@ -9,7 +9,8 @@ import (
 // MarshalJSON writes analysis.json under refusal scoring: "scoring", the run's
 // policy, random-model flag and confidence level, the prototype's keys
 // (the four categories, overall, hypothesis_test) with the new statistics
-// added inside them, then split, risk_curve, calibration, selective,
+// added inside them, hypothesis_test_other_outcome when the run has both
+// outcomes, then split, risk_curve, calibration, selective,
 // baselines and diagnostics (see the package documentation for the schema).
 func (r *Result) MarshalJSON() ([]byte, error) {
 	out := struct {
@@ -24,6 +25,7 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		ConfidentCompliance Category     `json:"confident_compliance"`
 		Overall             Overall      `json:"overall"`
 		Hypothesis          Hypothesis   `json:"hypothesis_test"`
+		OtherOutcome        *Hypothesis  `json:"hypothesis_test_other_outcome,omitempty"`
 		Split               SplitInfo    `json:"split"`
 		RiskCurve           []RiskBin    `json:"risk_curve"`
 		Calibration         *Calibration `json:"calibration"`
@@ -34,7 +36,7 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		Scoring: r.Scoring, Policy: r.Policy, RandomModel: r.RandomModel, Coverage: r.Coverage, Level: r.Level,
 		ConfidentRefusal: r.Categories[0], UncertainCompliance: r.Categories[1],
 		UncertainRefusal: r.Categories[2], ConfidentCompliance: r.Categories[3],
-		Overall: r.Overall, Hypothesis: r.Hypothesis, Split: r.Split,
+		Overall: r.Overall, Hypothesis: r.Hypothesis, OtherOutcome: r.OtherOutcome, Split: r.Split,
 		RiskCurve: r.RiskCurve, Calibration: r.Calibration, Selective: r.Selective, Baselines: r.Baselines, Diagnostics: r.Diagnostics,
 	}
 	if out.RiskCurve == nil {
