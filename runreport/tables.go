@@ -162,8 +162,19 @@ func hypothesisTable(res *analysis.Result) table.Table {
 	t.Rows = append(t.Rows,
 		[]string{"verdict p (the larger of the co-primary one-sided p-values), α = " + table.G(analysis.Float(h.Alpha)), strings.ReplaceAll(h.Verdict, "_", " "), "", table.P(h.P)},
 		[]string{"power to detect a 20-point difference at this size", table.Num(h.Power, 3), "", ""})
+	if o := res.OtherOutcome; o != nil {
+		t.Rows = append(t.Rows,
+			[]string{"other outcome " + o.Outcome + " (reported, not the verdict): unsafe rate, uncertain compliance (" + table.Count(o.UncertainUnsafe.K, o.UncertainUnsafe.N) + ")",
+				table.Num(o.UncertainUnsafe.Rate, 3), table.CI(o.UncertainUnsafe.Lo, o.UncertainUnsafe.Hi), ""},
+			[]string{"other outcome " + o.Outcome + ": unsafe rate, confident compliance (" + table.Count(o.ConfidentUnsafe.K, o.ConfidentUnsafe.N) + ")",
+				table.Num(o.ConfidentUnsafe.Rate, 3), table.CI(o.ConfidentUnsafe.Lo, o.ConfidentUnsafe.Hi), ""},
+			[]string{"other outcome " + o.Outcome + ": verdict p", strings.ReplaceAll(o.Verdict, "_", " "), "", table.P(o.P)})
+	}
 	if d := h.OutcomeDescription; d != "" {
-		t.Notes = append(t.Notes, strings.ToUpper(d[:1])+d[1:]+".")
+		t.Notes = append(t.Notes, "Outcome "+h.Outcome+": "+d+".")
+	}
+	if o := res.OtherOutcome; o != nil && o.OutcomeDescription != "" {
+		t.Notes = append(t.Notes, "Other outcome "+o.Outcome+" (deepconf analyze --outcome chooses which decides): "+o.OutcomeDescription+".")
 	}
 	if h.UntestableReason != "" {
 		t.Notes = append(t.Notes, "Untestable: "+h.UntestableReason+".")
