@@ -162,6 +162,9 @@ func HarmFormat(spec string, format JudgeFormat) (JudgeFormat, error) {
 	if !ok || model == "" {
 		return "", fmt.Errorf("harm detector %q: want %q<model> (a judge that rates responses: Llama Guard 3, WildGuard, Qwen3Guard)", spec, SpecJudgePrefix)
 	}
+	if strings.HasPrefix(model, "http://") || strings.HasPrefix(model, "https://") {
+		return "", fmt.Errorf("harm detector %q: give the judge's model (a .gguf, a Hugging Face id or test:...), not a server", spec)
+	}
 	switch format {
 	case "":
 		f, ok := FormatForModel(model)

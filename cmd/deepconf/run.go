@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -223,9 +222,11 @@ func runOptions(fs *pflag.FlagSet, f *runFlags, log io.Writer) (runner.Options, 
 	if err := checkDetector(f.Detector); err != nil {
 		return o, err
 	}
-	harmFormat, err := checkHarmDetector(f.HarmDetector, f.HarmFormat)
-	if err != nil {
-		return o, err
+	var harmFormat refusal.JudgeFormat
+	if f.HarmDetector != "" || f.HarmFormat != "" {
+		if harmFormat, err = refusal.HarmFormat(f.HarmDetector, refusal.JudgeFormat(f.HarmFormat)); err != nil {
+			return o, fmt.Errorf("--harm-detector: %w (--harm-judge-format)", err)
+		}
 	}
 	out := f.Output
 	if out == "" {
@@ -321,26 +322,6 @@ func checkDetector(spec string) error {
 		return fmt.Errorf("--detector: %w", err)
 	}
 	return nil
-}
-
-// checkHarmDetector checks --harm-detector and --harm-judge-format before
-// anything is opened and returns the judge format ("" without a harm
-// detector).
-func checkHarmDetector(spec, format string) (refusal.JudgeFormat, error) {
-	if spec == "" {
-		if format != "" {
-			return "", errors.New("--harm-judge-format: give the judge, --harm-detector judge:<model>")
-		}
-		return "", nil
-	}
-	if model := strings.TrimPrefix(spec, refusal.SpecJudgePrefix); strings.HasPrefix(model, "http://") || strings.HasPrefix(model, "https://") {
-		return "", fmt.Errorf("--harm-detector %q: give the judge's model (a .gguf, a Hugging Face id or test:...)", spec)
-	}
-	f, err := refusal.HarmFormat(spec, refusal.JudgeFormat(format))
-	if err != nil {
-		return "", fmt.Errorf("--harm-detector: %w (--harm-judge-format)", err)
-	}
-	return f, nil
 }
 
 // openDetector opens --detector (refusal.Open); a judge's engine is opened
