@@ -96,12 +96,7 @@ func ScoreHarm(name string, examples []HarmExample, verdicts []HarmVerdict) (Har
 			return HarmReport{}, fmt.Errorf("score %s: example %q: harm label %q", name, ex.ID, v.Label)
 		}
 	}
-	r.Precision = ratio(r.TP, r.TP+r.FP)
-	r.Recall = ratio(r.TP, r.TP+r.FN)
-	if s := r.Precision + r.Recall; s > 0 {
-		r.F1 = 2 * r.Precision * r.Recall / s
-	}
-	r.Accuracy = ratio(r.TP+r.TN, r.TP+r.FP+r.TN+r.FN)
+	r.Precision, r.Recall, r.F1, r.Accuracy = rates(r.TP, r.FP, r.TN, r.FN)
 	return r, nil
 }
 
