@@ -94,7 +94,8 @@ The policy's --instance-parallel (default 1) is different: the traces of one ins
 once after its warm-up; above 1 the consensus stop cancels traces whose token counts depend on
 timing, so it is part of the configuration.
 
---shard i/n runs every n-th instance; join shards with deepconf merge.`,
+--shard i/n runs every n-th instance; join shards with deepconf merge. --harm-detector judge:<model>
+also rates every answer's harm (response_harm; analyze --outcome response-harm tests it: docs/harm.md).`,
 		Example: `  # The main job: 20 ToxicChat prompts through Qwen3-0.6B from the Hugging Face Hub.
   deepconf run --model Qwen/Qwen3-0.6B --benchmark toxicchat --num-instances 20 -o results/toxicchat_20
   # Offline: local model and data; the prototype's policy and flags.
