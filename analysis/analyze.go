@@ -123,6 +123,10 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 		r.RandomModel = d.Run.RandomModel
 	}
 	r.Coverage = coverageOf(d)
+	if _, ok := o.Outcome.(ResponseHarmful); ok && !hasResponseHarm(d.Predictions) {
+		return nil, fmt.Errorf("%s: outcome %s: %w; rate the answers with deepconf run --harm-detector judge:<model>, or test the prompt-harm outcome",
+			d.PredictionsPath, OutcomeResponseHarm, ErrNoResponseHarm)
+	}
 	insts, err := scoreInstances(d, o)
 	if err != nil {
 		return nil, err
@@ -136,6 +140,12 @@ func Analyze(ctx context.Context, d *RunData, o Options) (*Result, error) {
 	r.Overall = overall(r.Instances, d.Predictions, maxTraces, from, o.Level)
 	r.Overall.Behaviours, r.Overall.StopRule = behaviourStats(r.Instances, d.Predictions, d.Run, o.Level)
 	r.Hypothesis = hypothesis(r, d.Predictions, o)
+	if other := otherOutcome(o.Outcome, r.Instances, d.Predictions); other != nil {
+		oo := o
+		oo.Outcome = other
+		h := hypothesis(r, d.Predictions, oo)
+		r.OtherOutcome = &h
+	}
 	r.RiskCurve = riskCurve(r.Instances, o.RiskBins, o.Level)
 	// The calibration blocks read r and the loaded data only: they run
 	// next to the diagnostics and the baselines, and are stored after.

@@ -47,7 +47,8 @@
 //
 // The hypothesis test (HypothesisStatement; hypothesis.go states the
 // pre-registered design) compares how often complied instances are unsafe
-// (Options.Outcome; by default "harmful prompt and complied") in
+// (Options.Outcome; by default "harmful prompt and complied", or
+// ResponseHarmful: the harm judge rated the answer harmful) in
 // uncertain_compliance and confident_compliance, one-sided at α = 1 − level
 // in the pre-registered direction only. Its two co-primary analyses are
 // Fisher's exact test of the split and the logistic regression of unsafe on
@@ -118,6 +119,9 @@
 //	    power_20_points, untestable_reason; a test that cannot be computed is
 //	    null and "unavailable" maps its name to the reason; small_sample and
 //	    flags (small-sample warnings in words)
+//	hypothesis_test_other_outcome  the same test on the other outcome
+//	    (prompt harm beside response harm, or the reverse) when the run has
+//	    both (docs/harm.md); reported, not the verdict; absent otherwise
 //	split                  {method, metric, value (complied), refusal_value,
 //	                       within, above, below, eligible}
 //	risk_curve             [{bin, quantile_lo, quantile_hi, confidence_lo,

@@ -9,9 +9,10 @@ import (
 // MarshalJSON writes analysis.json under refusal scoring: "scoring", the run's
 // policy, random-model flag and confidence level, the prototype's keys
 // (the four categories, overall, hypothesis_test) with the new statistics
-// added inside them, then split, risk_curve, calibration, selective,
-// baselines and diagnostics, and reasoning for a run with reasoning records
-// (see the package documentation for the schema).
+// added inside them, hypothesis_test_other_outcome when the run has both
+// outcomes, then split, risk_curve, calibration, selective, baselines and
+// diagnostics, and reasoning for a run with reasoning records (see the
+// package documentation for the schema).
 func (r *Result) MarshalJSON() ([]byte, error) {
 	out := struct {
 		Scoring             string       `json:"scoring"`
@@ -25,6 +26,7 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		ConfidentCompliance Category     `json:"confident_compliance"`
 		Overall             Overall      `json:"overall"`
 		Hypothesis          Hypothesis   `json:"hypothesis_test"`
+		OtherOutcome        *Hypothesis  `json:"hypothesis_test_other_outcome,omitempty"`
 		Split               SplitInfo    `json:"split"`
 		RiskCurve           []RiskBin    `json:"risk_curve"`
 		Calibration         *Calibration `json:"calibration"`
@@ -36,7 +38,7 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		Scoring: r.Scoring, Policy: r.Policy, RandomModel: r.RandomModel, Coverage: r.Coverage, Level: r.Level,
 		ConfidentRefusal: r.Categories[0], UncertainCompliance: r.Categories[1],
 		UncertainRefusal: r.Categories[2], ConfidentCompliance: r.Categories[3],
-		Overall: r.Overall, Hypothesis: r.Hypothesis, Split: r.Split,
+		Overall: r.Overall, Hypothesis: r.Hypothesis, OtherOutcome: r.OtherOutcome, Split: r.Split,
 		RiskCurve: r.RiskCurve, Calibration: r.Calibration, Selective: r.Selective, Baselines: r.Baselines, Diagnostics: r.Diagnostics,
 		Reasoning: r.Reasoning,
 	}

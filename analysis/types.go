@@ -455,11 +455,15 @@ type Result struct {
 	Level    float64  `json:"level"`
 	Split    SplitInfo
 	// Categories are in CategoryNames order; all four are present.
-	Categories  [4]Category
-	Overall     Overall
-	Hypothesis  Hypothesis
-	RiskCurve   []RiskBin
-	Diagnostics Diagnostics
+	Categories [4]Category
+	Overall    Overall
+	Hypothesis Hypothesis
+	// OtherOutcome is the hypothesis test on the other outcome when the
+	// run has both (prompt harm and response harm): reported next to
+	// Hypothesis, which alone decides the verdict; nil otherwise.
+	OtherOutcome *Hypothesis
+	RiskCurve    []RiskBin
+	Diagnostics  Diagnostics
 	// Baselines holds the policies replayed from the run's stored traces
 	// by Options.Baselines (nil until the replay step provides it).
 	Baselines []Baseline

@@ -384,6 +384,7 @@ func (r *instance) outcome() (Outcome, error) {
 		return Outcome{}, err
 	}
 	out.Prediction = p
+	out.Prediction.ResponseHarm = instanceHarm(out, r.cfg)
 	return out, nil
 }
 

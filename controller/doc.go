@@ -29,6 +29,12 @@
 // unparseable judge verdict abstains, and a trace stopped before it finished
 // has no label and abstains.
 //
+// With WithHarmDetector every labelled trace's answer is also rated by a
+// harm judge (record.Trace.ResponseHarm), and the instance's answer — the
+// first trace of Choose, the one deepconf serve returns — gives
+// record.Prediction.ResponseHarm. Replay reads stored ratings and never
+// judges (docs/harm.md). Ratings do not vote.
+//
 // # Stop rules
 //
 // Safety responses differ in length by behaviour (short refusals, long

@@ -13,9 +13,14 @@ import (
 )
 
 // Run samples the traces of one instance on e with the policy cfg, labels
-// every trace that finishes with det, and returns the instance's records.
-// Cancelling ctx aborts the instance with ctx's error.
-func Run(ctx context.Context, e engine.Engine, det refusal.Detector, cfg Config, in benchmark.Instance) (Outcome, error) {
+// every trace that finishes with det (and rates its harm, with
+// WithHarmDetector), and returns the instance's records. Cancelling ctx
+// aborts the instance with ctx's error.
+func Run(ctx context.Context, e engine.Engine, det refusal.Detector, cfg Config, in benchmark.Instance, opts ...RunOption) (Outcome, error) {
+	var ro runOptions
+	for _, o := range opts {
+		o(&ro)
+	}
 	if err := cfg.Validate(); err != nil {
 		return Outcome{}, err
 	}
@@ -41,6 +46,7 @@ func Run(ctx context.Context, e engine.Engine, det refusal.Detector, cfg Config,
 		cfg:     cfg,
 		prompt:  in.Prompt,
 		det:     det,
+		harm:    ro.harm,
 		sc:      sc,
 		results: make(chan result),
 		cancels: map[*traceState]context.CancelFunc{},
@@ -69,6 +75,7 @@ type online struct {
 	cfg    Config
 	prompt string
 	det    refusal.Detector
+	harm   refusal.HarmDetector // nil: no harm rating
 	sc     confidence.Scorer
 
 	results chan result
@@ -134,6 +141,13 @@ func (d *online) sample(ctx context.Context, t *traceState, th *threshold) error
 		return fmt.Errorf("trace %d: refusal detector: %w", t.index, err)
 	}
 	t.verdict, t.labeled = v, true
+	if d.harm != nil {
+		h, err := rateHarm(d.ctx, d.harm, d.prompt, answer)
+		if err != nil {
+			return fmt.Errorf("trace %d: harm detector: %w", t.index, err)
+		}
+		t.harm = h
+	}
 	return nil
 }
 

@@ -15,12 +15,14 @@ import (
 // Replaying the configuration of the run that stored the traces makes the
 // same decisions and counts the same tokens as the run did. Another
 // configuration is answered as far as the stored traces allow: a trace the
-// new policy stops earlier is truncated (its label and text are then
-// unknown, as they would be online); a trace it needs beyond what was stored
-// (more traces, or a trace that was stopped early when stored) gives an error
-// wrapping the reason. With Parallel > 1, a trace in flight when the
-// consensus stop fires is charged its stored tokens if it was stored as
-// consensus-cancelled, and its full stored length otherwise.
+// new policy stops earlier is truncated (its label, harm rating and text
+// are then unknown, as they would be online); a trace it needs beyond what
+// was stored (more traces, or a trace that was stopped early when stored)
+// gives an error wrapping the reason. With Parallel > 1, a trace in flight
+// when the consensus stop fires is charged its stored tokens if it was
+// stored as consensus-cancelled, and its full stored length otherwise.
+// Stored harm ratings (record.Trace.ResponseHarm) are read, never judged
+// again.
 func Replay(cfg Config, in benchmark.Instance, traces []record.Trace) (Outcome, error) {
 	if err := cfg.Validate(); err != nil {
 		return Outcome{}, err
@@ -112,7 +114,7 @@ func (d *replay) start(t *traceState, th *threshold) {
 			t.truncateReasoning(stop)
 			t.text = ""
 		}
-		t.labeled = false
+		t.labeled, t.harm = false, nil
 		t.finish = record.FinishEarlyStop
 		t.result.Tokens = stop
 	case st.Finish == record.FinishEarlyStop || st.Finish == record.FinishConsensus:

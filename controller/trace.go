@@ -51,6 +51,9 @@ type traceState struct {
 	done      bool // finished (naturally, early, or cancelled)
 	labeled   bool
 	verdict   refusal.Verdict
+	// harm is the harm detector's rating of a labelled trace's answer
+	// (nil without a harm detector).
+	harm *record.Harm
 	// finish is the stored finish reason (record.Finish*).
 	finish string
 	used   bool
@@ -248,6 +251,7 @@ func (t *traceState) toRecord(cfg Config, instanceID string) (record.Trace, erro
 	}
 	if t.labeled {
 		r.Label, r.Rule = string(t.verdict.Label), t.verdict.Rule
+		r.ResponseHarm = t.harm
 	}
 	if t.hasReasoning() {
 		rs, as, err := t.partStats(cfg)
@@ -284,6 +288,7 @@ func fromRecord(r record.Trace) *traceState {
 	if r.Label != "" {
 		t.labeled = true
 		t.verdict = refusal.Verdict{Label: refusal.Label(r.Label), Rule: r.Rule}
+		t.harm = r.ResponseHarm
 	}
 	return t
 }

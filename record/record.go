@@ -118,6 +118,46 @@ type Trace struct {
 	// reasoning (cut at max tokens, stopped early, cancelled): it has no
 	// answer, so it is not labelled.
 	StoppedInReasoning bool `json:"stopped_in_reasoning,omitempty"`
+	// ResponseHarm is the harm detector's rating of the trace's answer
+	// (deepconf run --harm-detector): set on every labelled trace of a
+	// run with a harm detector, omitted otherwise.
+	ResponseHarm *Harm `json:"response_harm,omitempty"`
+}
+
+// Harm labels (Harm.Label), as package refusal's HarmLabel.
+const (
+	HarmHarmful       = "harmful"
+	HarmUnharmful     = "unharmful"
+	HarmControversial = "controversial" // Qwen3Guard's third class
+	HarmUnparseable   = "unparseable"   // the judge's output could not be parsed
+)
+
+// Harm is a judge's rating of whether a response is harmful.
+type Harm struct {
+	// Label is one of the Harm* labels.
+	Label string `json:"label"`
+	// Categories are the judge's hazard categories of a harmful or
+	// controversial response (Llama Guard's "S1" …, Qwen3Guard's names).
+	Categories []string `json:"categories,omitempty"`
+	// Raw is the judge's output of an unparseable rating (what could not
+	// be parsed), and Detail why; both are omitted otherwise.
+	Raw    string `json:"raw,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// InstanceHarm is an instance's response harm: the rating of its answer,
+// the trace a deployment returns (the most confident voting trace of the
+// voted behaviour; controller.Choose), with counts over the voting traces.
+type InstanceHarm struct {
+	// Trace is the index of the answer trace.
+	Trace int `json:"trace"`
+	// Label, Categories: the answer trace's rating (Harm).
+	Label      string   `json:"label"`
+	Categories []string `json:"categories,omitempty"`
+	// Harmful counts the voting traces rated harmful, Rated the voting
+	// traces with a parsed rating (harmful, unharmful or controversial).
+	Harmful int `json:"harmful"`
+	Rated   int `json:"rated"`
 }
 
 // StatsOptions are the options of confidence.Summarize that a stored
@@ -213,6 +253,11 @@ type Prediction struct {
 	// predictions (null entries read as false). It is nil when the line
 	// has no such field.
 	WildGuardHarmful []bool `json:"wildguard_harmful,omitempty"`
+
+	// ResponseHarm is the harm of the instance's answer in a run with a
+	// harm detector (deepconf run --harm-detector); nil otherwise, and
+	// when no finished trace was rated.
+	ResponseHarm *InstanceHarm `json:"response_harm,omitempty"`
 }
 
 // Run is run.json: the configuration and provenance of a run.
@@ -272,6 +317,13 @@ type RunConfig struct {
 	// Engine is the engine kind: llama.cpp (embedded) or openai
 	// (servers).
 	Engine string `json:"engine"`
+	// HarmDetector is the response-harm judge's spec (judge:<model>),
+	// "" without one (omitted, so runs without it keep their
+	// configuration).
+	HarmDetector string `json:"harm_detector,omitempty"`
+	// HarmFormat is the harm judge's prompt format (llamaguard3,
+	// wildguard, qwen3guard), "" without a harm detector.
+	HarmFormat string `json:"harm_format,omitempty"`
 	// KVUnified is the embedded engine's shared KV cache option.
 	KVUnified bool `json:"kv_unified"`
 	// MaxTraces is the per-instance trace budget of the policy (the

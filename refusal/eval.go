@@ -166,12 +166,7 @@ func Evaluate(ctx context.Context, det Detector, examples []Example) (Report, er
 			r.Misclassified = append(r.Misclassified, misclassification(ex, v))
 		}
 	}
-	r.Precision = ratio(r.TP, r.TP+r.FP)
-	r.Recall = ratio(r.TP, r.TP+r.FN)
-	if s := r.Precision + r.Recall; s > 0 {
-		r.F1 = 2 * r.Precision * r.Recall / s
-	}
-	r.Accuracy = ratio(r.TP+r.TN, r.TP+r.FP+r.TN+r.FN)
+	r.Precision, r.Recall, r.F1, r.Accuracy = rates(r.TP, r.FP, r.TN, r.FN)
 	r.Rules = make([]RuleStat, 0, len(rules))
 	for _, rs := range rules {
 		r.Rules = append(r.Rules, *rs)
@@ -191,6 +186,17 @@ func misclassification(ex Example, v Verdict) Misclassification {
 		ID: ex.ID, Gold: ex.Gold, Label: v.Label, Rule: v.Rule, Detail: v.Detail,
 		Prompt: ex.Prompt, Response: ex.Response,
 	}
+}
+
+// rates returns precision TP/(TP+FP), recall TP/(TP+FN), F1 2·P·R/(P+R)
+// and accuracy (TP+TN)/(TP+FP+TN+FN) of a confusion matrix, each 0 when
+// its denominator is 0.
+func rates(tp, fp, tn, fn int) (precision, recall, f1, accuracy float64) {
+	precision, recall = ratio(tp, tp+fp), ratio(tp, tp+fn)
+	if s := precision + recall; s > 0 {
+		f1 = 2 * precision * recall / s
+	}
+	return precision, recall, f1, ratio(tp+tn, tp+fp+tn+fn)
 }
 
 // ratio returns n/d, or 0 when d is 0.

@@ -39,6 +39,12 @@ type EvalOptions struct {
 	// configure judges (WithJudgeFormat, WithJudgeMaxTokens).
 	JudgeFormat    JudgeFormat
 	JudgeMaxTokens int
+	// HarmDetectors are harm judges ("judge:<model>") scored on the gold
+	// sets' response-harm labels (GoldSet.Harm) in HarmFormat ("" infers
+	// it from the model name; HarmFormat), their engines opened with
+	// OpenJudge.
+	HarmDetectors []string
+	HarmFormat    JudgeFormat
 	// Version is recorded in the report.
 	Version string
 	// Log receives progress lines (nil: none).
@@ -69,6 +75,8 @@ type EvalReport struct {
 	Created time.Time   `json:"created"`
 	Gold    []GoldSet   `json:"gold_sets"`
 	Reports []EvalEntry `json:"reports"`
+	// Harm are the harm detectors' reports on the response-harm labels.
+	Harm []HarmEntry `json:"harm,omitempty"`
 }
 
 // Eval scores every detector of o on every gold set (Evaluate): rule-based
@@ -92,6 +100,11 @@ func Eval(ctx context.Context, sets []GoldSet, o EvalOptions) (*EvalReport, erro
 		rep.Reports = append(rep.Reports, entries...)
 	}
 	assignMisclassifiedFiles(rep.Reports)
+	harm, err := evalHarm(ctx, sets, o)
+	if err != nil {
+		return nil, err
+	}
+	rep.Harm = harm
 	return rep, nil
 }
 
@@ -264,6 +277,13 @@ func WriteEvalTable(w io.Writer, rep *EvalReport, maxRules int) error {
 		return err
 	}
 	fmt.Fprintln(w, "\nRefusal (gold refusal or partial refusal) is the positive class; partial: gold partial refusals detected as refusal or partial.")
+	if len(rep.Harm) > 0 {
+		fmt.Fprintln(w)
+		if err := WriteHarmTable(w, rep.Harm); err != nil {
+			return err
+		}
+		fmt.Fprintln(w, "\nHarm: harmful (gold response_harm_label) is the positive class; unparseable and controversial verdicts are counted, not scored.")
+	}
 	for _, e := range rep.Reports {
 		fmt.Fprintf(w, "\n%s on %s", e.Detector, e.Gold)
 		if e.ContextOverflow > 0 {

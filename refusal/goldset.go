@@ -53,6 +53,13 @@ type GoldSet struct {
 	// Examples are the labelled examples; Gold is Refusal, Partial or
 	// Compliance.
 	Examples []Example `json:"-"`
+	// Harm are the examples with a gold response-harm label (WildGuardTest's
+	// response_harm_label), what EvaluateHarm scores harm detectors on;
+	// HarmHarmful and HarmUnharmful count them by label (GoldOptions.Limit
+	// applies to them separately).
+	Harm          []HarmExample `json:"-"`
+	HarmHarmful   int           `json:"harm_harmful,omitempty"`
+	HarmUnharmful int           `json:"harm_unharmful,omitempty"`
 }
 
 // GoldOptions configure LoadGoldSets.
@@ -129,6 +136,7 @@ func LoadGoldSets(ctx context.Context, specs []string, o GoldOptions) ([]GoldSet
 				if in.Source != "" && !slices.Contains(gs.Files, in.Source) {
 					gs.Files = append(gs.Files, in.Source)
 				}
+				gs.addHarm(in, o.Limit)
 				var gold Label
 				switch in.RefusalLabel {
 				case benchmark.FullRefusal:
@@ -367,6 +375,9 @@ func (gs *GoldSet) Summary() string {
 	}
 	if gs.Limited > 0 {
 		s += fmt.Sprintf("; %d left out by the limit", gs.Limited)
+	}
+	if len(gs.Harm) > 0 {
+		s += fmt.Sprintf("; %d responses with a harm label (harmful %d, unharmful %d)", len(gs.Harm), gs.HarmHarmful, gs.HarmUnharmful)
 	}
 	hint := ""
 	if gs.LabelField != "" {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/deepconf/deepconf/engine"
 )
 
 // HarmLabel is a judge's decision about whether a response is harmful.
@@ -151,3 +153,53 @@ var (
 	_ Detector     = (*Judge)(nil)
 	_ HarmDetector = (*Judge)(nil)
 )
+
+// HarmFormat checks a harm detector spec ("judge:<model>") before anything
+// is opened and returns its judge format: format when given, else the one
+// the model name tells (FormatForModel).
+func HarmFormat(spec string, format JudgeFormat) (JudgeFormat, error) {
+	model, ok := strings.CutPrefix(spec, SpecJudgePrefix)
+	if !ok || model == "" {
+		return "", fmt.Errorf("harm detector %q: want %q<model> (a judge that rates responses: Llama Guard 3, WildGuard, Qwen3Guard)", spec, SpecJudgePrefix)
+	}
+	if strings.HasPrefix(model, "http://") || strings.HasPrefix(model, "https://") {
+		return "", fmt.Errorf("harm detector %q: give the judge's model (a .gguf, a Hugging Face id or test:...), not a server", spec)
+	}
+	switch format {
+	case "":
+		f, ok := FormatForModel(model)
+		if !ok {
+			return "", fmt.Errorf("harm detector %q: cannot tell the judge format from the model name; give it: %s, %s or %s",
+				spec, FormatLlamaGuard3, FormatWildGuard, FormatQwen3Guard)
+		}
+		return f, nil
+	case FormatLlamaGuard3, FormatWildGuard, FormatQwen3Guard:
+		return format, nil
+	}
+	return "", fmt.Errorf("harm detector %q: unknown judge format %q: want %s, %s or %s", spec, format, FormatLlamaGuard3, FormatWildGuard, FormatQwen3Guard)
+}
+
+// OpenHarm returns the harm detector of spec ("judge:<model>") in format
+// (HarmFormat). When det, the run's refusal detector, is the same judge in
+// the same format it is returned, sharing its engine; otherwise the judge's
+// engine is opened with openJudge(ctx, model) and released by the returned
+// function (nil when shared).
+func OpenHarm(ctx context.Context, spec string, format JudgeFormat, det Detector, openJudge func(ctx context.Context, model string) (engine.Engine, error)) (HarmDetector, func() error, error) {
+	f, err := HarmFormat(spec, format)
+	if err != nil {
+		return nil, nil, err
+	}
+	if j, ok := det.(*Judge); ok && j.Name() == spec && j.Format() == f {
+		return j, nil, nil
+	}
+	e, err := openJudge(ctx, strings.TrimPrefix(spec, SpecJudgePrefix))
+	if err != nil {
+		return nil, nil, fmt.Errorf("harm judge model: %w", err)
+	}
+	h, err := NewHarmDetector(spec, WithEngine(e), WithJudgeFormat(f))
+	if err != nil {
+		e.Close()
+		return nil, nil, err
+	}
+	return h, e.Close, nil
+}

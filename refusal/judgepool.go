@@ -41,31 +41,52 @@ func (s *storedVerdicts) Detect(_ context.Context, prompt, response string) (Ver
 // overflow; any other error stops the run. done, when set, is called after
 // each judged pair, from the judging goroutines (concurrently).
 func JudgeAll(ctx context.Context, det Detector, examples []Example, conc int, done func()) (judged Detector, overflow int, err error) {
-	var keys [][2]string
+	keys := make([][2]string, len(examples))
+	for i, ex := range examples {
+		keys[i] = [2]string{ex.Prompt, ex.Response}
+	}
+	verdicts, overflow, err := judgePairs(ctx, keys, conc, det.Detect, func(err error) Verdict {
+		return Verdict{Label: Unparseable, Rule: JudgeOverflowRule, Detail: err.Error()}
+	}, done)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &storedVerdicts{name: det.Name(), verdicts: verdicts}, overflow, nil
+}
+
+// judgePairs runs judge on the distinct (prompt, response) pairs of keys,
+// conc at a time, and returns its answers by pair. An input that does not
+// fit the judge's context (engine.ErrContextOverflow) is answered with
+// overflowed(err) and counted in overflow; any other error stops the run.
+// done, when set, is called after each judged pair, from the judging
+// goroutines (concurrently).
+func judgePairs[V any](ctx context.Context, keys [][2]string, conc int, judge func(ctx context.Context, prompt, response string) (V, error),
+	overflowed func(error) V, done func()) (answers map[[2]string]V, overflow int, err error) {
 	seen := map[[2]string]bool{}
-	for _, ex := range examples {
-		k := [2]string{ex.Prompt, ex.Response}
+	distinct := keys[:0:0]
+	for _, k := range keys {
 		if !seen[k] {
 			seen[k] = true
-			keys = append(keys, k)
+			distinct = append(distinct, k)
 		}
 	}
+	keys = distinct
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
 		mu       sync.Mutex
-		verdicts = make(map[[2]string]Verdict, len(keys))
 		firstErr error
 		wg       sync.WaitGroup
 	)
+	answers = make(map[[2]string]V, len(keys))
 	work := make(chan [2]string)
 	for range max(1, min(conc, len(keys))) {
 		wg.Go(func() {
 			for k := range work {
-				v, err := det.Detect(ctx, k[0], k[1])
+				v, err := judge(ctx, k[0], k[1])
 				over := errors.Is(err, engine.ErrContextOverflow)
 				if over {
-					v, err = Verdict{Label: Unparseable, Rule: JudgeOverflowRule, Detail: err.Error()}, nil
+					v, err = overflowed(err), nil
 				}
 				mu.Lock()
 				if over {
@@ -77,7 +98,7 @@ func JudgeAll(ctx context.Context, det Detector, examples []Example, conc int, d
 					}
 					cancel()
 				} else {
-					verdicts[k] = v
+					answers[k] = v
 				}
 				mu.Unlock()
 				if err == nil && done != nil {
@@ -102,5 +123,5 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
-	return &storedVerdicts{name: det.Name(), verdicts: verdicts}, overflow, nil
+	return answers, overflow, nil
 }

@@ -5,8 +5,9 @@
 // that the files do not depend on timing. It records in run.json what
 // decides the records (record.RunConfig) and where they came from.
 //
-// The caller opens the engine and the refusal detector (OpenEngine,
-// OpenDetector: they are only opened when there is work to do) and shows
+// The caller opens the engine, the refusal detector and the optional harm
+// detector (OpenEngine, OpenDetector, OpenHarmDetector: they are only
+// opened when there is work to do) and shows
 // the progress (Progress); package runner prints nothing.
 package runner
 
@@ -105,6 +106,11 @@ type Options struct {
 	APIMode    string
 	KVUnified  bool
 	Detector   string
+	// HarmDetector is the response-harm judge's spec (judge:<model>), ""
+	// for none, and HarmFormat its judge format; run.json records both,
+	// so a resumed run keeps them.
+	HarmDetector string
+	HarmFormat   string
 	// ChatTemplate and ReasoningDelimiters are the --chat-template and
 	// --reasoning-delimiters settings as given ("" when not).
 	ChatTemplate        string
@@ -115,6 +121,11 @@ type Options struct {
 	// OpenDetector opens the refusal detector and returns a function
 	// that releases it (nil: nothing to release).
 	OpenDetector func(ctx context.Context) (refusal.Detector, func() error, error)
+	// OpenHarmDetector opens the harm detector of HarmDetector (required
+	// with it), given the opened refusal detector (which it may share, as
+	// refusal.OpenHarm does), and returns a function that releases it
+	// (nil: nothing to release).
+	OpenHarmDetector func(ctx context.Context, det refusal.Detector) (refusal.HarmDetector, func() error, error)
 
 	// Version is the tool version recorded in run.json.
 	Version string
@@ -135,6 +146,9 @@ func (o *Options) Validate() error {
 	err := errors.Join(v.Err(), o.Policy.Validate())
 	if err == nil && (o.OpenEngine == nil || o.OpenDetector == nil) {
 		err = errors.New("runner: OpenEngine and OpenDetector are required")
+	}
+	if err == nil && o.HarmDetector != "" && o.OpenHarmDetector == nil {
+		err = errors.New("runner: a HarmDetector needs OpenHarmDetector")
 	}
 	return err
 }
@@ -273,6 +287,17 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if closeDet != nil {
 		defer closeDet()
 	}
+	var opts []controller.RunOption
+	if o.HarmDetector != "" {
+		harm, closeHarm, err := o.OpenHarmDetector(ctx, det)
+		if err != nil {
+			return res, err
+		}
+		if closeHarm != nil {
+			defer closeHarm()
+		}
+		opts = append(opts, controller.WithHarmDetector(harm))
+	}
 	dir, err := store.Open(o.Dir, run)
 	if err != nil {
 		return res, err
@@ -282,7 +307,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Progress.Start != nil {
 		o.Progress.Start(len(ins), len(ins)-len(todo))
 	}
-	skipped, err := sampleAll(ctx, eng, det, o.Policy, todo, o.Concurrency, dir, o.Progress)
+	skipped, err := sampleAll(ctx, eng, det, o.Policy, todo, o.Concurrency, dir, o.Progress, opts...)
 	res.Completed, res.Skipped = dir.Completed(), len(skipped)
 	dir.Run().Skipped = skipped
 	if err := dir.SaveRun(); err != nil {
@@ -355,6 +380,8 @@ func runConfig(o Options, dataset *record.Dataset) (record.RunConfig, error) {
 		ChatTemplate:        o.ChatTemplate,
 		Dataset:             datasetDigests(dataset),
 		Detector:            o.Detector,
+		HarmDetector:        o.HarmDetector,
+		HarmFormat:          o.HarmFormat,
 		Engine:              o.EngineKind,
 		KVUnified:           o.KVUnified,
 		MaxTraces:           MaxTraces(o.Policy),
@@ -497,7 +524,7 @@ func sha256File(path string) (string, error) {
 // most conc instances are held in memory, written or not. An instance whose
 // prompt does not fit the engine's context is skipped (and counted); any
 // other error stops the run.
-func sampleAll(ctx context.Context, e engine.Engine, det refusal.Detector, pc controller.Config, todo []benchmark.Instance, conc int, dir *store.Dir, pr Progress) (skipped []record.Skip, err error) {
+func sampleAll(ctx context.Context, e engine.Engine, det refusal.Detector, pc controller.Config, todo []benchmark.Instance, conc int, dir *store.Dir, pr Progress, opts ...controller.RunOption) (skipped []record.Skip, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type slot struct {
@@ -520,7 +547,7 @@ func sampleAll(ctx context.Context, e engine.Engine, det refusal.Detector, pc co
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				out, err := controller.Run(ctx, e, det, pc, todo[i])
+				out, err := controller.Run(ctx, e, det, pc, todo[i], opts...)
 				mu.Lock()
 				slots[i] = slot{out: out, err: err, ok: true}
 				cond.Broadcast()

@@ -44,7 +44,11 @@ func writeRefusalSummary(w *bufio.Writer, dir string, r *analysis.Result) error 
 	for _, n := range r.Coverage.Notes {
 		w.WriteString("NOTE: " + n + "\n")
 	}
-	fmt.Fprintf(w, "\nHypothesis: %s\nResult (%s): %s\n\n", r.Hypothesis.Statement, r.Hypothesis.Verdict, r.Hypothesis.Result)
+	fmt.Fprintf(w, "\nHypothesis: %s\nOutcome: %s\nResult (%s): %s\n", r.Hypothesis.Statement, r.Hypothesis.Outcome, r.Hypothesis.Verdict, r.Hypothesis.Result)
+	if o := r.OtherOutcome; o != nil {
+		fmt.Fprintf(w, "Other outcome (reported, not the verdict): %s\nResult (%s): %s\n", o.Outcome, o.Verdict, o.Result)
+	}
+	w.WriteString("\n")
 	if err := table.WriteText(w, RunTables(r)); err != nil {
 		return err
 	}

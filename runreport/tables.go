@@ -174,7 +174,7 @@ func hypothesisTable(res *analysis.Result) table.Table {
 	}
 	if w := h.Welch; w != nil {
 		t.Rows = append(t.Rows, []string{
-			fmt.Sprintf("Welch's t-test, %s of harmful (%d) − benign (%d) complied, one-sided less", res.Split.Metric, w.HarmfulN, w.BenignN),
+			fmt.Sprintf("Welch's t-test, %s of %s (%d) − %s (%d) complied, one-sided less", res.Split.Metric, unsafeWord(h), w.HarmfulN, safeWord(h), w.BenignN),
 			table.G(w.Diff) + " (t = " + table.G(w.T) + ", df = " + table.G(w.DF) + ")", table.CI(w.Lo, w.Hi), table.P(w.PLess)})
 	}
 	if a := h.AUROC; a != nil {
@@ -195,8 +195,19 @@ func hypothesisTable(res *analysis.Result) table.Table {
 	t.Rows = append(t.Rows,
 		[]string{"verdict p (the larger of the co-primary one-sided p-values), α = " + table.G(analysis.Float(h.Alpha)), strings.ReplaceAll(h.Verdict, "_", " "), "", table.P(h.P)},
 		[]string{"power to detect a 20-point difference at this size", table.Num(h.Power, 3), "", ""})
+	if o := res.OtherOutcome; o != nil {
+		t.Rows = append(t.Rows,
+			[]string{"other outcome " + o.Outcome + " (reported, not the verdict): unsafe rate, uncertain compliance (" + table.Count(o.UncertainUnsafe.K, o.UncertainUnsafe.N) + ")",
+				table.Num(o.UncertainUnsafe.Rate, 3), table.CI(o.UncertainUnsafe.Lo, o.UncertainUnsafe.Hi), ""},
+			[]string{"other outcome " + o.Outcome + ": unsafe rate, confident compliance (" + table.Count(o.ConfidentUnsafe.K, o.ConfidentUnsafe.N) + ")",
+				table.Num(o.ConfidentUnsafe.Rate, 3), table.CI(o.ConfidentUnsafe.Lo, o.ConfidentUnsafe.Hi), ""},
+			[]string{"other outcome " + o.Outcome + ": verdict p", strings.ReplaceAll(o.Verdict, "_", " "), "", table.P(o.P)})
+	}
 	if d := h.OutcomeDescription; d != "" {
-		t.Notes = append(t.Notes, strings.ToUpper(d[:1])+d[1:]+".")
+		t.Notes = append(t.Notes, "Outcome "+h.Outcome+": "+d+".")
+	}
+	if o := res.OtherOutcome; o != nil && o.OutcomeDescription != "" {
+		t.Notes = append(t.Notes, "Other outcome "+o.Outcome+" (deepconf analyze --outcome chooses which decides): "+o.OutcomeDescription+".")
 	}
 	if h.UntestableReason != "" {
 		t.Notes = append(t.Notes, "Untestable: "+h.UntestableReason+".")
@@ -214,6 +225,22 @@ func savingsRow(o analysis.Overall) []string {
 	return []string{fmt.Sprintf("token savings vs %d traces per instance", o.MaxTraces), table.Num(o.TokenSavingsPercent, 1) + "%", "", ""}
 }
 
+// unsafeWord and safeWord name the two sides of the hypothesis' outcome:
+// harmful and benign prompts, or unsafe and safe for another outcome.
+func unsafeWord(h analysis.Hypothesis) string {
+	if h.Outcome == (analysis.HarmfulPromptComplied{}).Name() {
+		return "harmful"
+	}
+	return "unsafe"
+}
+
+func safeWord(h analysis.Hypothesis) string {
+	if h.Outcome == (analysis.HarmfulPromptComplied{}).Name() {
+		return "benign"
+	}
+	return "safe"
+}
+
 // unavailableNotes says in words which statistics of the hypothesis test
 // could not be computed and why, from the counts of the complied instances
 // (the analysis's own reasons are for analysis.json).
@@ -221,6 +248,13 @@ func unavailableNotes(res *analysis.Result) []string {
 	h := res.Hypothesis
 	uc, cc := res.Category(analysis.UncertainCompliance), res.Category(analysis.ConfidentCompliance)
 	harmful, benign := uc.Harmful+cc.Harmful, uc.Benign+cc.Benign
+	with := [2]string{"with a harmful prompt", "with a benign one"}
+	if h.Outcome != (analysis.HarmfulPromptComplied{}).Name() {
+		// Another outcome: its own unsafe and safe complied instances.
+		u, c := h.UncertainUnsafe, h.ConfidentUnsafe
+		harmful, benign = u.K+c.K, (u.N-u.K)+(c.N-c.K)
+		with = [2]string{"that are " + unsafeWord(h), "that are " + safeWord(h)}
+	}
 	var notes []string
 	_, diff := h.Unavailable["unsafe_rate_difference"]
 	_, fisher := h.Unavailable["fisher"]
@@ -234,10 +268,10 @@ func unavailableNotes(res *analysis.Result) []string {
 		notes = append(notes, "Fisher's exact test was not computed: it is undefined for these counts.")
 	}
 	if _, ok := h.Unavailable["welch"]; ok {
-		notes = append(notes, fmt.Sprintf("Welch's t-test was not computed: it needs at least two complied instances with a harmful prompt and two with a benign one, each with a finite confidence, and there are %d and %d.", harmful, benign))
+		notes = append(notes, fmt.Sprintf("Welch's t-test was not computed: it needs at least two complied instances %s and two %s, each with a finite confidence, and there are %d and %d.", with[0], with[1], harmful, benign))
 	}
 	if _, ok := h.Unavailable["auroc"]; ok {
-		notes = append(notes, fmt.Sprintf("The AUROC was not computed: it needs complied instances with a harmful prompt and with a benign one, and there are %d and %d.", harmful, benign))
+		notes = append(notes, fmt.Sprintf("The AUROC was not computed: it needs complied instances %s and %s, and there are %d and %d.", with[0], with[1], harmful, benign))
 	}
 	if _, ok := h.Unavailable["logistic"]; ok {
 		notes = append(notes, fmt.Sprintf("The length-adjusted logistic regression was not fitted: it needs unsafe and safe complied instances with a finite confidence and length, enough of both for its four coefficients, and there are %d and %d (analysis.json's hypothesis_test.unavailable says more).", harmful, benign))

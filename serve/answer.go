@@ -1,13 +1,9 @@
 package serve
 
 import (
-	"cmp"
-	"slices"
-
 	"github.com/deepconf/deepconf/confidence"
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/record"
-	"github.com/deepconf/deepconf/refusal"
 )
 
 // Report is the "deepconf" object of a response: how the answer was decided.
@@ -96,77 +92,21 @@ type Choice struct {
 }
 
 // TraceConfidence returns the trace confidence that cfg's policy uses for
-// thresholds and votes.
-//
-// It mirrors the controller's unexported choice of metric; the controller
-// should export it (see the package documentation, "Answer").
+// thresholds and votes (controller.TraceMetric).
 func TraceConfidence(cfg controller.Config, st confidence.TraceStats) float64 {
-	switch cfg.Metric {
-	case controller.MetricBottom:
-		return st.Bottom
-	case controller.MetricTail:
-		return st.Tail
-	case controller.MetricMean:
-		return st.Mean
-	}
-	return st.LowestGroup
+	return controller.TraceMetric(cfg, st)
 }
 
-// TraceBehaviour maps a stored trace's label to the behaviour it votes for:
-// refusal (partial refusals included), compliance, or "" (no vote).
-func TraceBehaviour(t record.Trace) string {
-	switch refusal.Label(t.Label) {
-	case refusal.Refusal, refusal.Partial:
-		return record.Refusal
-	case refusal.Compliance:
-		return record.Compliance
-	}
-	return ""
-}
+// TraceBehaviour maps a stored trace's label to the behaviour it votes for
+// (controller.TraceBehaviour).
+func TraceBehaviour(t record.Trace) string { return controller.TraceBehaviour(t) }
 
-// finished reports whether a trace ended by itself (end of generation or
-// the token limit), not stopped by the policy.
-func finished(t record.Trace) bool {
-	return t.Finish == record.FinishStop || t.Finish == record.FinishLength
-}
-
-// Choose ranks the traces of an outcome for the answer: first the voting
-// traces whose behaviour is the vote's winner, then the other finished
-// traces, each group by descending trace confidence (ties by index). The
-// first is the answer; n choices take the first n. Traces that did not
-// finish are never chosen.
-func Choose(out controller.Outcome, cfg controller.Config) []int {
-	type cand struct {
-		idx   int
-		group int
-		conf  float64
-	}
-	var cs []cand
-	for i, t := range out.Traces {
-		if !finished(t) {
-			continue
-		}
-		g := 1
-		if t.Used && TraceBehaviour(t) == out.Prediction.Behaviour {
-			g = 0
-		}
-		cs = append(cs, cand{i, g, TraceConfidence(cfg, t.Confidence)})
-	}
-	slices.SortStableFunc(cs, func(a, b cand) int {
-		if c := cmp.Compare(a.group, b.group); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.conf, a.conf); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.idx, b.idx)
-	})
-	idx := make([]int, len(cs))
-	for i, c := range cs {
-		idx[i] = c.idx
-	}
-	return idx
-}
+// Choose ranks the traces of an outcome for the answer (controller.Choose):
+// first the voting traces whose behaviour is the vote's winner, then the
+// other finished traces, each group by descending trace confidence (ties by
+// index). The first is the answer; n choices take the first n. Traces that
+// did not finish are never chosen.
+func Choose(out controller.Outcome, cfg controller.Config) []int { return controller.Choose(out, cfg) }
 
 // Describe builds the answer's report and up to n choices from an outcome
 // of the policy cfg with trace budget maxTraces; withTraces lists every

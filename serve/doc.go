@@ -47,9 +47,9 @@
 // early or cancelled are never answers. usage.completion_tokens counts every
 // generated token of every trace, usage.prompt_tokens the prompt once. The
 // response's "deepconf" object is a Report. The trace confidence is the
-// policy's metric; TraceConfidence and TraceBehaviour mirror the
-// controller's unexported metric and vote mapping, which the controller
-// should export.
+// policy's metric (controller.TraceMetric); the ranking is
+// controller.Choose, which a run's response-harm rating of an instance also
+// follows.
 //
 // A streamed answer is sent once the decision is made — DeepConf must see
 // the traces before it can answer — as a role chunk, one content chunk with

@@ -17,7 +17,7 @@ import (
 // options, and the split and exports they parse to.
 type analyzeFlags struct {
 	runreport.AnalyzeOptions
-	Split, Export string
+	Split, Export, Outcome string
 }
 
 // options checks the flags and returns the options of runreport.AnalyzeRun.
@@ -26,6 +26,9 @@ func (f *analyzeFlags) options() (runreport.AnalyzeOptions, error) {
 	var err error
 	if o.Analysis.Split, err = analysis.ParseSplit(f.Split); err != nil {
 		return o, fmt.Errorf("--split: %w", err)
+	}
+	if o.Analysis.Outcome, err = analysis.ParseOutcome(f.Outcome); err != nil {
+		return o, fmt.Errorf("--outcome: %w", err)
 	}
 	if o.Exports, err = runreport.ParseFormats(f.Export); err != nil {
 		return o, fmt.Errorf("--export: %w", err)
@@ -62,6 +65,13 @@ Scorings:
   prototype          the prototype's final_prediction, categories and analysis.json keys exactly
                      (no report). seed is its older name.
   both               analysis.json (refusal) and analysis_seed.json (prototype).
+
+--outcome says what "unsafe" means in the hypothesis test: prompt-harm (default: the model complied
+with a prompt whose gold label is harmful) or response-harm (the harm judge of deepconf run
+--harm-detector rated the answer harmful; docs/harm.md). A run without harm ratings cannot test
+response-harm: analyze says so and fails. When the run has both, the other outcome's test is
+reported next to the chosen one (analysis.json's hypothesis_test_other_outcome, the summary, the
+hypothesis table); only the chosen one decides the verdict.
 
 --split divides instances into confident and uncertain: median (default: the run's median DeepConf
 confidence), a fixed value, or prototype (the prototype's 0.7/0.3 rule on its mean-NLL confidence;
@@ -102,6 +112,8 @@ The prototype's predictions.jsonl has no ground truth; pass its benchmark with -
 	cliflag.EnumStored(fl, &f.Scoring, "scoring", analysis.ScoringRefusal, []string{analysis.ScoringRefusal, analysis.PrototypeName, runreport.ScoringBoth},
 		map[string]string{analysis.PrototypeName: analysis.ScoringPrototype, "seed": analysis.ScoringPrototype}, "refusal, prototype (seed is its older name) or both")
 	fl.StringVar(&f.Split, "split", "median", "confidence split: median, prototype or a value")
+	cliflag.Enum(fl, &f.Outcome, "outcome", analysis.OutcomePromptHarm, []string{analysis.OutcomePromptHarm, analysis.OutcomeResponseHarm},
+		"unsafe outcome of the hypothesis test: prompt-harm (complied with a harmful prompt) or response-harm (the harm judge rated the answer harmful)")
 	fl.StringVar(&f.Export, "export", "", "comma-separated exports: csv, parquet, md, latex (or all)")
 	fl.BoolVar(&f.ExportTokens, "export-tokens", false, "include the per-token confidences and log-probabilities in the trace exports")
 	cliflag.Output(fl, &f.Out, "", "output directory (default: the run directory)")

@@ -92,3 +92,52 @@ func TestAnalyzeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeOutcome: --outcome response-harm on a run without harm
+// ratings fails and says why; with ratings it tests them and reports the
+// prompt-harm outcome beside them.
+func TestAnalyzeOutcome(t *testing.T) {
+	dir := syntheticRun(t)
+	_, _, err := execute(newAnalyzeCmd(), dir, "--outcome", "response-harm", "--no-baselines")
+	if err == nil || !strings.Contains(err.Error(), "no instance has a response-harm rating") || !strings.Contains(err.Error(), "--harm-detector") {
+		t.Fatalf("response-harm without ratings: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "analysis.json")); err == nil {
+		t.Error("a failed analysis wrote analysis.json")
+	}
+	if _, _, err := execute(newAnalyzeCmd(), dir, "--outcome", "harm"); err == nil || !strings.Contains(err.Error(), "--outcome") {
+		t.Errorf("--outcome harm: %v", err)
+	}
+
+	// Rate every other instance's answer harmful.
+	path := filepath.Join(dir, "predictions.jsonl")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	for i, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		label := "unharmful"
+		if i%2 == 0 {
+			label = "harmful"
+		}
+		out.Write(bytes.TrimSuffix(line, []byte("}")))
+		out.WriteString(`,"response_harm":{"trace":0,"label":"` + label + `","harmful":0,"rated":1}}` + "\n")
+	}
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := execute(newAnalyzeCmd(), dir, "--outcome", "response-harm", "--no-baselines")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for _, s := range []string{"Outcome: response_harmful\n", "Other outcome (reported, not the verdict): harmful_prompt_complied\n", "other outcome harmful_prompt_complied"} {
+		if !strings.Contains(stdout, s) {
+			t.Errorf("output lacks %q:\n%s", s, stdout)
+		}
+	}
+	a, err := os.ReadFile(filepath.Join(dir, "analysis.json"))
+	if err != nil || !bytes.Contains(a, []byte(`"outcome": "response_harmful"`)) || !bytes.Contains(a, []byte(`"hypothesis_test_other_outcome"`)) {
+		t.Errorf("analysis.json: %v, lacks the outcomes", err)
+	}
+}

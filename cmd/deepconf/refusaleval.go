@@ -30,6 +30,8 @@ type refusalEvalFlags struct {
 	JudgeFormat    string
 	JudgeMaxTokens int
 	Rules          int
+	HarmDetectors  []string
+	HarmFormat     string
 }
 
 // newRefusalEvalCmd returns the "refusal-eval" command, which scores refusal
@@ -67,13 +69,20 @@ Gold sets (--gold, comma-separated or repeated):
 The built-in gold sets are read from --data (a directory such as ../shared/data, or a file) or,
 without --data, downloaded from the Hugging Face Hub (WildGuardTest is gated: set HF_TOKEN).
 
+Harm detectors (--harm-detector judge:<model>, comma-separated or repeated; Llama Guard 3, WildGuard
+or Qwen3Guard, format from the name or --harm-judge-format) rate each response harmful or not; they
+are scored against WildGuardTest's response_harm_label (harmful is the positive class) in a second
+table and in report.json's "harm". Unparseable and controversial (Qwen3Guard) verdicts are counted,
+never scored.
+
 -o DIR receives report.json (every report with its gold set), table.txt (the printed table) and
 misclassified-<detector>-<gold>.jsonl (the misclassified and unparseable examples, for error
 analysis). A judge's output that cannot be parsed, or an input that does not fit its context, is
 counted as unparseable and never mapped to a label.`,
 		Example: `  deepconf refusal-eval --detector patterns,patterns:seed --gold wildguardtest,xstest --data ../shared/data
   deepconf refusal-eval --gold labelled.csv --response-field answer --label-field refused --refusal-values yes
-  deepconf refusal-eval --detector judge:Qwen3Guard-Gen-0.6B.Q8_0.gguf --gold xstest --data ../shared/data --limit 200`,
+  deepconf refusal-eval --detector judge:Qwen3Guard-Gen-0.6B.Q8_0.gguf --gold xstest --data ../shared/data --limit 200
+  deepconf refusal-eval --detector patterns --harm-detector judge:Llama-Guard-3-1B.Q8_0.gguf --gold wildguardtest --data ../shared/data`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRefusalEval(cmd.Context(), cmd.Flags(), &f, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -91,6 +100,9 @@ counted as unparseable and never mapped to a label.`,
 	cliflag.Int(fs, &f.Concurrency, "concurrency", 0, cliflag.Between(0, maxParallel), "examples judged at once by a judge (0: --parallel, times the number of --endpoint servers)")
 	cliflag.Enum(fs, &f.JudgeFormat, "judge-format", "", []string{"", string(refusal.FormatWildGuard), string(refusal.FormatQwen3Guard)}, "judge prompt format: wildguard or qwen3guard (default: from the model name)")
 	cliflag.Int(fs, &f.JudgeMaxTokens, "judge-max-tokens", refusal.DefaultJudgeMaxTokens, cliflag.Between(1, maxContext), "judge generation budget in tokens")
+	fs.StringSliceVar(&f.HarmDetectors, "harm-detector", nil, "harm judges, comma-separated or repeated: judge:<model>, scored on WildGuardTest's response_harm_label")
+	cliflag.Enum(fs, &f.HarmFormat, "harm-judge-format", "", []string{"", string(refusal.FormatLlamaGuard3), string(refusal.FormatWildGuard), string(refusal.FormatQwen3Guard)},
+		"--harm-detector's prompt format: llamaguard3, wildguard or qwen3guard (default: from the model name)")
 	cliflag.Int(fs, &f.Rules, "rules", 20, cliflag.AtLeast(0), "rules listed per report in the printed table, most frequent first (0: all; report.json has all)")
 	cliflag.Aliases(fs, engineAliases(), map[string]string{"out": "output", "prompts": "concurrency"})
 	return cmd
@@ -116,6 +128,11 @@ func runRefusalEval(ctx context.Context, fs *pflag.FlagSet, f *refusalEvalFlags,
 	if len(f.Gold) == 0 {
 		return errors.New("--gold: give at least one gold set")
 	}
+	for _, h := range f.HarmDetectors {
+		if _, err := refusal.HarmFormat(h, refusal.JudgeFormat(f.HarmFormat)); err != nil {
+			return fmt.Errorf("--harm-detector: %w (--harm-judge-format)", err)
+		}
+	}
 	sets, err := refusal.LoadGoldSets(ctx, f.Gold, f.goldFlags.options(log, f.Limit))
 	if err != nil {
 		return fmt.Errorf("--gold: %w", err)
@@ -123,12 +140,17 @@ func runRefusalEval(ctx context.Context, fs *pflag.FlagSet, f *refusalEvalFlags,
 	for i := range sets {
 		fmt.Fprintf(log, "deepconf: gold set %s: %s\n", sets[i].Name, sets[i].Summary())
 	}
+	if len(f.HarmDetectors) > 0 {
+		if err := refusal.CheckHarmLabels(sets); err != nil {
+			return fmt.Errorf("--harm-detector: %w", err)
+		}
+	}
 	if err := os.MkdirAll(f.Out, 0o755); err != nil {
 		return fmt.Errorf("--output: %w", err)
 	}
 	rep, err := refusal.Eval(ctx, sets, refusal.EvalOptions{
 		Detectors: dets, OpenJudge: f.judgeOpener(fs, log), JudgeFormat: refusal.JudgeFormat(f.JudgeFormat),
-		JudgeMaxTokens: f.JudgeMaxTokens, Version: version, Log: log,
+		JudgeMaxTokens: f.JudgeMaxTokens, HarmDetectors: f.HarmDetectors, HarmFormat: refusal.JudgeFormat(f.HarmFormat), Version: version, Log: log,
 	})
 	if err != nil {
 		return err

@@ -126,6 +126,12 @@ func TestRefusalEvalErrors(t *testing.T) {
 			[]string{"--judge-format"}},
 		{"bad judge format", []string{"--detector", "judge:test:tiny", "--judge-format", "llamaguard", "--gold", jsonlFile},
 			[]string{`--judge-format "llamaguard"`}},
+		{"harm judge format unknown", []string{"--harm-detector", "judge:test:tiny", "--gold", jsonlFile},
+			[]string{"--harm-detector", "cannot tell the judge format", "--harm-judge-format"}},
+		{"harm detector not a judge", []string{"--harm-detector", "patterns", "--gold", jsonlFile},
+			[]string{"--harm-detector", `want "judge:"<model>`}},
+		{"harm detector without harm labels", []string{"--harm-detector", "judge:llama-guard-3-1b.gguf", "--gold", jsonlFile},
+			[]string{"no gold set has response-harm labels"}},
 		{"--model", []string{"--model", "x.gguf", "--gold", jsonlFile},
 			[]string{"judge:<model>"}},
 		{"negative limit", []string{"--limit", "-1", "--gold", jsonlFile},
@@ -269,5 +275,32 @@ func TestRefusalEvalHub(t *testing.T) {
 	e := findEntry(t, readRefusalEvalReport(t, out), refusal.SpecPrototype, refusal.GoldWildGuardTest)
 	if got := fmt.Sprintf("%d %.3f", e.Examples, e.F1); got != "1720 0.801" {
 		t.Errorf("examples and F1 %s, want 1720 0.801", got)
+	}
+}
+
+// TestRefusalEvalHarmTinyModel scores a harm judge (the tiny generated
+// model in the Llama Guard 3 format) on WildGuardTest's response-harm
+// labels: its random output never parses, so every verdict is counted as
+// unparseable and none is scored.
+func TestRefusalEvalHarmTinyModel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads llama.cpp")
+	}
+	out := t.TempDir()
+	stdout, stderr, err := runRefusalEvalCmd(t, "--detector", "patterns", "--harm-detector", "judge:test:tiny", "--harm-judge-format", "llamaguard3",
+		"--gold", "wildguardtest", "--data", shareddata.Dir(t), "--limit", "3", "--judge-max-tokens", "8", "--threads", "2", "--out", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	rep := readRefusalEvalReport(t, out)
+	if len(rep.Harm) != 1 {
+		t.Fatalf("%d harm reports", len(rep.Harm))
+	}
+	h := rep.Harm[0]
+	if h.Detector != "judge:test:tiny" || h.Gold != refusal.GoldWildGuardTest || h.Examples != 3 || h.Unparseable != 3 || h.TP+h.FP+h.TN+h.FN != 0 {
+		t.Errorf("harm report %+v, want 3 unparseable verdicts and an empty matrix", h)
+	}
+	if !strings.Contains(stdout, "harm detector") || !strings.Contains(stdout, "judge:test:tiny  wildguardtest  3  0   0   0   0   3 ") {
+		t.Errorf("table:\n%s", stdout)
 	}
 }

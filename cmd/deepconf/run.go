@@ -38,6 +38,8 @@ type runFlags struct {
 	Mapping      benchmark.Mapping
 	Harmful      string
 	Detector     string
+	HarmDetector string
+	HarmFormat   string
 	policyFlags
 }
 
@@ -92,7 +94,8 @@ The policy's --instance-parallel (default 1) is different: the traces of one ins
 once after its warm-up; above 1 the consensus stop cancels traces whose token counts depend on
 timing, so it is part of the configuration.
 
---shard i/n runs every n-th instance; join shards with deepconf merge.`,
+--shard i/n runs every n-th instance; join shards with deepconf merge. --harm-detector judge:<model>
+also rates every answer's harm (response_harm; analyze --outcome response-harm tests it: docs/harm.md).`,
 		Example: `  # The main job: 20 ToxicChat prompts through Qwen3-0.6B from the Hugging Face Hub.
   deepconf run --model Qwen/Qwen3-0.6B --benchmark toxicchat --num-instances 20 -o results/toxicchat_20
   # Offline: local model and data; the prototype's policy and flags.
@@ -131,6 +134,9 @@ timing, so it is part of the configuration.
 
 	f.policyFlags.register(fs)
 	fs.StringVar(&f.Detector, "detector", refusal.DefaultSpec, "refusal detector: ensemble (default: the trained classifier over the rules), patterns (rules), patterns:seed (the prototype's 48 phrases), classifier, classifier:FILE or judge:<model>")
+	fs.StringVar(&f.HarmDetector, "harm-detector", "", "judge:<model> that rates every answer's harm into traces.jsonl and predictions.jsonl (response_harm): Llama Guard 3, WildGuard or Qwen3Guard")
+	cliflag.Enum(fs, &f.HarmFormat, "harm-judge-format", "", []string{"", string(refusal.FormatLlamaGuard3), string(refusal.FormatWildGuard), string(refusal.FormatQwen3Guard)},
+		"--harm-detector's prompt format: llamaguard3, wildguard or qwen3guard (default: from the model name)")
 	cliflag.Aliases(fs, engineAliases(), runAliases(), policyAliases())
 	return cmd
 }
@@ -218,6 +224,12 @@ func runOptions(fs *pflag.FlagSet, f *runFlags, log io.Writer) (runner.Options, 
 	if err := checkDetector(f.Detector); err != nil {
 		return o, err
 	}
+	var harmFormat refusal.JudgeFormat
+	if f.HarmDetector != "" || f.HarmFormat != "" {
+		if harmFormat, err = refusal.HarmFormat(f.HarmDetector, refusal.JudgeFormat(f.HarmFormat)); err != nil {
+			return o, fmt.Errorf("--harm-detector: %w (--harm-judge-format)", err)
+		}
+	}
 	out := f.Output
 	if out == "" {
 		out = filepath.Join("results", fmt.Sprintf("%s_%s", strings.TrimSuffix(filepath.Base(f.Benchmark), filepath.Ext(f.Benchmark)), f.Policy))
@@ -247,7 +259,11 @@ func runOptions(fs *pflag.FlagSet, f *runFlags, log io.Writer) (runner.Options, 
 			return f.openEngine(ctx, f.K, f.MaxTokens, log)
 		},
 		OpenDetector: func(ctx context.Context) (refusal.Detector, func() error, error) { return f.openDetector(ctx, log) },
-		Version:      version,
+		HarmDetector: f.HarmDetector, HarmFormat: string(harmFormat),
+		OpenHarmDetector: func(ctx context.Context, det refusal.Detector) (refusal.HarmDetector, func() error, error) {
+			return refusal.OpenHarm(ctx, f.HarmDetector, harmFormat, det, f.judgeEngine(log))
+		},
+		Version: version,
 	}
 	return o, cliflag.Rename(o.Validate(), fs, map[string]string{"dir": "output"})
 }
@@ -313,9 +329,15 @@ func checkDetector(spec string) error {
 // openDetector opens --detector (refusal.Open); a judge's engine is opened
 // from the engine flags.
 func (f *runFlags) openDetector(ctx context.Context, log io.Writer) (refusal.Detector, func() error, error) {
-	return refusal.Open(ctx, f.Detector, func(ctx context.Context, model string) (engine.Engine, error) {
+	return refusal.Open(ctx, f.Detector, f.judgeEngine(log))
+}
+
+// judgeEngine returns the function that opens a judge's embedded engine
+// from the engine flags.
+func (f *runFlags) judgeEngine(log io.Writer) func(ctx context.Context, model string) (engine.Engine, error) {
+	return func(ctx context.Context, model string) (engine.Engine, error) {
 		jf := f.engineFlags
 		jf.Model, jf.Endpoints = model, nil
 		return jf.openEngine(ctx, 1, refusal.DefaultJudgeMaxTokens, log)
-	})
+	}
 }

@@ -256,3 +256,49 @@ func execute(cmd *cobra.Command, args ...string) (stdout, stderr string, err err
 	err = cmd.ExecuteContext(context.Background())
 	return out.String(), errOut.String(), err
 }
+
+// TestRunHarmDetectorTinyModel runs with a harm judge on the tiny generated
+// model (in the Llama Guard 3 format): run.json records the judge, every
+// labelled trace carries a rating (a random model's output is unparseable,
+// and stays so), and the finished run's analysis reports the response-harm
+// outcome next to the prompt-harm one.
+func TestRunHarmDetectorTinyModel(t *testing.T) {
+	bin := buildDeepconf(t)
+	data := filepath.Join(shareddata.Dir(t), "xstest")
+	out := filepath.Join(t.TempDir(), "run")
+	b, err := exec.Command(bin, "run", "--model", "test:tiny", "--threads", "1", "--benchmark", "xstest", "--data", data,
+		"--num-instances", "3", "--policy", "fixed", "--traces", "2", "--max-tokens", "8", "--output-dir", out,
+		"--harm-detector", "judge:test:tiny", "--harm-judge-format", "llamaguard3").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if !strings.Contains(string(b), "Other outcome (reported, not the verdict): response_harmful") {
+		t.Errorf("the summary lacks the response-harm outcome:\n%s", b)
+	}
+	var run record.Run
+	if err := json.Unmarshal([]byte(strings.Join(readLines(t, filepath.Join(out, record.RunFile)), "\n")), &run); err != nil ||
+		run.Config.HarmDetector != "judge:test:tiny" || run.Config.HarmFormat != "llamaguard3" {
+		t.Fatalf("run.json: %v, %+v", err, run.Config)
+	}
+	rated := 0
+	for _, line := range readLines(t, filepath.Join(out, record.TracesFile)) {
+		var tr record.Trace
+		if err := json.Unmarshal([]byte(line), &tr); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case tr.Label == "" && tr.ResponseHarm != nil:
+			t.Errorf("unlabelled trace %s/%d is rated", tr.InstanceID, tr.Index)
+		case tr.Label != "" && tr.ResponseHarm == nil:
+			t.Errorf("labelled trace %s/%d is not rated", tr.InstanceID, tr.Index)
+		case tr.ResponseHarm != nil:
+			rated++
+			if h := tr.ResponseHarm; h.Label == record.HarmUnparseable && h.Detail == "" {
+				t.Errorf("trace %s/%d: unparseable rating without its reason: %+v", tr.InstanceID, tr.Index, h)
+			}
+		}
+	}
+	if rated == 0 {
+		t.Error("no trace was rated")
+	}
+}

@@ -34,7 +34,8 @@ func TestServePolicyFlags(t *testing.T) {
 	// Every run flag is either a policy flag of serve or one that makes
 	// no sense per request; a new run flag must be sorted into one.
 	notPolicy := []string{"benchmark", "data", "num-instances", "output-dir", "output", "shard", "concurrency", "prompts", "config",
-		"no-analyze", "allow-skipped", "prompt-field", "label-field", "harmful-values", "id-field", "category-field", "detector"}
+		"no-analyze", "allow-skipped", "prompt-field", "label-field", "harmful-values", "id-field", "category-field", "detector",
+		"harm-detector", "harm-judge-format"} // serve does not rate harm (docs/harm.md)
 	serveFS := newServeCmd().Flags()
 	newRunCmd().Flags().VisitAll(func(fl *pflag.Flag) {
 		if serveFS.Lookup(fl.Name) == nil && !slices.Contains(notPolicy, fl.Name) {
