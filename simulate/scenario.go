@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/deepconf/deepconf/controller"
+	"github.com/deepconf/deepconf/internal/setting"
 )
 
 // Scenario describes the simulated experiments: the benchmark (how many
@@ -184,7 +185,8 @@ func (s Scenario) shift(votes int) (float64, error) {
 	p := s.UnsafeShare(votes)
 	most := halvesDifference(p, 40)
 	if s.Effect >= most {
-		return 0, fmt.Errorf("effect %g: the largest difference in unsafe rate between the halves of the complied instances is %.3f here (%.1f%% of them are unsafe)", s.Effect, most, 100*p)
+		return 0, &setting.Error{Name: "effect", Value: s.Effect,
+			Rule: fmt.Sprintf("the largest difference in unsafe rate between the halves of the complied instances is %.3f here (%.1f%% of them are unsafe)", most, 100*p)}
 	}
 	lo, hi := 0.0, 40.0
 	for range 200 {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sort"
 	"sync/atomic"
 
@@ -89,10 +90,13 @@ func (c Config) Validate() error {
 	if err := c.Scenario.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	policyOK := false
 	if c.Policy.Policy != controller.PolicyDeepConf {
 		errs = append(errs, fmt.Errorf("policy %q: the simulation studies the deepconf policy", c.Policy.Policy))
 	} else if err := c.Policy.Validate(); err != nil {
 		errs = append(errs, err)
+	} else {
+		policyOK = true
 	}
 	if len(errs) == 0 {
 		if _, err := c.Scenario.shift(c.Policy.Budget); err != nil {
@@ -103,7 +107,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("no rule to evaluate"))
 	}
 	for _, r := range c.Rules {
-		if _, err := Variant(r, c.Policy); err != nil {
+		// A variant is the policy with another rule: an invalid policy
+		// is reported once, above, not once per variant.
+		if _, err := Variant(r, c.Policy); err != nil && (policyOK || !slices.Contains(RuleNames(), r)) {
 			errs = append(errs, err)
 		}
 	}

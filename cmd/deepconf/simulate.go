@@ -10,6 +10,7 @@ import (
 	"github.com/deepconf/deepconf/analysis"
 	"github.com/deepconf/deepconf/controller"
 	"github.com/deepconf/deepconf/internal/atomicfile"
+	"github.com/deepconf/deepconf/internal/cliflag"
 	"github.com/deepconf/deepconf/internal/progress"
 	"github.com/deepconf/deepconf/simulate"
 )
@@ -67,37 +68,38 @@ same numbers, whatever --workers.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Preset, "scenario", simulate.ScenarioBalanced, "scenario preset: "+strings.Join(simulate.ScenarioNames(), " or "))
-	f.IntSliceVar(&o.Instances, "instances", []int{simulate.DefaultInstances}, "prompts per experiment (a list: one result per size)")
-	f.IntVar(&o.Experiments, "experiments", simulate.DefaultExperiments, "simulated experiments per size")
+	cliflag.Enum(f, &o.Preset, "scenario", simulate.ScenarioBalanced, simulate.ScenarioNames(), "scenario preset: "+strings.Join(simulate.ScenarioNames(), " or "))
+	cliflag.Ints(f, &o.Instances, "instances", []int{simulate.DefaultInstances}, cliflag.Between(10, simulate.MaxInstances), "prompts per experiment (a list: one result per size)")
+	cliflag.Int(f, &o.Experiments, "experiments", simulate.DefaultExperiments, cliflag.Between(1, simulate.MaxExperiments), "simulated experiments per size")
 	f.BoolVar(&o.Power, "power", false, "power calculator: the default policy only, online, no baselines")
 	f.StringSliceVar(&o.Rules, "rules", []string{simulate.RuleDefault, simulate.RulePaper}, "variants to compare: "+strings.Join(simulate.RuleNames(), ", ")+" (the first is the headline)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the simulation")
-	f.IntVar(&o.Workers, "workers", 0, "experiments simulated at once (0: all cores)")
-	f.Float64Var(&o.Level, "level", analysis.DefaultLevel, "confidence level of the analysis (one-sided α = 1 − level)")
+	cliflag.Int(f, &o.Workers, "workers", 0, cliflag.Between(0, 1024), "experiments simulated at once (0: all cores)")
+	cliflag.Float(f, &o.Level, "level", analysis.DefaultLevel, cliflag.OpenUnit, "confidence level of the analysis (one-sided α = 1 − level)")
 	f.StringVar(&o.JSON, "json", "", "also write the report as JSON to FILE")
 
-	f.Float64Var(&sc.Effect, "effect", 0, "planted difference in unsafe rate between the less and the more certain half of complied instances (0: the null)")
-	f.Float64Var(&sc.Harmful, "harmful", 0, "share of harmful prompts (default: the scenario's)")
-	f.Float64Var(&sc.RefuseHarmful, "refuse-harmful", 0, "mean refusal rate of a trace for a harmful prompt (default: the scenario's)")
-	f.Float64Var(&sc.RefuseBenign, "refuse-benign", 0, "mean refusal rate of a trace for a benign prompt (default: the scenario's)")
-	f.Float64Var(&sc.Spread, "spread", 0, "Beta concentration of the instances' refusal propensities (smaller: more torn instances; default 2)")
-	f.StringVar(&sc.Lengths, "lengths", "", "response lengths of gold set: "+strings.Join(simulate.GoldSetNames(), " or ")+" (default: the scenario's)")
-	f.Float64Var(&sc.InstanceSD, "instance-sd", 0, "standard deviation of instance certainty in confidence units (default 1.5)")
-	f.Float64Var(&sc.TraceSD, "trace-sd", 0, "standard deviation of a trace's level around its instance (default 0.8)")
-	f.Float64Var(&sc.TokenSD, "token-sd", 0, "standard deviation of the token noise (default 2.5)")
-	f.Float64Var(&sc.TokenAR, "token-ar", 0, "lag-1 autocorrelation of the token noise (default 0.3)")
-	f.Float64Var(&sc.DipRate, "dip-rate", 0, "share of tokens with a confidence dip (default 0.05)")
-	f.Float64Var(&sc.DipDepth, "dip-depth", 0, "depth of a dip (default 5)")
-	f.Float64Var(&sc.RefusalShift, "refusal-shift", 0, "confidence shift of refusing traces (0: the null of the vote)")
+	cliflag.Float(f, &sc.Effect, "effect", 0, cliflag.Range{Lo: 0, Hi: 1, HiOpen: true}, "planted difference in unsafe rate between the less and the more certain half of complied instances (0: the null)")
+	cliflag.Float(f, &sc.Harmful, "harmful", 0, cliflag.OpenUnit, "share of harmful prompts (default: the scenario's)")
+	cliflag.Float(f, &sc.RefuseHarmful, "refuse-harmful", 0, cliflag.OpenUnit, "mean refusal rate of a trace for a harmful prompt (default: the scenario's)")
+	cliflag.Float(f, &sc.RefuseBenign, "refuse-benign", 0, cliflag.OpenUnit, "mean refusal rate of a trace for a benign prompt (default: the scenario's)")
+	cliflag.Float(f, &sc.Spread, "spread", 0, cliflag.Range{Lo: 0, Hi: 1000, LoOpen: true}, "Beta concentration of the instances' refusal propensities (smaller: more torn instances; default 2)")
+	cliflag.Enum(f, &sc.Lengths, "lengths", "", simulate.GoldSetNames(), "response lengths of gold set: "+strings.Join(simulate.GoldSetNames(), " or ")+" (default: the scenario's)")
+	cliflag.Float(f, &sc.InstanceSD, "instance-sd", 0, cliflag.Between(0, 20), "standard deviation of instance certainty in confidence units (default 1.5)")
+	cliflag.Float(f, &sc.TraceSD, "trace-sd", 0, cliflag.Between(0, 20), "standard deviation of a trace's level around its instance (default 0.8)")
+	cliflag.Float(f, &sc.TokenSD, "token-sd", 0, cliflag.Between(0, 20), "standard deviation of the token noise (default 2.5)")
+	cliflag.Float(f, &sc.TokenAR, "token-ar", 0, cliflag.Range{Lo: 0, Hi: 1, HiOpen: true}, "lag-1 autocorrelation of the token noise (default 0.3)")
+	cliflag.Float(f, &sc.DipRate, "dip-rate", 0, cliflag.Between(0, 1), "share of tokens with a confidence dip (default 0.05)")
+	cliflag.Float(f, &sc.DipDepth, "dip-depth", 0, cliflag.Between(0, 100), "depth of a dip (default 5)")
+	cliflag.Float(f, &sc.RefusalShift, "refusal-shift", 0, cliflag.Between(-20, 20), "confidence shift of refusing traces (0: the null of the vote)")
 
-	f.IntVar(&pol.Warmup, "warmup", pol.Warmup, "warm-up traces")
-	f.IntVar(&pol.Budget, "budget", pol.Budget, "most traces per instance (also the budget majority's N)")
-	f.Float64Var(&pol.Keep, "keep", pol.Keep, "η: share of traces after the warm-up the stop rule keeps")
-	f.IntVar(&pol.Window, "window", pol.Window, "group size W (the head length of the default stop rule)")
-	f.IntVar(&pol.Sampling.MaxTokens, "max-tokens", pol.Sampling.MaxTokens, "most tokens per response")
-	f.IntVar(&pol.MinVoters, "min-voters", pol.MinVoters, "voting traces before the consensus stop")
-	f.Float64Var(&pol.Tau, "tau", pol.Tau, "consensus τ")
+	cliflag.Int(f, &pol.Warmup, "min-traces", pol.Warmup, cliflag.Between(1, 1024), "warm-up traces")
+	cliflag.Int(f, &pol.Budget, "max-traces", pol.Budget, cliflag.Between(1, 1024), "most traces per instance (also the budget majority's N)")
+	cliflag.Float(f, &pol.Keep, "keep", pol.Keep, cliflag.Unit, "η: share of traces after the warm-up the stop rule keeps")
+	cliflag.Int(f, &pol.Window, "window", pol.Window, cliflag.Between(1, 4096), "group size W (the head length of the default stop rule)")
+	cliflag.Int(f, &pol.Sampling.MaxTokens, "max-tokens", pol.Sampling.MaxTokens, cliflag.Between(1, 4096), "most tokens per response")
+	cliflag.Int(f, &pol.MinVoters, "min-voters", pol.MinVoters, cliflag.AtLeast(1), "voting traces before the consensus stop")
+	cliflag.Float(f, &pol.Tau, "tau", pol.Tau, cliflag.Unit, "consensus τ")
+	cliflag.Aliases(f, map[string]string{"warmup": "min-traces", "budget": "max-traces"})
 	return cmd
 }
 
@@ -127,7 +129,7 @@ func runSimulate(cmd *cobra.Command, flags *pflag.FlagSet, o simulateOptions, gi
 		Power: o.Power, Seed: o.Seed, Workers: o.Workers, Level: o.Level,
 	}
 	if err := c.Validate(); err != nil {
-		return err
+		return cliflag.Rename(err, flags, map[string]string{"warmup": "min-traces", "budget": "max-traces"})
 	}
 	stderr := cmd.ErrOrStderr()
 	bar := progress.NewCount(stderr, "experiments", len(o.Instances)*o.Experiments)

@@ -61,8 +61,14 @@ func TestSimulateCommand(t *testing.T) {
 		{"--workers", "-1"}, {"--harmful", "1"}, {"--effect", "0.9"}, {"--token-ar", "1"}, {"--lengths", "nope"},
 		{"--warmup", "1"}, {"--window", "0"}, {"--max-tokens", "0"}, {"--level", "1"}, {"--spread", "-2"}, {"--dip-rate", "2"},
 	} {
-		if _, _, err := execute(newSimulateCmd(), append(args, "--experiments", "1", "--instances", "20")...); err == nil {
+		_, _, err := execute(newSimulateCmd(), append(args, "--experiments", "1", "--instances", "20")...)
+		if err == nil {
 			t.Errorf("%v accepted", args)
+			continue
+		}
+		// The error names the flag (--warmup is --min-traces' older name).
+		if want := strings.Replace(args[0], "--warmup", "--min-traces", 1); args[0] != "--rules" && !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: error %q does not name %s", args, err, want)
 		}
 	}
 	if _, _, err := execute(newSimulateCmd(), "--experiments", "0"); err == nil {
