@@ -118,7 +118,7 @@ in flight and exits. The README's "Serving" section shows harness configurations
 	cliflag.Int(fs, &f.MaxPromptBytes, "max-prompt-bytes", 64<<10, cliflag.Between(1, 16<<20), "largest prompt (system and user messages) in bytes")
 	fs.StringVar(&f.Gate, "gate", serve.GateOff, "confidence gate: off, flag (mark a low-confidence compliance) or refuse (replace it)")
 	fs.StringVar(&f.GateFrom, "gate-from", "", "take the gate's threshold from a finished run: its analysis.json's confidence split")
-	fs.Float64Var(&f.GateThreshold, "gate-threshold", 0, "the gate's threshold on the instance confidence (instead of --gate-from)")
+	cliflag.Float(fs, &f.GateThreshold, "gate-threshold", 0, cliflag.Finite, "the gate's threshold on the instance confidence (instead of --gate-from)")
 	fs.StringVar(&f.GateMessage, "gate-message", serve.DefaultRefusal, "the answer that replaces a low-confidence compliance with --gate refuse")
 	fs.StringVar(&f.GateLog, "gate-log", "-", "JSON-lines log of gated decisions (- : standard error); appended to")
 	fs.BoolVar(&f.LogPrompts, "log-prompts", false, "write prompts and answers into the gate log (default: only their sha256)")

@@ -73,7 +73,7 @@ same numbers, whatever --workers.`,
 	cliflag.Int(f, &o.Experiments, "experiments", simulate.DefaultExperiments, cliflag.Between(1, simulate.MaxExperiments), "simulated experiments per size")
 	f.BoolVar(&o.Power, "power", false, "power calculator: the default policy only, online, no baselines")
 	f.StringSliceVar(&o.Rules, "rules", []string{simulate.RuleDefault, simulate.RulePaper}, "variants to compare: "+strings.Join(simulate.RuleNames(), ", ")+" (the first is the headline)")
-	f.Uint64Var(&o.Seed, "seed", 1, "seed of the simulation")
+	cliflag.Uint64(f, &o.Seed, "seed", 1, "seed of the simulation")
 	cliflag.Int(f, &o.Workers, "workers", 0, cliflag.Between(0, 1024), "experiments simulated at once (0: all cores)")
 	cliflag.Float(f, &o.Level, "level", analysis.DefaultLevel, cliflag.OpenUnit, "confidence level of the analysis (one-sided α = 1 − level)")
 	f.StringVar(&o.JSON, "json", "", "also write the report as JSON to FILE")

@@ -31,6 +31,9 @@ type Range struct {
 	LoOpen, HiOpen bool
 }
 
+// Finite is any finite number (NaN and ±Inf are refused).
+var Finite = Range{Lo: math.Inf(-1), Hi: math.Inf(1), LoOpen: true, HiOpen: true}
+
 // AtLeast is [lo, +Inf); Above is (lo, +Inf); Between is [lo, hi].
 func AtLeast(lo float64) Range     { return Range{Lo: lo, Hi: math.Inf(1)} }
 func Above(lo float64) Range       { return Range{Lo: lo, Hi: math.Inf(1), LoOpen: true} }
@@ -46,6 +49,9 @@ var (
 func (r Range) String() string {
 	num := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 	if math.IsInf(r.Hi, 1) {
+		if math.IsInf(r.Lo, -1) {
+			return "finite"
+		}
 		if r.LoOpen {
 			return "> " + num(r.Lo)
 		}

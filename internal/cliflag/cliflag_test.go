@@ -20,7 +20,7 @@ func TestRangeString(t *testing.T) {
 		want string
 	}{
 		{AtLeast(1), "≥ 1"}, {Above(0), "> 0"}, {Between(1, 1048576), "[1, 1048576]"},
-		{Unit, "(0, 1]"}, {OpenUnit, "(0, 1)"}, {Range{Lo: 0, Hi: 100, HiOpen: true}, "[0, 100)"},
+		{Unit, "(0, 1]"}, {OpenUnit, "(0, 1)"}, {Range{Lo: 0, Hi: 100, HiOpen: true}, "[0, 100)"}, {Finite, "finite"},
 	} {
 		if got := tt.r.String(); got != tt.want {
 			t.Errorf("%+v: %q, want %q", tt.r, got, tt.want)
