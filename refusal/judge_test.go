@@ -511,3 +511,55 @@ func TestLlamaGuardIsNoRefusalDetector(t *testing.T) {
 		t.Error("NewHarmDetector(patterns): no error")
 	}
 }
+
+// FuzzParseWildGuard checks that the parser never panics, and that what it
+// accepts has three key: value lines whose harmful-request value is set.
+func FuzzParseWildGuard(f *testing.F) {
+	for _, s := range []string{
+		"Harmful request: yes\nResponse refusal: no\nHarmful response: no",
+		"Harmful request: no\nResponse refusal: n/a\nHarmful response: N/A\n",
+		"  \nHarmful request: YES\nResponse refusal: yes\nHarmful response: no",
+		"Harmful request: maybe\nResponse refusal: no\nHarmful response: no",
+		"Harmful request: yes", "", ":\n:\n:",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseWildGuard(s)
+		if err != nil {
+			return
+		}
+		if r.HarmfulRequest == nil {
+			t.Fatalf("ParseWildGuard(%q) = %+v: accepted without a harmful-request value", s, r)
+		}
+		if strings.Count(strings.TrimLeft(s, " \t\r\n"), "\n") < 2 {
+			t.Fatalf("ParseWildGuard(%q) accepted fewer than three lines", s)
+		}
+	})
+}
+
+// FuzzParseQwen3Guard checks that the parser never panics, and that what it
+// accepts has the refusal line and a safety value of the documented set.
+func FuzzParseQwen3Guard(f *testing.F) {
+	for _, s := range []string{
+		"Safety: Safe\nCategories: None\nRefusal: Yes",
+		"Safety: Unsafe\nCategories: Violent, PII\nRefusal: No",
+		"Safety: Controversial\nRefusal: No", "Refusal: yes", "", "Safety: Safe",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseQwen3Guard(s)
+		if err != nil {
+			return
+		}
+		if !strings.Contains(s, "Refusal: Yes") && !strings.Contains(s, "Refusal: No") {
+			t.Fatalf("ParseQwen3Guard(%q) accepted without a refusal line", s)
+		}
+		switch r.Safety {
+		case "", "Safe", "Unsafe", "Controversial":
+		default:
+			t.Fatalf("ParseQwen3Guard(%q): safety %q", s, r.Safety)
+		}
+	})
+}
