@@ -365,16 +365,16 @@ func TestInFlightBound(t *testing.T) {
 			}
 			mu.Unlock()
 			<-release
-			// Count before answering: the client may return as soon as
-			// the stream ends, before this handler runs again.
+			// Count before answering: the client may return, free its
+			// slot and send its next request as soon as the stream ends,
+			// before this handler runs again (counting after the answer
+			// saw a third request "in flight" beside two finished ones).
 			mu.Lock()
 			served++
-			mu.Unlock()
-			writeEvents(w, completeStream(1)...)
-			mu.Lock()
 			inflight[i]--
 			total--
 			mu.Unlock()
+			writeEvents(w, completeStream(1)...)
 		})
 		urls = append(urls, srv.URL)
 	}
