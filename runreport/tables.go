@@ -274,10 +274,10 @@ func unavailableNotes(res *analysis.Result) []string {
 		notes = append(notes, fmt.Sprintf("The AUROC was not computed: it needs complied instances %s and %s, and there are %d and %d.", with[0], with[1], harmful, benign))
 	}
 	if _, ok := h.Unavailable["logistic"]; ok {
-		notes = append(notes, fmt.Sprintf("The length-adjusted logistic regression was not fitted: it needs unsafe and safe complied instances with a finite confidence and length, enough of both for its four coefficients, and there are %d and %d (analysis.json's hypothesis_test.unavailable says more).", harmful, benign))
+		notes = append(notes, fmt.Sprintf("The length-adjusted logistic regression was not fitted: it needs complied instances %s and %s whose confidences vary, and there are %d and %d (analysis.json's hypothesis_test.unavailable gives the reason).", with[0], with[1], harmful, benign))
 	}
 	if _, ok := h.Unavailable["cmh"]; ok {
-		notes = append(notes, "The Cochran–Mantel–Haenszel test was not computed: no length stratum has unsafe and safe complied instances on both sides of the split.")
+		notes = append(notes, "The Cochran–Mantel–Haenszel test was not computed: no length stratum has both unsafe and safe complied instances and instances on both sides of the split.")
 	}
 	var other []string
 	for k := range h.Unavailable {
