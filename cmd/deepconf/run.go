@@ -188,7 +188,7 @@ func (f *policyFlags) register(fs *pflag.FlagSet) {
 func policyConfig(fs *pflag.FlagSet, f *policyFlags) (controller.Config, error) {
 	ps := f.PolicySettings
 	for _, name := range []string{"stop-rule", "quantile"} {
-		if fs.Lookup(name) != nil && fs.Changed(name) && ps.Policy != controller.PolicyDeepConf {
+		if fs.Changed(name) && ps.Policy != controller.PolicyDeepConf {
 			return controller.Config{}, fmt.Errorf("--%s: only the deepconf policy has a stop rule to set (--policy %s)", name, ps.Policy)
 		}
 	}
