@@ -119,21 +119,22 @@ func (d *online) sample(ctx context.Context, t *traceState, th *threshold) error
 		t.inReasoning = res.InReasoning
 		break
 	}
+	// The detector sees only the answer. The prototype knew no reasoning:
+	// it labelled the whole decoded response, and so does the prototype
+	// policy (docs/prototype.md).
+	answerOnly := t.hasReasoning() && d.cfg.Policy != PolicyPrototype
 	switch {
 	case t.early:
 		return nil
 	case t.result.Finish == engine.FinishCancelled:
 		t.finish = cancelledFinish
 		return nil
-	case t.inReasoning && d.cfg.Policy != PolicyPrototype:
+	case t.inReasoning && answerOnly:
 		// Ended while still reasoning: there is no answer to label.
 		return nil
 	}
 	answer := t.text
-	if t.hasReasoning() && d.cfg.Policy != PolicyPrototype {
-		// The detector sees only the answer. The prototype knew no
-		// reasoning: it labelled the whole decoded response, and so does
-		// the prototype policy (docs/prototype.md).
+	if answerOnly {
 		answer = t.result.Answer
 	}
 	v, err := d.det.Detect(d.ctx, d.prompt, answer)
