@@ -1,7 +1,7 @@
 // Package progress shows the advance of a command's long jobs: a bar
 // (github.com/vbauerster/mpb) when the log is a terminal, plain log lines
 // otherwise. Instances follows a run's instances, Fits a training's model
-// fits.
+// fits, Count a simulation's experiments.
 package progress
 
 import (
