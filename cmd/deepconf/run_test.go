@@ -153,7 +153,10 @@ func TestKillAndResume(t *testing.T) {
 	}
 	bin := buildDeepconf(t)
 	data := filepath.Join(shareddata.Dir(t), "xstest")
-	const instances = 40
+	// The last kill (at 33 finished) must leave more work than the
+	// instances in flight at the default concurrency: they finish close
+	// together, and with 40 instances the run sometimes ended before it.
+	const instances = 48
 	args := func(out string) []string {
 		return []string{"run", "--model", "test:tiny", "--benchmark", "xstest", "--data", data, "--num-instances", strconv.Itoa(instances),
 			"--max-tokens", "64", "--window", "8", "--min-tokens", "8", "--percentile", "50", "--min-voters", "6", "--output-dir", out, "--no-analyze"}
